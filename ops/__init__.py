@@ -1,0 +1,28 @@
+"""Differentiable HDR operators: CRF recovery, linearisation, merge, tone mapping, edges."""
+
+from ops.crf import hat_weights, sample_grossberg, sample_spatial, solve_debevec
+from ops.edges import CannyEdges, canny_edges
+from ops.hdr_synthesis import HDRSynthesis, synthesize_hdr
+from ops.linearize import LogInverseCRF, apply_log_inverse_crf
+from ops.merge import merge_log_radiance
+from ops.tonemap import MuLaw, ReinhardGlobal, gamma_encode, luminance, mu_law, reinhard_global
+
+__all__ = [
+    "CannyEdges",
+    "HDRSynthesis",
+    "LogInverseCRF",
+    "MuLaw",
+    "ReinhardGlobal",
+    "apply_log_inverse_crf",
+    "canny_edges",
+    "gamma_encode",
+    "hat_weights",
+    "luminance",
+    "merge_log_radiance",
+    "mu_law",
+    "reinhard_global",
+    "sample_grossberg",
+    "sample_spatial",
+    "solve_debevec",
+    "synthesize_hdr",
+]

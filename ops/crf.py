@@ -1,0 +1,150 @@
+"""Camera-response recovery (Debevec & Malik 1997; paper Eq. 1) for a batch of exposure stacks.
+
+The inverse CRF ``g(z) = ln f^-1(z)`` is solved from corresponding pixel values ``Z`` (samples) of every
+exposure. Two sample selections are provided: Grossberg & Nayar's histogram quantiles (what HDR Toolbox,
+and therefore the VDS ground truth, uses) and OpenCV's regular spatial grid. Nothing here is
+differentiable: the paper stops the gradient at the solve and linearises ``g`` instead (Eq. 2-3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from kornia.core.check import KORNIA_CHECK
+
+N_LEVELS = 256
+
+
+def hat_weights(values: torch.Tensor) -> torch.Tensor:
+    """Debevec's hat weighting ``w(z) = 1 - |2z - 1|`` of values in [0, 1] (0 at black and white, 1 at 0.5)."""
+    return 1.0 - (2.0 * values - 1.0).abs()
+
+
+def quantize(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Integer levels ``round((n - 1) x)`` of values in [0, 1], as int64."""
+    return (stack.detach() * (n_levels - 1)).round().clamp(0, n_levels - 1).long()
+
+
+def sample_grossberg(stack: torch.Tensor, n_samples: int = 256, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Grossberg & Nayar histogram-quantile samples of a stack.
+
+    For every image and channel the cumulative histogram is read at ``n_samples`` uniform quantiles;
+    the level whose CDF is closest gives one sample. Because a CRF is monotone, the same quantile of
+    every exposure is the same scene irradiance, so no pixel correspondence (or alignment) is needed.
+
+    Args:
+        stack: ``(B, N, C, H, W)`` in [0, 1].
+        n_samples: quantiles per exposure and channel (256 in HDR Toolbox).
+
+    Returns:
+        ``(B, C, n_samples, N)`` int64 levels.
+    """
+    b, n, c = stack.shape[:3]
+    levels = quantize(stack, n_levels).flatten(3)  # (B, N, C, HW)
+    rows = b * n * c
+    offsets = torch.arange(rows, device=stack.device).view(b, n, c, 1) * n_levels
+    hist = torch.bincount((levels + offsets).flatten(), minlength=rows * n_levels).view(rows, n_levels)
+    cdf = hist.cumsum(-1).to(torch.float64)
+    cdf = cdf / cdf[:, -1:]
+    quantiles = torch.linspace(0.0, 1.0, n_samples, dtype=torch.float64, device=stack.device)
+    nearest = (cdf[:, None, :] - quantiles[None, :, None]).abs().argmin(-1)  # (rows, P)
+    return nearest.view(b, n, c, n_samples).permute(0, 2, 3, 1).contiguous()
+
+
+def spatial_grid(height: int, width: int, n_samples: int = 70) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column indices of OpenCV's regular sample grid (``CalibrateDebevec(random=False)``)."""
+    KORNIA_CHECK(n_samples >= 1, f"n_samples must be >= 1, got {n_samples}")
+    x_points = max(1, int(math.sqrt(n_samples * width / height)))
+    y_points = max(1, n_samples // x_points)
+    step_x, step_y = width // x_points, height // y_points
+    xs = torch.arange(x_points) * step_x + step_x // 2
+    ys = torch.arange(y_points) * step_y + step_y // 2
+    xx, yy = torch.meshgrid(xs, ys, indexing="ij")  # x-major order, as OpenCV pushes its points
+    keep = (xx < width) & (yy < height)
+    return yy[keep], xx[keep]
+
+
+def sample_spatial(stack: torch.Tensor, n_samples: int = 70, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Pixel samples on OpenCV's regular grid, ``(B, C, P, N)`` int64 levels (P <= n_samples)."""
+    rows, cols = spatial_grid(stack.shape[-2], stack.shape[-1], n_samples)
+    picked = stack.detach()[..., rows.to(stack.device), cols.to(stack.device)]  # (B, N, C, P)
+    return quantize(picked, n_levels).permute(0, 2, 3, 1).contiguous()
+
+
+def _smoothness_matrix(smoothness: float, n_levels: int, device: torch.device) -> torch.Tensor:
+    """``lambda^2 K^T diag(w)^2 K`` for the second-difference operator K on interior levels."""
+    z = torch.arange(1, n_levels - 1, device=device)
+    second = torch.zeros(n_levels - 2, n_levels, dtype=torch.float64, device=device)
+    rows = torch.arange(n_levels - 2, device=device)
+    second[rows, z - 1], second[rows, z], second[rows, z + 1] = 1.0, -2.0, 1.0
+    w = hat_weights(z.to(torch.float64) / (n_levels - 1))
+    weighted = smoothness * w[:, None] * second
+    return weighted.T @ weighted
+
+
+def solve_debevec(
+    samples: torch.Tensor,
+    log_times: torch.Tensor,
+    smoothness: float = 20.0,
+    n_levels: int = N_LEVELS,
+    ridge: float = 1e-10,
+    refinements: int = 3,
+) -> torch.Tensor:
+    """Log inverse CRF ``g`` minimising paper Eq. 1 for every item and channel at once.
+
+    ``sum_ij w(Z_ij)^2 [g(Z_ij) - ln E_i - ln t_j]^2 + lambda^2 sum_z w(z)^2 g''(z)^2`` with ``g(n/2) = 0``.
+    The per-sample unknowns ``ln E_i`` are eliminated exactly (their normal-equation block is diagonal),
+    leaving one ``(n-1) x (n-1)`` symmetric positive semi-definite system per item and channel, solved
+    by a float64 Cholesky factorisation with a tiny relative ridge followed by iterative refinement. The
+    ridge makes rank-deficient systems (samples black or white in every exposure, a flat image)
+    deterministic: directions the data does not determine get the minimum-norm value instead of a
+    LAPACK driver's choice; the refinement steps remove its bias on every determined direction.
+
+    Args:
+        samples: ``(B, C, P, N)`` integer levels of P corresponding samples in N exposures.
+        log_times: ``(B, N)`` natural log of the exposure times.
+        smoothness: lambda of Eq. 1 (20 in HDR Toolbox, 10 in OpenCV).
+        ridge: Tikhonov weight relative to the mean diagonal of the system.
+        refinements: iterative-refinement steps after the regularised solve.
+
+    Returns:
+        ``(B, C, n_levels)`` float64 ``g``, with ``g[n_levels // 2] = 0``.
+    """
+    KORNIA_CHECK(samples.dim() == 4, f"samples must be (B, C, P, N), got {tuple(samples.shape)}")
+    b, c, p, n = samples.shape
+    KORNIA_CHECK(log_times.shape == (b, n), f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
+    device = samples.device
+    levels = torch.arange(n_levels, dtype=torch.float64, device=device) / (n_levels - 1)
+    w2 = hat_weights(levels)[samples] ** 2  # (B, C, P, N)
+    lt = log_times.to(torch.float64)[:, None, None, :].expand_as(w2)
+
+    # Normal equations: data block on g is diagonal, coupling block M, ln E block diagonal D.
+    diag_g = torch.zeros(b, c, n_levels, dtype=torch.float64, device=device)
+    diag_g.scatter_add_(-1, samples.flatten(2), w2.flatten(2))
+    rhs_g = torch.zeros_like(diag_g).scatter_add_(-1, samples.flatten(2), (w2 * lt).flatten(2))
+    coupling = torch.zeros(b, c, p, n_levels, dtype=torch.float64, device=device)
+    coupling.scatter_add_(-1, samples, w2)  # M[i, z] = sum_j w_ij^2 [Z_ij = z]
+    d = w2.sum(-1)
+    inv_d = torch.where(d > 0, 1.0 / d.clamp_min(1e-300), torch.zeros_like(d))
+    rhs_e = -(w2 * lt).sum(-1)
+
+    scaled = coupling * inv_d[..., None]
+    system = torch.diag_embed(diag_g) + _smoothness_matrix(smoothness, n_levels, device)
+    system = system - scaled.transpose(-1, -2) @ coupling
+    rhs = rhs_g + (scaled.transpose(-1, -2) @ rhs_e[..., None]).squeeze(-1)
+
+    keep = torch.arange(n_levels, device=device) != n_levels // 2  # g(n/2) = 0 eliminated
+    system_kept = system[..., keep, :][..., keep]
+    scale = system_kept.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True)[..., None]
+    reduced = system_kept + ridge * scale * torch.eye(n_levels - 1, dtype=torch.float64, device=device)
+    factor, info = torch.linalg.cholesky_ex(reduced)
+    KORNIA_CHECK(bool((info == 0).all()), "CRF system is not positive definite; check the exposure times")
+    target = rhs[..., keep, None]
+    solution = torch.cholesky_solve(target, factor)
+    for _ in range(refinements):  # iterative refinement removes the ridge's bias on determined directions
+        solution = solution + torch.cholesky_solve(target - system_kept @ solution, factor)
+    solution = solution.squeeze(-1)
+    g = torch.zeros(b, c, n_levels, dtype=torch.float64, device=device)
+    g[..., keep] = solution
+    return g

@@ -1,0 +1,45 @@
+"""Piecewise-linear application of a tabulated inverse CRF (paper Eq. 2-3)."""
+
+from __future__ import annotations
+
+import torch
+from kornia.core.check import KORNIA_CHECK
+from torch import nn
+
+
+def apply_log_inverse_crf(stack: torch.Tensor, log_inverse_crf: torch.Tensor) -> torch.Tensor:
+    """``g(Z)`` for continuous pixel values, linear between table entries (paper Eq. 2-3).
+
+    ``g`` is tabulated at the levels ``k / (n - 1)``. A value ``x`` in ``((k-1)/(n-1), k/(n-1)]`` is
+    interpolated on the segment ``[k-1, k]``, so at a level ``x = k/(n-1)`` the value is exactly
+    ``g[k]`` and the derivative is the backward difference of Eq. 3 scaled to the [0, 1] input:
+    ``dg/dx = (n - 1) (g[k] - g[k-1])``. At ``x = 0`` the first segment's slope ``(n-1)(g[1] - g[0])``
+    is used. The authors' code omitted the ``(n - 1)`` factor and used ``g[0]`` as slope at 0.
+
+    Args:
+        stack: ``(B, N, C, H, W)`` pixel values in [0, 1].
+        log_inverse_crf: ``(B, C, n)`` table of ``g = ln f^-1`` (no gradient is taken through it).
+
+    Returns:
+        ``(B, N, C, H, W)`` ``g(stack)``, differentiable with respect to ``stack``.
+    """
+    KORNIA_CHECK(stack.dim() == 5, f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
+    b, n, c, h, w = stack.shape
+    KORNIA_CHECK(
+        log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
+        f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
+    )
+    n_levels = log_inverse_crf.shape[-1]
+    table = log_inverse_crf.detach().to(stack.dtype)[:, None].expand(b, n, c, n_levels)
+    position = stack.clamp(0, 1) * (n_levels - 1)
+    segment = (position.detach().ceil() - 1).clamp(0, n_levels - 2).long().view(b, n, c, h * w)
+    left = table.gather(-1, segment).view_as(stack)
+    right = table.gather(-1, segment + 1).view_as(stack)
+    return left + (position - segment.view_as(stack)) * (right - left)
+
+
+class LogInverseCRF(nn.Module):
+    """Module form of :func:`apply_log_inverse_crf`."""
+
+    def forward(self, stack: torch.Tensor, log_inverse_crf: torch.Tensor) -> torch.Tensor:
+        return apply_log_inverse_crf(stack, log_inverse_crf)
