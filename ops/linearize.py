@@ -14,7 +14,7 @@ def apply_log_inverse_crf(stack: torch.Tensor, log_inverse_crf: torch.Tensor) ->
     interpolated on the segment ``[k-1, k]``, so at a level ``x = k/(n-1)`` the value is exactly
     ``g[k]`` and the derivative is the backward difference of Eq. 3 scaled to the [0, 1] input:
     ``dg/dx = (n - 1) (g[k] - g[k-1])``. At ``x = 0`` the first segment's slope ``(n-1)(g[1] - g[0])``
-    is used. The authors' code omitted the ``(n - 1)`` factor and used ``g[0]`` as slope at 0.
+    is used; values outside [0, 1] extrapolate the end segments. The authors' code omitted the ``(n - 1)`` factor and used ``g[0]`` as slope at 0.
 
     Args:
         stack: ``(B, N, C, H, W)`` pixel values in [0, 1].
@@ -31,7 +31,7 @@ def apply_log_inverse_crf(stack: torch.Tensor, log_inverse_crf: torch.Tensor) ->
     )
     n_levels = log_inverse_crf.shape[-1]
     table = log_inverse_crf.detach().to(stack.dtype)[:, None].expand(b, n, c, n_levels)
-    position = stack.clamp(0, 1) * (n_levels - 1)
+    position = stack * (n_levels - 1)
     segment = (position.detach().ceil() - 1).clamp(0, n_levels - 2).long().view(b, n, c, h * w)
     left = table.gather(-1, segment).view_as(stack)
     right = table.gather(-1, segment + 1).view_as(stack)

@@ -1,0 +1,17 @@
+"""Shared test fixtures: real bundled data, loaded once per session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hdrsyn.assets_index import memorial_stack
+from hdrsyn.io import read_ldr
+
+
+@pytest.fixture(scope="session")
+def memorial() -> tuple[np.ndarray, np.ndarray]:
+    """Debevec's Memorial Church stack as uint8 ``(16, H, W, 3)`` RGB (shortest first) and float32 times."""
+    files, times = memorial_stack()
+    images = np.stack([np.round(read_ldr(f) * 255).astype(np.uint8) for f in files])
+    return images, np.asarray(times, np.float32)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from ops.crf import hat_weights, sample_grossberg, sample_spatial, solve_debevec, spatial_grid
+
+
+def dense_debevec(samples: np.ndarray, log_times: np.ndarray, smoothness: float, n: int = 256) -> np.ndarray:
+    """Reference: Debevec & Malik's gsolve as one dense least-squares system, solved by numpy's SVD lstsq."""
+    p, m = samples.shape
+    w = 1 - np.abs(2 * np.arange(n) / (n - 1) - 1)
+    a = np.zeros((p * m + n - 1, n + p))
+    b = np.zeros(a.shape[0])
+    k = 0
+    for i in range(p):
+        for j in range(m):
+            z = samples[i, j]
+            a[k, z], a[k, n + i], b[k] = w[z], -w[z], w[z] * log_times[j]
+            k += 1
+    a[k, n // 2] = 1
+    k += 1
+    for z in range(1, n - 1):
+        a[k, z - 1 : z + 2] = smoothness * w[z] * np.array([1.0, -2.0, 1.0])
+        k += 1
+    return np.linalg.lstsq(a, b, rcond=None)[0][:n]
+
+
+def gamma_samples(n_points: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    radiance = np.exp(rng.uniform(-5, 2, n_points))
+    times = 2.0 ** np.arange(-3, 4)
+    values = np.clip(radiance[:, None] * times[None] / 8, 0, 1) ** (1 / 2.2)
+    return np.round(values * 255).astype(np.int64), np.log(times)
+
+
+@pytest.mark.parametrize("case", ["well_posed", "mostly_saturated", "flat"])
+def test_solve_matches_dense_lstsq(case: str) -> None:
+    samples, log_times = gamma_samples()
+    if case == "mostly_saturated":  # samples white in every exposure contribute nothing
+        samples[:90] = 255
+    if case == "flat":  # one level everywhere: the CRF's slope is not determined (rank-deficient)
+        samples[:] = 100
+    reference = dense_debevec(samples, log_times, 20.0)
+    ours = solve_debevec(torch.from_numpy(samples)[None, None], torch.from_numpy(log_times)[None], 20.0)
+    np.testing.assert_allclose(ours[0, 0].numpy(), reference, atol=1e-7)
+
+
+def test_solve_is_batched_and_deterministic() -> None:
+    a, lt = gamma_samples(seed=1)
+    b, _ = gamma_samples(seed=2)
+    batch = torch.from_numpy(np.stack([a, b]))[:, None].expand(2, 3, -1, -1)
+    log_times = torch.from_numpy(lt)[None].expand(2, -1)
+    g = solve_debevec(batch, log_times)
+    assert g.shape == (2, 3, 256) and g.dtype == torch.float64
+    single = solve_debevec(torch.from_numpy(b)[None, None], torch.from_numpy(lt)[None])
+    torch.testing.assert_close(g[1, 2], single[0, 0], atol=1e-9, rtol=0)
+    assert torch.equal(g, solve_debevec(batch, log_times))
+    assert (g[..., 128] == 0).all()
+    assert (g.diff(dim=-1)[..., 5:250] > 0).all(), "a gamma response must come out monotone"
+
+
+def test_solve_recovers_gamma_curve() -> None:
+    samples, log_times = gamma_samples(400)
+    g = solve_debevec(torch.from_numpy(samples)[None, None], torch.from_numpy(log_times)[None], 20.0)[0, 0]
+    levels = torch.arange(20, 236, dtype=torch.float64) / 255
+    truth = 2.2 * levels.log() - 2.2 * np.log(128 / 255)
+    assert (g[20:236] - truth).abs().max() < 0.05
+
+
+def test_grossberg_samples_are_quantiles() -> None:
+    # one exposure is a ramp 0..255: its quantiles are evenly spaced levels
+    ramp = torch.arange(256.0).view(1, 1, 1, 16, 16).expand(1, 2, 3, 16, 16) / 255
+    samples = sample_grossberg(ramp, 256)
+    assert samples.shape == (1, 3, 256, 2)
+    assert (samples[0, 0, :, 0] - torch.arange(256)).abs().max() <= 1
+    assert samples.diff(dim=2).ge(0).all(), "quantile samples are monotone"
+
+
+def test_spatial_grid_matches_opencv_layout() -> None:
+    rows, cols = spatial_grid(178, 121, 70)
+    x_points = int(np.sqrt(70 * 121 / 178))
+    y_points = 70 // x_points
+    assert len(rows) == x_points * y_points
+    assert cols[0] == (121 // x_points) // 2 and rows[0] == (178 // y_points) // 2
+    stack = torch.rand(2, 3, 3, 178, 121)
+    assert sample_spatial(stack, 70).shape == (2, 3, len(rows), 3)
+
+
+def test_hat_weights() -> None:
+    z = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])
+    torch.testing.assert_close(hat_weights(z), torch.tensor([0.0, 0.5, 1.0, 0.5, 0.0]))

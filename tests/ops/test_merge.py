@@ -1,0 +1,55 @@
+import math
+
+import torch
+from torch.autograd import gradcheck
+
+from ops.merge import merge_log_radiance
+
+
+def gamma_table(c: int = 3) -> torch.Tensor:
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    return (2.2 * torch.log(levels.clamp_min(1 / 255))).expand(1, c, 256).clone()
+
+
+def test_recovers_radiance_of_a_gamma_camera() -> None:
+    radiance = torch.exp(torch.linspace(-4, 0, 64, dtype=torch.float64)).view(1, 1, 1, 8, 8).expand(1, 1, 3, 8, 8)
+    times = torch.tensor([[0.25, 1.0, 4.0]], dtype=torch.float64)
+    stack = (radiance * times.view(1, 3, 1, 1, 1)).clamp(0, 1) ** (1 / 2.2)
+    log_e = merge_log_radiance(stack, gamma_table(), times.log())
+    torch.testing.assert_close(log_e, radiance[:, 0].log(), atol=1e-2, rtol=0)
+
+
+def test_all_saturated_and_all_black_fall_back() -> None:
+    stack = torch.zeros(1, 3, 3, 2, 2, dtype=torch.float64)
+    stack[..., 0, :] = 1.0  # top row white in every exposure, bottom row black in every exposure
+    times = torch.tensor([[0.5, 1.0, 2.0]], dtype=torch.float64)
+    log_e = merge_log_radiance(stack, gamma_table(), times.log())
+    assert torch.isfinite(log_e).all()
+    # white -> shortest exposure's g(1) - ln t_min; black -> longest exposure's g(0) - ln t_max
+    torch.testing.assert_close(log_e[0, :, 0], torch.full((3, 2), 0.0 - math.log(0.5), dtype=torch.float64))
+    torch.testing.assert_close(
+        log_e[0, :, 1], torch.full((3, 2), 2.2 * math.log(1 / 255) - math.log(2.0), dtype=torch.float64)
+    )
+    assert (log_e[0, :, 0] > log_e[0, :, 1]).all(), "white pixels must not become dark holes"
+
+
+def test_gradcheck_float64() -> None:
+    g = gamma_table()
+    times = torch.tensor([[0.5, 1.0, 2.0]], dtype=torch.float64).log()
+    x = ((torch.randint(1, 254, (1, 3, 3, 3, 3)) + torch.rand(1, 3, 3, 3, 3) * 0.8 + 0.1) / 255).double()
+    assert gradcheck(
+        lambda s: merge_log_radiance(s, g, times, detach_weights=False), (x.requires_grad_(True),), eps=1e-7, atol=1e-6
+    )
+
+
+def test_detached_weights_gradient_is_weight_share_times_slope() -> None:
+    """With the authors' detached weights, d lnE / d Z_j = w_j / sum(w) * g'(Z_j)."""
+    g = gamma_table()
+    times = torch.tensor([[0.5, 1.0, 2.0]], dtype=torch.float64).log()
+    x = torch.tensor([0.2, 0.5, 0.9], dtype=torch.float64).view(1, 3, 1, 1, 1).expand(1, 3, 3, 1, 1).clone()
+    x.requires_grad_(True)
+    merge_log_radiance(x, g, times)[0, 0, 0, 0].backward()
+    w = 1 - (2 * x.detach()[0, :, 0, 0, 0] - 1).abs()
+    k = torch.ceil(x.detach()[0, :, 0, 0, 0] * 255).long()
+    slope = 255 * (g[0, 0, k] - g[0, 0, k - 1])
+    torch.testing.assert_close(x.grad[0, :, 0, 0, 0], w / w.sum() * slope)
