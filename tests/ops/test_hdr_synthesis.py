@@ -9,7 +9,7 @@ import torch
 
 from hdrsyn.assets_index import HDRI_DIR
 from hdrsyn.io import read_hdr
-from hdrsyn.render import EMoR, auto_exposure, repair_negative_halos, render_stack, sample_response
+from hdrsyn.render import EMoR, auto_exposure, repair_hdr, render_stack, sample_response
 from ops.hdr_synthesis import HDRSynthesis, synthesize_hdr
 from tests.helpers import to_stack
 
@@ -21,7 +21,7 @@ def rendered() -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Real HDR photographs exposed EV -3..+3 through a random EMoR response: (name, hdr, uint8 stack)."""
     emor, rng, out = EMoR.load(), np.random.default_rng(0), []
     for name in SCENES:
-        hdr = repair_negative_halos(read_hdr(HDRI_DIR / f"{name}.exr"))
+        hdr = repair_hdr(read_hdr(HDRI_DIR / f"{name}.exr"))
         hdr = hdr * auto_exposure(hdr)
         out.append((name, hdr, render_stack(hdr, sample_response(emor, rng))))
     return out

@@ -1,0 +1,90 @@
+"""Benchmark the HDR synthesis op against OpenCV's CalibrateDebevec + MergeDebevec (same run, same stacks).
+
+Prints, per size: OpenCV time, op forward time (solve + merge) and its ratio to OpenCV (target <= 0.5),
+backward time and its ratio to forward (target <= 2), and batched B=8 against 8 single calls.
+
+    python bench/bench_hdr_synthesis.py [--sizes 256 1024] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from hdrsyn.assets_index import HDRI_DIR
+from hdrsyn.io import read_hdr
+from hdrsyn.render import EMoR, auto_exposure, render_stack, sample_response
+from ops.hdr_synthesis import synthesize_hdr
+
+TIMES = np.array([2.0**ev for ev in range(-3, 4)], dtype=np.float32)
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of ``repeats`` timed calls after one warm-up call, in seconds."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def stacks(size: int, count: int) -> np.ndarray:
+    """``count`` uint8 stacks ``(7, size, size, 3)`` rendered from the bundled HDR photographs."""
+    emor, rng, out = EMoR.load(), np.random.default_rng(0), []
+    for path in sorted(HDRI_DIR.glob("*.exr"))[:count]:
+        hdr = cv2.resize(np.maximum(read_hdr(path), 0), (size, size), interpolation=cv2.INTER_LINEAR)
+        out.append(render_stack(hdr * auto_exposure(hdr), sample_response(emor, rng)))
+    return np.stack(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, OpenCV {cv2.__version__}, threads {torch.get_num_threads()}")
+    times = torch.from_numpy(TIMES)[None]
+    for size in args.sizes:
+        data = stacks(size, 8)
+        bgr = [np.ascontiguousarray(image[..., ::-1]) for image in data[0]]
+
+        def opencv() -> None:
+            response = cv2.createCalibrateDebevec().process(bgr, TIMES)
+            cv2.createMergeDebevec().process(bgr, TIMES, response)
+
+        one = torch.from_numpy(data[:1]).permute(0, 1, 4, 2, 3).float() / 255
+        batch = torch.from_numpy(data).permute(0, 1, 4, 2, 3).float() / 255
+
+        def forward(stack: torch.Tensor = one) -> torch.Tensor:
+            with torch.no_grad():
+                return synthesize_hdr(stack, times.expand(len(stack), -1))[0]
+
+        def forward_backward() -> None:
+            stack = one.clone().requires_grad_(True)
+            synthesize_hdr(stack, times)[0].mean().backward()
+
+        def eight_single() -> None:
+            for i in range(8):
+                forward(batch[i : i + 1])
+
+        t_cv = best_of(opencv, args.repeats)
+        t_fwd = best_of(forward, args.repeats)
+        t_bwd = best_of(forward_backward, args.repeats) - t_fwd
+        t_batch = best_of(lambda: forward(batch), args.repeats)
+        t_single = best_of(eight_single, args.repeats)
+        print(f"\n{size}x{size}, 7 exposures")
+        print(f"  OpenCV Calibrate+Merge  {t_cv * 1e3:8.1f} ms")
+        print(f"  op forward              {t_fwd * 1e3:8.1f} ms   ratio to OpenCV {t_fwd / t_cv:5.2f}  (target <= 0.5)")
+        print(f"  op backward             {t_bwd * 1e3:8.1f} ms   ratio to forward {t_bwd / t_fwd:5.2f}  (target <= 2)")
+        print(f"  B=8 batched forward     {t_batch * 1e3:8.1f} ms   ratio to 8 single calls {t_batch / t_single:5.2f}")
+
+
+if __name__ == "__main__":
+    main()

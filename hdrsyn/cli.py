@@ -1,0 +1,56 @@
+"""Command-line entry points: ``lightning`` / ``hdrsyn`` / ``python -m hdrsyn``.
+
+``lightning fit|validate|test|predict --config X.yaml`` runs our LightningCLI (any LightningModule
+and LightningDataModule given by ``class_path``). ``hdrsyn`` accepts the same four subcommands plus the
+tools below; it is the collision-proof name, since another package may install a ``lightning`` script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pytorch_lightning import LightningDataModule, LightningModule
+from pytorch_lightning.cli import LightningCLI
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def lightning_main(args: Sequence[str] | None = None) -> None:
+    """Run the LightningCLI with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
+    next to the logs, replacing the one of an earlier run in the same directory."""
+    LightningCLI(
+        LightningModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=list(args) if args is not None else None,
+        save_config_kwargs={"overwrite": True},
+    )
+
+
+def _tools() -> dict[str, tuple[str, Callable[[Sequence[str]], int]]]:
+    """The non-Lightning subcommands: name -> (help, main(argv) -> exit code). Imported lazily."""
+    from hdrsyn import make_dataset, merge
+
+    return {
+        "merge": ("merge a bracketed stack of photos into an HDR file", merge.main),
+        "make-dataset": ("render a VDS-layout dataset from a folder of HDR photos", make_dataset.main),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hdrsyn`` entry point: a Lightning subcommand or one of the tools."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
+        lightning_main(argv)
+        return 0
+    tools = _tools()
+    if not argv or argv[0] not in tools:
+        parser = argparse.ArgumentParser(prog="hdrsyn", description=__doc__.splitlines()[0])
+        choices = [*LIGHTNING_SUBCOMMANDS, *tools]
+        parser.add_argument("command", choices=choices, help="; ".join(f"{k}: {v[0]}" for k, v in tools.items()))
+        parser.parse_args(argv[:1])
+        return 2
+    return tools[argv[0]][1](argv[1:])
