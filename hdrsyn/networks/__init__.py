@@ -1,0 +1,28 @@
+"""Stack-generation networks of the paper (Sec. 3.2)."""
+
+from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from hdrsyn.networks.global_net import GlobalUNet
+from hdrsyn.networks.local_net import LocalUNet
+from hdrsyn.networks.refine_net import RefineUNet
+from hdrsyn.networks.stack_generator import ExposureNet, ExposureState, ExposureStep, StackGenerator
+from hdrsyn.networks.unet import UNetTrunk
+from hdrsyn.networks.widths import WIDTH_PRESETS, GeneratorWidths, NetWidth, get_widths
+
+__all__ = [
+    "WIDTH_PRESETS",
+    "ConditionalInstanceNorm2d",
+    "ConvGRUCell",
+    "DoubleSwishConv",
+    "ExposureNet",
+    "ExposureState",
+    "ExposureStep",
+    "GeneratorWidths",
+    "GlobalUNet",
+    "LocalUNet",
+    "NetWidth",
+    "RefineUNet",
+    "StackGenerator",
+    "SwishConv",
+    "UNetTrunk",
+    "get_widths",
+]

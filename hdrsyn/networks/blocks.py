@@ -1,0 +1,88 @@
+"""Building blocks shared by the stack-generation U-Nets (paper Sec. 3.2, Fig. 3)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.core.check import KORNIA_CHECK
+from torch import nn
+
+
+class SwishConv(nn.Sequential):
+    """``Conv2d`` ('same' padding) followed by Swish (``x * sigmoid(x)``, i.e. SiLU)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+            nn.SiLU(),
+        )
+
+
+class DoubleSwishConv(nn.Sequential):
+    """Two 3x3 :class:`SwishConv` layers, ``in -> out -> out`` (one U-Net level)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(SwishConv(in_channels, out_channels), SwishConv(out_channels, out_channels))
+
+
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance normalisation with one affine pair per style (target-EV step), paper Sec. 3.2.
+
+    ``Y = gamma_e * (X - mu) / sigma + beta_e`` where ``mu`` and ``sigma`` are the per-sample,
+    per-channel spatial mean and standard deviation of ``X`` and ``e`` is the style index.
+
+    Args:
+        num_features: number of channels ``C``.
+        num_styles: number of affine pairs (one per target exposure step).
+        eps: added to the variance.
+    """
+
+    def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        KORNIA_CHECK(num_styles >= 1, f"num_styles must be >= 1, got {num_styles}")
+        self.num_styles = num_styles
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_styles, num_features))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
+
+    def forward(self, x: torch.Tensor, style: int | torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` ``(B, C, H, W)`` with style ``style``: an int or a ``(B,)`` long tensor."""
+        if isinstance(style, int):
+            KORNIA_CHECK(
+                0 <= style < self.num_styles, f"style must be in [0, {self.num_styles}), got {style}"
+            )
+            gamma, beta = self.weight[style][None], self.bias[style][None]
+        else:
+            KORNIA_CHECK(
+                style.shape == (x.shape[0],), f"style tensor must have shape (B,), got {tuple(style.shape)}"
+            )
+            gamma, beta = self.weight[style], self.bias[style]
+        normed = F.instance_norm(x, eps=self.eps)
+        return normed * gamma[..., None, None] + beta[..., None, None]
+
+
+class ConvGRUCell(nn.Module):
+    """Convolutional GRU cell (Ballas et al. 2016), the recurrent bottleneck of paper Fig. 3.
+
+    ``z, r = sigmoid(conv([x, h]))``, ``n = tanh(conv([x, r * h]))``, ``h' = (1 - z) * h + z * n``.
+    The hidden state is passed in and returned explicitly; ``None`` means zeros (first recursion).
+    """
+
+    def __init__(self, input_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        self.hidden_channels = hidden_channels
+        padding = kernel_size // 2
+        self.gates = nn.Conv2d(input_channels + hidden_channels, 2 * hidden_channels, kernel_size, padding=padding)
+        self.candidate = nn.Conv2d(input_channels + hidden_channels, hidden_channels, kernel_size, padding=padding)
+
+    def forward(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> torch.Tensor:
+        """One GRU update of ``hidden`` ``(B, C_h, H, W)`` from ``x`` ``(B, C_in, H, W)``."""
+        if hidden is None:
+            hidden = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+        KORNIA_CHECK(
+            hidden.shape[0] == x.shape[0] and hidden.shape[-2:] == x.shape[-2:],
+            f"hidden state {tuple(hidden.shape)} does not match input {tuple(x.shape)}",
+        )
+        update, reset = torch.sigmoid(self.gates(torch.cat([x, hidden], dim=1))).chunk(2, dim=1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * hidden], dim=1)))
+        return (1 - update) * hidden + update * candidate

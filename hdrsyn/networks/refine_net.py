@@ -1,0 +1,45 @@
+"""Refinement U-Net of one exposure direction (paper Sec. 3.2, Fig. 3, loss Eq. 6)."""
+
+from __future__ import annotations
+
+import torch
+from kornia.core.check import KORNIA_CHECK
+from torch import nn
+
+from hdrsyn.networks.unet import UNetTrunk
+
+
+class RefineUNet(nn.Module):
+    """5-level U-Net fusing the input image, the global output and the predicted edge map.
+
+    Same structure as :class:`~hdrsyn.networks.global_net.GlobalUNet` without the ConvGRU and with plain
+    (affine) instance norm in the decoder. Input: image and global output in [-1, 1] plus the edge map
+    (7 channels; 6 when ``use_edges=False``, the no-decomposition ablation). Output
+    ``(tanh(head(features)) + global_image) / 2`` in [-1, 1].
+
+    Args:
+        base_channels: stem width (paper 16).
+        max_channels: channel cap (paper 512).
+        use_edges: whether an edge map is part of the input.
+    """
+
+    levels = 5
+
+    def __init__(self, base_channels: int = 16, max_channels: int = 512, use_edges: bool = True) -> None:
+        super().__init__()
+        self.use_edges = use_edges
+        in_channels = 7 if use_edges else 6
+        self.trunk = UNetTrunk(in_channels, base_channels, max_channels, self.levels, None, False, "refinement net")
+        self.head = nn.Conv2d(self.trunk.out_channels, 3, 3, padding=1)
+
+    def forward(
+        self, image: torch.Tensor, global_image: torch.Tensor, edges: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Refine ``global_image`` ``(B, 3, H, W)`` given the step input ``image`` and ``edges`` ``(B, 1, H, W)``."""
+        KORNIA_CHECK(
+            (edges is not None) == self.use_edges,
+            f"edges must be {'given' if self.use_edges else 'None'} (use_edges={self.use_edges})",
+        )
+        parts = [image, global_image] if edges is None else [image, global_image, edges]
+        features, _ = self.trunk(torch.cat(parts, dim=1))
+        return (torch.tanh(self.head(features)) + global_image) / 2

@@ -1,0 +1,181 @@
+"""Recursive multi-exposure stack generator: stop-up and stop-down networks (paper Sec. 3.2, Fig. 2-3)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from kornia.color import rgb_to_grayscale
+from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SHAPE
+from torch import nn
+
+from hdrsyn.networks.global_net import GlobalUNet
+from hdrsyn.networks.local_net import LocalUNet
+from hdrsyn.networks.refine_net import RefineUNet
+from hdrsyn.networks.widths import GeneratorWidths, get_widths
+from ops.edges import canny_edges
+
+
+class ExposureState(NamedTuple):
+    """ConvGRU hidden states one direction carries from one recursion step to the next."""
+
+    global_hidden: torch.Tensor | None = None
+    local_hidden: torch.Tensor | None = None
+
+
+class ExposureStep(NamedTuple):
+    """Outputs of one recursion step; images in [-1, 1], edge map in [0, 1]."""
+
+    image: torch.Tensor
+    global_image: torch.Tensor
+    edges: torch.Tensor | None
+    state: ExposureState
+
+
+class ExposureNet(nn.Module):
+    """One exposure direction (stop-up or stop-down): global + local + refinement U-Nets.
+
+    Each call is one recursion step ``k`` (target EV ``+-(k + 1)`` relative to the input): the global net
+    maps the previous image to the next tone, the local net maps the previous image's grey version and
+    Canny edges to the next edge map, the refinement net fuses image, global output and edge map. ``k``
+    selects the CIN style; the GRU states are passed in and returned in :class:`ExposureState`.
+
+    Args:
+        width: width preset name or :class:`GeneratorWidths`.
+        num_steps: recursion steps (= CIN styles), 3 for EV -3..+3.
+        use_refine: keep the refinement net (False: the global output is the step's image).
+        use_local: keep the local net, i.e. the global/local decomposition (False: no edge path at all).
+        use_gru: keep the ConvGRU bottlenecks (False: no state is carried).
+        use_cin: condition decoder norms on the step (False: plain instance norm).
+    """
+
+    def __init__(
+        self,
+        width: str | GeneratorWidths = "cpu",
+        num_steps: int = 3,
+        use_refine: bool = True,
+        use_local: bool = True,
+        use_gru: bool = True,
+        use_cin: bool = True,
+    ) -> None:
+        super().__init__()
+        KORNIA_CHECK(num_steps >= 1, f"num_steps must be >= 1, got {num_steps}")
+        widths = get_widths(width)
+        self.num_steps = num_steps
+        styles = num_steps if use_cin else None
+        gw, lw, rw = widths.global_net, widths.local_net, widths.refine_net
+        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, use_gru)
+        self.local_net = LocalUNet(lw.base_channels, lw.max_channels, styles, use_gru) if use_local else None
+        self.refine_net = RefineUNet(rw.base_channels, rw.max_channels, use_local) if use_refine else None
+
+    def forward(
+        self, image: torch.Tensor, step: int, state: ExposureState | None = None, refine: bool = True
+    ) -> ExposureStep:
+        """Generate the next exposure from ``image`` ``(B, 3, H, W)`` in [-1, 1].
+
+        ``refine=False`` skips the refinement net (stage 1 of the authors' schedule).
+        """
+        KORNIA_CHECK(0 <= step < self.num_steps, f"step must be in [0, {self.num_steps}), got {step}")
+        state = ExposureState() if state is None else state
+        global_image, global_hidden = self.global_net(image, step, state.global_hidden)
+        edges, local_hidden = None, None
+        if self.local_net is not None:
+            local_input = torch.cat([rgb_to_grayscale(image), canny_edges((image + 1) / 2)], dim=1)
+            edges, local_hidden = self.local_net(local_input, step, state.local_hidden)
+        out = global_image
+        if self.refine_net is not None and refine:
+            out = self.refine_net(image, global_image, edges)
+        return ExposureStep(out, global_image, edges, ExposureState(global_hidden, local_hidden))
+
+
+class StackGenerator(nn.Module):
+    """Single LDR image -> multi-exposure stack EV ``-num_steps .. +num_steps`` (paper Fig. 2).
+
+    Separate stop-up and stop-down :class:`ExposureNet` s each run ``num_steps`` recursions from the input,
+    feeding every step the previous generated image (or, with ``targets``, the ground-truth previous
+    image: teacher forcing) and the carried GRU states. Public images are in [0, 1]; the sub-networks
+    work in [-1, 1]. All components off (``use_refine=use_local=use_gru=use_cin=False``) gives the
+    recursive plain U-Net baseline.
+
+    Args:
+        width: width preset (``paper``, ``cpu``, ``tiny``) or :class:`GeneratorWidths`.
+        num_steps: recursions per direction (3 for EV -3..+3).
+        use_refine, use_local, use_gru, use_cin: ablation switches, see :class:`ExposureNet`.
+    """
+
+    def __init__(
+        self,
+        width: str | GeneratorWidths = "cpu",
+        num_steps: int = 3,
+        use_refine: bool = True,
+        use_local: bool = True,
+        use_gru: bool = True,
+        use_cin: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_steps = num_steps
+        self.up = ExposureNet(width, num_steps, use_refine, use_local, use_gru, use_cin)
+        self.down = ExposureNet(width, num_steps, use_refine, use_local, use_gru, use_cin)
+
+    @property
+    def size_multiple(self) -> int:
+        """H and W of the input must be multiples of this (``2**5`` for the global net)."""
+        return self.up.global_net.trunk.multiple
+
+    def _run(
+        self, net: ExposureNet, image: torch.Tensor, previous: list[torch.Tensor] | None, refine: bool
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Recurse one direction; ``previous[k]`` (teacher forcing) replaces the input of step ``k >= 1``."""
+        images, globals_, edges = [], [], []
+        state = None
+        for k in range(self.num_steps):
+            if previous is not None and k > 0:
+                image = previous[k]
+            step = net(image, k, state, refine)
+            image, state = step.image, step.state
+            images.append(image)
+            globals_.append(step.global_image)
+            if step.edges is not None:
+                edges.append(step.edges)
+        return images, globals_, edges
+
+    def forward(
+        self, ldr: torch.Tensor, targets: torch.Tensor | None = None, refine: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """Generate the stack from ``ldr`` ``(B, 3, H, W)`` in [0, 1].
+
+        Args:
+            ldr: input image, the centre (EV 0) of the stack; H and W multiples of :attr:`size_multiple`.
+            targets: optional ground-truth stack ``(B, 2n+1, 3, H, W)`` in [0, 1], EV -n..+n, for teacher
+                forcing: step ``k >= 1`` of each direction is fed the target at EV ``+-k`` instead of its
+                own previous output (step 0 is always fed ``ldr``).
+            refine: False skips the refinement nets (global outputs form the stack).
+
+        Returns:
+            ``stack`` ``(B, 2n+1, 3, H, W)`` in [0, 1] ordered EV -n..+n with ``ldr`` at index n;
+            ``global`` ``(B, 2n, 3, H, W)`` global-net outputs in [0, 1] for EV -n..-1, +1..+n;
+            ``edges`` ``(B, 2n, 1, H, W)`` predicted edge maps in the same order (only with the local net).
+        """
+        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        n = self.num_steps
+        x = ldr * 2 - 1
+        up_previous = down_previous = None
+        if targets is not None:
+            expected = (ldr.shape[0], 2 * n + 1, *ldr.shape[1:])
+            KORNIA_CHECK(
+                targets.shape == expected,
+                f"targets must have shape {expected} (B, 2*num_steps+1, 3, H, W), got {tuple(targets.shape)}",
+            )
+            scaled = targets * 2 - 1
+            up_previous = [scaled[:, n + k] for k in range(n)]
+            down_previous = [scaled[:, n - k] for k in range(n)]
+        up_images, up_globals, up_edges = self._run(self.up, x, up_previous, refine)
+        down_images, down_globals, down_edges = self._run(self.down, x, down_previous, refine)
+        generated = (torch.stack([*down_images[::-1], *up_images], dim=1) + 1) / 2
+        out = {
+            "stack": torch.cat([generated[:, :n], ldr[:, None], generated[:, n:]], dim=1),
+            "global": (torch.stack([*down_globals[::-1], *up_globals], dim=1) + 1) / 2,
+        }
+        if up_edges:
+            out["edges"] = torch.stack([*down_edges[::-1], *up_edges], dim=1)
+        return out

@@ -1,0 +1,57 @@
+import pytest
+import torch
+from kornia.core.exceptions import BaseError
+
+from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+
+
+@pytest.fixture
+def features() -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.randn(2, 4, 8, 8) * 3 + 1
+
+
+def test_swish_conv_is_conv_then_swish(features):
+    block = SwishConv(4, 5)
+    pre = block[0](features)
+    assert torch.allclose(block(features), pre * torch.sigmoid(pre))
+    assert DoubleSwishConv(4, 6)(features).shape == (2, 6, 8, 8)
+
+
+def test_cin_matches_paper_formula(features):
+    cin = ConditionalInstanceNorm2d(4, num_styles=3)
+    torch.nn.init.normal_(cin.weight)
+    torch.nn.init.normal_(cin.bias)
+    mu = features.mean(dim=(2, 3), keepdim=True)
+    sigma = (features.var(dim=(2, 3), unbiased=False, keepdim=True) + cin.eps).sqrt()
+    for style in range(3):
+        expected = cin.weight[style].view(1, 4, 1, 1) * (features - mu) / sigma + cin.bias[style].view(1, 4, 1, 1)
+        assert torch.allclose(cin(features, style), expected, atol=1e-5)
+
+
+def test_cin_per_sample_styles(features):
+    cin = ConditionalInstanceNorm2d(4, num_styles=3)
+    torch.nn.init.normal_(cin.weight)
+    out = cin(features, torch.tensor([2, 0]))
+    assert torch.allclose(out[:1], cin(features[:1], 2))
+    assert torch.allclose(out[1:], cin(features[1:], 0))
+    assert not torch.allclose(cin(features, 0), cin(features, 2))
+
+
+def test_cin_rejects_bad_style(features):
+    cin = ConditionalInstanceNorm2d(4, num_styles=3)
+    with pytest.raises(BaseError, match=r"style must be in \[0, 3\)"):
+        cin(features, 3)
+    with pytest.raises(BaseError, match="shape"):
+        cin(features, torch.tensor([0, 1, 2]))
+
+
+def test_conv_gru_cell_state(features):
+    cell = ConvGRUCell(4, 6)
+    first = cell(features)
+    assert first.shape == (2, 6, 8, 8)
+    assert torch.equal(first, cell(features, torch.zeros(2, 6, 8, 8)))
+    second = cell(features, first)
+    assert not torch.allclose(first, second)
+    with pytest.raises(BaseError, match="hidden state"):
+        cell(features, torch.zeros(2, 6, 4, 4))
