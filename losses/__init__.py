@@ -1,0 +1,19 @@
+"""Training losses of the paper (Eq. 4-7)."""
+
+from losses.cobi import CoBiLoss, VGG19Features, contextual_bilateral_loss
+from losses.edge import EdgeLoss, edge_loss
+from losses.hdr import HDRLoss, hdr_loss
+from losses.histogram import HistogramLoss, histogram_loss, soft_histogram
+
+__all__ = [
+    "CoBiLoss",
+    "EdgeLoss",
+    "HDRLoss",
+    "HistogramLoss",
+    "VGG19Features",
+    "contextual_bilateral_loss",
+    "edge_loss",
+    "hdr_loss",
+    "histogram_loss",
+    "soft_histogram",
+]

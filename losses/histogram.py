@@ -1,0 +1,55 @@
+"""Differentiable histogram loss, the ``cnt_l`` term of the global-network loss (paper Eq. 4)."""
+
+from __future__ import annotations
+
+import torch
+from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE
+from torch import nn
+
+
+def soft_histogram(image: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Per-channel soft histogram ``(*, C, bins)`` of ``image`` ``(*, C, H, W)`` in [0, 1].
+
+    Triangular (linear-interpolation) kernel: bin ``l`` is centred at ``l / (bins - 1)`` with width
+    ``delta = 1 / (bins - 1)``, and a value ``x`` adds ``max(0, 1 - |x - c_l| / delta)`` to bin ``l``, i.e.
+    splits its unit mass between the two nearest centres. Counts are divided by the pixel count ``H * W``,
+    so each channel sums to 1. For 8-bit values ``k / 255`` and 256 bins this is exactly the hard
+    histogram; elsewhere it is piecewise linear in the pixel values, hence differentiable almost
+    everywhere. Values are clamped to [0, 1] (no gradient outside).
+    """
+    KORNIA_CHECK(image.dim() >= 3, f"image must be (*, C, H, W), got shape {tuple(image.shape)}")
+    KORNIA_CHECK(bins >= 2, f"bins must be >= 2, got {bins}")
+    values = image.clamp(0, 1).flatten(-2)
+    position = values * (bins - 1)
+    lower = position.detach().floor().clamp(max=bins - 2)
+    upper_weight = position - lower
+    index = lower.long()
+    hist = values.new_zeros(*values.shape[:-1], bins)
+    hist = hist.scatter_add(-1, index, 1 - upper_weight).scatter_add(-1, index + 1, upper_weight)
+    return hist / values.shape[-1]
+
+
+def histogram_loss(pred: torch.Tensor, target: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Mean absolute difference of the normalised soft histograms of ``pred`` and ``target`` (Eq. 4).
+
+    ``(1 / (L E)) sum_e sum_l |cnt_l(pred_e) - cnt_l(target_e)|``, averaged also over channels and the
+    batch; ``cnt_l`` is :func:`soft_histogram` (normalised by the pixel count).
+
+    Args:
+        pred: ``(*, C, H, W)`` images in [0, 1], e.g. ``(B, E, 3, H, W)``.
+        target: same shape as ``pred``.
+        bins: number of intensity levels ``L``.
+    """
+    KORNIA_CHECK_SAME_SHAPE(pred, target)
+    return (soft_histogram(pred, bins) - soft_histogram(target, bins)).abs().mean()
+
+
+class HistogramLoss(nn.Module):
+    """Module form of :func:`histogram_loss`."""
+
+    def __init__(self, bins: int = 256) -> None:
+        super().__init__()
+        self.bins = bins
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return histogram_loss(pred, target, self.bins)
