@@ -106,7 +106,7 @@ def write_hdr(path: PathLike, image: np.ndarray, precision: Literal["half", "flo
     else:
         bgr = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2BGR)
         encode = partial(_write_cv2, image=bgr, params=())
-    _atomic_write(path, encode)
+    atomic_write(path, encode)
 
 
 def write_ldr(path: PathLike, image: np.ndarray, bits: Literal[8, 16] = 8) -> None:
@@ -125,7 +125,7 @@ def write_ldr(path: PathLike, image: np.ndarray, bits: Literal[8, 16] = 8) -> No
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     params = (cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY) if is_jpeg else ()
-    _atomic_write(path, partial(_write_cv2, image=pixels, params=params))
+    atomic_write(path, partial(_write_cv2, image=pixels, params=params))
 
 
 def read_exposure_time(path: PathLike) -> float | None:
@@ -239,7 +239,7 @@ def _write_cv2(tmp: Path, image: np.ndarray, params: Sequence[int]) -> None:
         raise RuntimeError("OpenCV could not encode the image")
 
 
-def _atomic_write(path: Path, encode: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, encode: Callable[[Path], None]) -> None:
     """Run ``encode`` on a hidden temporary sibling of ``path`` with its extension, then move it onto ``path``.
 
     On failure the temporary file is removed and an existing ``path`` is left untouched.

@@ -8,6 +8,7 @@ differentiable: the paper stops the gradient at the solve and linearises ``g`` i
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,12 +27,22 @@ def quantize(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
     return (stack.detach() * (n_levels - 1)).round().clamp(0, n_levels - 1).long()
 
 
+def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """``(B, N, C, n_levels)`` counts of the levels ``round((n - 1) x)`` of every image and channel."""
+    KORNIA_CHECK(n_levels <= 256, f"n_levels must be <= 256 for 8-bit histograms, got {n_levels}")
+    rows = stack.detach().flatten(3).flatten(0, 2)
+    levels = (rows * (n_levels - 1) + 0.5).clamp_(0, n_levels - 1).to(torch.uint8)  # x in [0, 1]: rounds
+    counts = torch.stack([torch.bincount(row, minlength=n_levels) for row in levels])
+    return counts.view(*stack.shape[:3], n_levels)
+
+
 def sample_grossberg(stack: torch.Tensor, n_samples: int = 256, n_levels: int = N_LEVELS) -> torch.Tensor:
     """Grossberg & Nayar histogram-quantile samples of a stack.
 
     For every image and channel the cumulative histogram is read at ``n_samples`` uniform quantiles;
-    the level whose CDF is closest gives one sample. Because a CRF is monotone, the same quantile of
-    every exposure is the same scene irradiance, so no pixel correspondence (or alignment) is needed.
+    the level whose CDF is closest gives one sample (ties to the lower level). Because a CRF is
+    monotone, the same quantile of every exposure is the same scene irradiance, so no pixel
+    correspondence (or alignment) is needed.
 
     Args:
         stack: ``(B, N, C, H, W)`` in [0, 1].
@@ -40,16 +51,17 @@ def sample_grossberg(stack: torch.Tensor, n_samples: int = 256, n_levels: int = 
     Returns:
         ``(B, C, n_samples, N)`` int64 levels.
     """
-    b, n, c = stack.shape[:3]
-    levels = quantize(stack, n_levels).flatten(3)  # (B, N, C, HW)
-    rows = b * n * c
-    offsets = torch.arange(rows, device=stack.device).view(b, n, c, 1) * n_levels
-    hist = torch.bincount((levels + offsets).flatten(), minlength=rows * n_levels).view(rows, n_levels)
-    cdf = hist.cumsum(-1).to(torch.float64)
-    cdf = cdf / cdf[:, -1:]
+    cdf = level_histograms(stack, n_levels).cumsum(-1).to(torch.float64)
+    cdf = cdf / cdf[..., -1:]
     quantiles = torch.linspace(0.0, 1.0, n_samples, dtype=torch.float64, device=stack.device)
-    nearest = (cdf[:, None, :] - quantiles[None, :, None]).abs().argmin(-1)  # (rows, P)
-    return nearest.view(b, n, c, n_samples).permute(0, 2, 3, 1).contiguous()
+    quantiles = quantiles.expand(*cdf.shape[:-1], n_samples).contiguous()
+    above = torch.searchsorted(cdf, quantiles).clamp_(max=n_levels - 1)  # first level with cdf >= q
+    below_value = cdf.gather(-1, (above - 1).clamp_(min=0))
+    below = torch.searchsorted(cdf, below_value)  # first level of a run of empty bins
+    gap_above = cdf.gather(-1, above) - quantiles
+    gap_below = quantiles - below_value
+    nearest = torch.where(gap_below <= gap_above, below, above)
+    return nearest.permute(0, 2, 3, 1).contiguous()
 
 
 def spatial_grid(height: int, width: int, n_samples: int = 70) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +84,7 @@ def sample_spatial(stack: torch.Tensor, n_samples: int = 70, n_levels: int = N_L
     return quantize(picked, n_levels).permute(0, 2, 3, 1).contiguous()
 
 
+@functools.lru_cache(maxsize=16)
 def _smoothness_matrix(smoothness: float, n_levels: int, device: torch.device) -> torch.Tensor:
     """``lambda^2 K^T diag(w)^2 K`` for the second-difference operator K on interior levels."""
     z = torch.arange(1, n_levels - 1, device=device)

@@ -29,13 +29,24 @@ def apply_log_inverse_crf(stack: torch.Tensor, log_inverse_crf: torch.Tensor) ->
         log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
         f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
     )
-    n_levels = log_inverse_crf.shape[-1]
-    table = log_inverse_crf.detach().to(stack.dtype)[:, None].expand(b, n, c, n_levels)
-    position = stack * (n_levels - 1)
-    segment = (position.detach().ceil() - 1).clamp(0, n_levels - 2).long().view(b, n, c, h * w)
-    left = table.gather(-1, segment).view_as(stack)
-    right = table.gather(-1, segment + 1).view_as(stack)
-    return left + (position - segment.view_as(stack)) * (right - left)
+    offsets, slopes = segment_tables(log_inverse_crf, stack.dtype)
+    n_segments = offsets.shape[-1]
+    position = stack * n_segments
+    segment = (position.detach().ceil() - 1).clamp(0, n_segments - 1).long().view(b, n, c, h * w)
+    offset = offsets[:, None].expand(b, n, c, n_segments).gather(-1, segment).view_as(stack)
+    slope = slopes[:, None].expand(b, n, c, n_segments).gather(-1, segment).view_as(stack)
+    return offset + position * slope
+
+
+def segment_tables(log_inverse_crf: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-segment line ``g(p) = offset[k] + p slope[k]`` for ``p = (n - 1) x`` on segment ``[k, k+1]``.
+
+    Returns detached ``offsets`` and ``slopes`` of shape ``(B, C, n - 1)`` in ``dtype``.
+    """
+    g = log_inverse_crf.detach().to(torch.float64)
+    slopes = g.diff(dim=-1)
+    offsets = g[..., :-1] - torch.arange(g.shape[-1] - 1, dtype=torch.float64, device=g.device) * slopes
+    return offsets.to(dtype), slopes.to(dtype)
 
 
 class LogInverseCRF(nn.Module):

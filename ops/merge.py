@@ -1,12 +1,72 @@
-"""Debevec's log-domain weighted merge of an exposure stack into radiance."""
+"""Debevec's log-domain weighted merge of an exposure stack into radiance, fused for speed and memory."""
 
 from __future__ import annotations
 
 import torch
 from kornia.core.check import KORNIA_CHECK
 
-from ops.crf import hat_weights
-from ops.linearize import apply_log_inverse_crf
+from ops.linearize import segment_tables
+
+
+def _lookup(x: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``g(x) - ln t`` and ``dg/dx`` of ``(B, C, H, W)`` values from per-segment tables ``(B, C, n-1)``."""
+    n_segments = offsets.shape[-1]
+    position = x * n_segments
+    segment = position.ceil().sub_(1).clamp_(0, n_segments - 1).long().flatten(2)
+    slope = slopes.gather(-1, segment).view_as(x)
+    return torch.addcmul(offsets.gather(-1, segment).view_as(x), position, slope), slope * n_segments
+
+
+class _WeightedLogMerge(torch.autograd.Function):
+    """Forward and backward of :func:`merge_log_radiance`, one exposure at a time.
+
+    Autograd on the composed expression keeps about a dozen full-stack temporaries; here the forward
+    keeps each exposure's ``ln E_j`` and derivative factor ``w_j g'(Z_j)``, so the backward is a
+    multiply per exposure.
+    """
+
+    @staticmethod
+    def forward(ctx, stack, offsets, slopes, log_times, detach_weights: bool, min_weight: float):  # noqa: ANN001
+        b, n = stack.shape[:2]
+        per_exposure, factor = torch.empty_like(stack), torch.empty_like(stack)
+        numerator, total = torch.zeros_like(stack[:, 0]), torch.zeros_like(stack[:, 0])
+        for j in range(n):
+            value, slope = _lookup(stack[:, j], offsets[:, j], slopes[:, j])
+            weight = 1 - (2 * stack[:, j] - 1).abs()
+            per_exposure[:, j], factor[:, j] = value, weight * slope
+            numerator.addcmul_(weight, value)
+            total.add_(weight)
+        merged = numerator / total.clamp_min(min_weight)
+        valid = total >= min_weight
+        fallback = None
+        if not bool(valid.all()):  # shortest exposure where the middle image is bright, else longest
+            batch = torch.arange(b, device=stack.device)
+            short, long = log_times.argmin(1), log_times.argmax(1)
+            bright = stack[:, n // 2] > 0.5
+            fallback = torch.where(bright, short.view(b, 1, 1, 1), long.view(b, 1, 1, 1)).expand_as(merged)
+            value = per_exposure.gather(1, fallback[:, None]).squeeze(1)
+            merged = torch.where(valid, merged, value)
+            slope = torch.where(
+                bright,
+                _lookup(stack[batch, short], offsets[batch, short], slopes[batch, short])[1],
+                _lookup(stack[batch, long], offsets[batch, long], slopes[batch, long])[1],
+            )
+            ctx.fallback = (fallback, slope)
+        ctx.detach_weights = detach_weights
+        ctx.save_for_backward(stack, per_exposure, factor, total, merged, valid)
+        return merged
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ANN001
+        stack, per_exposure, factor, total, merged, valid = ctx.saved_tensors
+        share = torch.where(valid, grad / total.clamp_min(1e-30), torch.zeros_like(grad))[:, None]
+        grad_stack = factor * share
+        if not ctx.detach_weights:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E) / W
+            grad_stack += -2 * torch.sign(2 * stack - 1) * (per_exposure - merged[:, None]) * share
+        if getattr(ctx, "fallback", None) is not None:
+            index, slope = ctx.fallback
+            grad_stack.scatter_add_(1, index[:, None], torch.where(valid, 0, grad * slope)[:, None])
+        return grad_stack, None, None, None, None, None
 
 
 def merge_log_radiance(
@@ -18,14 +78,15 @@ def merge_log_radiance(
 ) -> torch.Tensor:
     """Log radiance ``ln E = sum_j w(Z_j) (g(Z_j) - ln t_j) / sum_j w(Z_j)`` (Debevec & Malik, Eq. 6).
 
-    ``g(Z)`` is the piecewise-linear inverse CRF (paper Eq. 2-3) so gradients reach every exposure.
-    A pixel whose total hat weight is below ``min_weight`` (white or black in every exposure) takes
-    its value from the shortest exposure when it is bright in the middle exposure, else from the
-    longest, instead of producing NaN, 0 or a dark hole.
+    ``g(Z)`` is the piecewise-linear inverse CRF (paper Eq. 2-3, see
+    :func:`ops.linearize.apply_log_inverse_crf`) so gradients reach every exposure; ``w`` is Debevec's hat
+    ``1 - |2Z - 1|`` per channel. A pixel whose total weight is below ``min_weight`` (white or black in
+    every exposure) takes its value from the shortest exposure when it is bright in the middle
+    exposure, else from the longest, instead of producing NaN, 0 or a dark hole.
 
     Args:
         stack: ``(B, N, C, H, W)`` in [0, 1].
-        log_inverse_crf: ``(B, C, n)`` table of ``g``.
+        log_inverse_crf: ``(B, C, n)`` table of ``g`` (no gradient is taken through it).
         log_times: ``(B, N)`` natural log of the exposure times.
         detach_weights: stop the gradient through the hat weights (as the authors do).
         min_weight: total weight below which a pixel uses the fallback exposure.
@@ -33,15 +94,10 @@ def merge_log_radiance(
     Returns:
         ``(B, C, H, W)`` log radiance.
     """
+    KORNIA_CHECK(stack.dim() == 5, f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
     b, n = stack.shape[:2]
     KORNIA_CHECK(log_times.shape == (b, n), f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
-    per_exposure = apply_log_inverse_crf(stack, log_inverse_crf) - log_times.to(stack.dtype)[..., None, None, None]
-    weights = hat_weights(stack.detach() if detach_weights else stack)
-    total = weights.sum(1)
-    merged = (weights * per_exposure).sum(1) / total.clamp_min(min_weight)
-
-    shortest = log_times.argmin(1).view(b, 1, 1, 1, 1).expand(b, 1, *stack.shape[2:])
-    longest = log_times.argmax(1).view(b, 1, 1, 1, 1).expand(b, 1, *stack.shape[2:])
-    bright = stack[:, n // 2].detach() > 0.5
-    fallback = torch.where(bright, per_exposure.gather(1, shortest)[:, 0], per_exposure.gather(1, longest)[:, 0])
-    return torch.where(total >= min_weight, merged, fallback)
+    offsets, slopes = segment_tables(log_inverse_crf, stack.dtype)
+    offsets = offsets[:, None] - log_times.to(stack.dtype)[:, :, None, None]  # fold -ln t_j into the table
+    slopes = slopes[:, None].expand_as(offsets)
+    return _WeightedLogMerge.apply(stack, offsets, slopes, log_times, detach_weights, min_weight)

@@ -76,6 +76,18 @@ def test_grossberg_samples_are_quantiles() -> None:
     assert samples.diff(dim=2).ge(0).all(), "quantile samples are monotone"
 
 
+def test_grossberg_equals_brute_force_nearest_cdf() -> None:
+    """Every sample is the first level whose CDF is nearest to its quantile (HDR Toolbox's rule)."""
+    stack = torch.rand(2, 3, 3, 20, 20) ** 3  # skewed, with empty bins
+    stack[0, 1] = 0.5  # a flat image: one level only
+    levels = (stack * 255).round().long().flatten(3)
+    hist = torch.nn.functional.one_hot(levels, 256).sum(-2).double()
+    cdf = hist.cumsum(-1) / hist.sum(-1, keepdim=True)
+    quantiles = torch.linspace(0, 1, 64, dtype=torch.float64)
+    brute = (cdf[..., None, :] - quantiles[:, None]).abs().argmin(-1).permute(0, 2, 3, 1)
+    assert torch.equal(sample_grossberg(stack, 64), brute)
+
+
 def test_spatial_grid_matches_opencv_layout() -> None:
     rows, cols = spatial_grid(178, 121, 70)
     x_points = int(np.sqrt(70 * 121 / 178))

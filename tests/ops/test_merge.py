@@ -53,3 +53,15 @@ def test_detached_weights_gradient_is_weight_share_times_slope() -> None:
     k = torch.ceil(x.detach()[0, :, 0, 0, 0] * 255).long()
     slope = 255 * (g[0, 0, k] - g[0, 0, k - 1])
     torch.testing.assert_close(x.grad[0, :, 0, 0, 0], w / w.sum() * slope)
+
+
+def test_fallback_gradient_goes_to_the_fallback_exposure() -> None:
+    g = gamma_table()
+    times = torch.tensor([[0.5, 1.0, 2.0]], dtype=torch.float64).log()
+    stack = torch.ones(1, 3, 3, 1, 2, dtype=torch.float64)
+    stack[..., 1] = 0.0  # pixel 0 white everywhere, pixel 1 black everywhere
+    stack.requires_grad_(True)
+    merge_log_radiance(stack, g, times).sum().backward()
+    grad = stack.grad[0, :, 0, 0]  # (N, pixels) of channel 0
+    assert grad[0, 0] == 255 * (g[0, 0, 255] - g[0, 0, 254]) and (grad[1:, 0] == 0).all()
+    assert grad[2, 1] == 255 * (g[0, 0, 1] - g[0, 0, 0]) and (grad[:2, 1] == 0).all()
