@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.io import read_ldr
+
+os.environ.setdefault("WANDB_MODE", "disabled")  # no W&B account or network in tests (subprocesses inherit it)
 
 
 @pytest.fixture(scope="session")

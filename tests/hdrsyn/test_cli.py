@@ -1,0 +1,39 @@
+"""Entry points: ``lightning`` and ``hdrsyn`` resolve to our CLI; ``python -m hdrsyn`` works."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from hdrsyn.cli import main
+
+
+def test_lightning_entry_point_is_ours() -> None:
+    """Another package (e.g. ``lightning``) may install a ``lightning`` script: ours must be the one declared."""
+    scripts = {ep.name: ep for ep in entry_points(group="console_scripts") if ep.name in ("lightning", "hdrsyn")}
+    assert scripts["lightning"].value == "hdrsyn.cli:lightning_main"
+    assert scripts["hdrsyn"].value == "hdrsyn.cli:main"
+    installed = shutil.which("lightning", path=str(Path(sys.executable).parent))
+    assert installed is not None, "the lightning script is not installed next to this interpreter"
+    assert "hdrsyn.cli" in Path(installed).read_text(), f"{installed} is not hdrsyn's lightning script"
+
+
+@pytest.mark.parametrize("command", [["lightning", "fit", "--help"], [sys.executable, "-m", "hdrsyn", "fit", "--help"]])
+def test_lightning_cli_help(command: list[str]) -> None:
+    if command[0] == "lightning":
+        command[0] = str(Path(sys.executable).parent / "lightning")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--config" in result.stdout and "--trainer" in result.stdout and "--model" in result.stdout
+
+
+def test_unknown_tool_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["no-such-tool"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
