@@ -8,6 +8,7 @@ tools below; it is the collision-proof name, since another package may install a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -19,7 +20,9 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 def lightning_main(args: Sequence[str] | None = None) -> None:
     """Run the LightningCLI with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
-    next to the logs, replacing the one of an earlier run in the same directory."""
+    next to the logs, replacing the one of an earlier run in the same directory. W&B is offline-first:
+    without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later)."""
+    os.environ.setdefault("WANDB_MODE", "offline")
     LightningCLI(
         LightningModule,
         LightningDataModule,

@@ -30,10 +30,12 @@ def soft_histogram(image: torch.Tensor, bins: int = 256) -> torch.Tensor:
 
 
 def histogram_loss(pred: torch.Tensor, target: torch.Tensor, bins: int = 256) -> torch.Tensor:
-    """Mean absolute difference of the normalised soft histograms of ``pred`` and ``target`` (Eq. 4).
+    """L1 distance between the normalised soft histograms of ``pred`` and ``target`` (Eq. 4, second term).
 
-    ``(1 / (L E)) sum_e sum_l |cnt_l(pred_e) - cnt_l(target_e)|``, averaged also over channels and the
-    batch; ``cnt_l`` is :func:`soft_histogram` (normalised by the pixel count).
+    Eq. 4 is ``(1 / (L E)) sum_e sum_l |cnt_l(pred_e) - cnt_l(target_e)|`` with raw pixel counts; we divide
+    it by the mean count per level ``N / L`` so that it does not grow with the image size: per image and
+    channel ``sum_l |p_l - q_l|`` in [0, 2] with :func:`soft_histogram` ``p, q``, averaged over channels,
+    exposures and the batch. It is then of the same order as the pixel L1 it is weighted against.
 
     Args:
         pred: ``(*, C, H, W)`` images in [0, 1], e.g. ``(B, E, 3, H, W)``.
@@ -41,7 +43,7 @@ def histogram_loss(pred: torch.Tensor, target: torch.Tensor, bins: int = 256) ->
         bins: number of intensity levels ``L``.
     """
     KORNIA_CHECK_SAME_SHAPE(pred, target)
-    return (soft_histogram(pred, bins) - soft_histogram(target, bins)).abs().mean()
+    return (soft_histogram(pred, bins) - soft_histogram(target, bins)).abs().sum(-1).mean()
 
 
 class HistogramLoss(nn.Module):

@@ -1,0 +1,120 @@
+"""What the three training stages share: the generator, optimiser groups, checkpoint hand-off, logging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
+from hdrsyn.networks import StackGenerator
+from lightning_modules.optim import GCAdam
+from lightning_modules.visuals import log_image
+
+#: Sub-network names inside each direction of :class:`StackGenerator`.
+SUBNETS = ("global_net", "local_net", "refine_net")
+
+
+def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
+    """Check, before any training starts, that an earlier stage's checkpoint given as ``argument`` exists."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{argument}={str(path)!r} does not exist; train that stage first "
+            f"(see README, 'The three stages') or set {argument}: null"
+        )
+    return path
+
+
+def load_subnets(generator: StackGenerator, path: Path, subnets: Sequence[str], width: str) -> list[str]:
+    """Copy the ``subnets`` weights of both directions from a stage checkpoint into ``generator``.
+
+    Returns the loaded parameter names. Raises a clear error when the checkpoint was trained with
+    another width or lacks a sub-network.
+    """
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    saved_width = checkpoint.get("hyper_parameters", {}).get("width")
+    if saved_width is not None and saved_width != width:
+        raise ValueError(f"{path} was trained with width={saved_width!r}, but this model has width={width!r}")
+    prefixes = tuple(f"generator.{d}.{name}." for d in ("up", "down") for name in subnets)
+    state = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
+    if not state:
+        raise ValueError(f"{path} holds none of {list(subnets)}; is it a checkpoint of the right stage?")
+    own = generator.state_dict()
+    for key, value in state.items():
+        if key not in own or own[key].shape != value.shape:
+            raise ValueError(
+                f"{path}: {key} has shape {tuple(value.shape)} but this model expects "
+                f"{tuple(own[key].shape) if key in own else 'no such parameter'} (different width or ablation?)"
+            )
+    generator.load_state_dict(state, strict=False)
+    return sorted(state)
+
+
+class StackStage(pl.LightningModule):
+    """Base of :class:`GlobalStage`, :class:`LocalStage` and :class:`JointStage`.
+
+    Holds ``self.generator`` (a :class:`StackGenerator`; identical parameter names in every stage, so
+    later stages can take earlier stages' weights), builds gradient-centralised Adam with one parameter
+    group per trained sub-network, and logs stack PSNR per relative EV at validation.
+    """
+
+    stage_name = "base"
+
+    def __init__(
+        self,
+        generator: StackGenerator,
+        trained: Sequence[str],
+        lr: dict[str, float],
+        betas: tuple[float, float],
+        weight_decay: float,
+    ) -> None:
+        super().__init__()
+        self.generator = generator
+        self.trained = tuple(trained)
+        self.lr = dict(lr)
+        self.betas = tuple(betas)
+        self.weight_decay = weight_decay
+        for name in SUBNETS:  # frozen sub-networks get no gradients (and DDP ignores them)
+            for module in self._subnets(name):
+                module.requires_grad_(name in self.trained)
+
+    def _subnets(self, name: str) -> Iterable[nn.Module]:
+        return [m for m in (getattr(self.generator.up, name), getattr(self.generator.down, name)) if m is not None]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        groups = []
+        for name in self.trained:
+            params = [p for module in self._subnets(name) for p in module.parameters()]
+            if params:
+                groups.append({"params": params, "lr": self.lr[name], "name": name})
+        return GCAdam(groups, betas=self.betas, weight_decay=self.weight_decay)
+
+    @staticmethod
+    def times(batch: dict) -> torch.Tensor:
+        """Relative exposure times ``2**EV`` ``(B, N)``."""
+        return torch.exp2(batch["ev"].to(batch["stack"].dtype))
+
+    def log_stack_psnr(self, prefix: str, pred: torch.Tensor, target: torch.Tensor, ev: torch.Tensor) -> None:
+        """PSNR of every generated exposure (the centre is the input and is skipped) and their mean."""
+        centre = pred.shape[1] // 2
+        values = []
+        for i in range(pred.shape[1]):
+            if i == centre:
+                continue
+            psnr = peak_signal_noise_ratio(pred[:, i].clamp(0, 1), target[:, i], data_range=1.0)
+            values.append(psnr)
+            self.log(f"{prefix}/psnr_ev{int(ev[0, i]):+d}", psnr, sync_dist=True, batch_size=len(pred))
+        self.log(f"{prefix}/psnr_stack", torch.stack(values).mean(), sync_dist=True, prog_bar=True,
+                 batch_size=len(pred))
+
+    def log_stack_image(self, key: str, stack: torch.Tensor, target: torch.Tensor | None = None) -> None:
+        """Log one stack (and its target underneath) as a picture, on the first validation batch."""
+        rows = [stack] if target is None else [stack, target]
+        grid = torch.cat([torch.cat(list(row.clamp(0, 1)), dim=-1) for row in rows], dim=-2)
+        log_image(self.logger, key, grid, self.global_step)

@@ -1,0 +1,187 @@
+"""Stage 2: all sub-networks end-to-end through the differentiable HDR synthesis layer (Eq. 4-7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from pytorch_lightning.utilities import rank_zero_info
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
+from hdrsyn.io import write_hdr, write_ldr
+from hdrsyn.networks import StackGenerator
+from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
+from lightning_modules.visuals import log_image
+from losses.cobi import CoBiLoss
+from losses.objectives import global_objective, local_objective, refine_objective, without_centre
+from ops.hdr_synthesis import synthesize_hdr
+from ops.tonemap import gamma_encode, mu_law, reinhard_global
+
+
+class JointStage(StackStage):
+    """The paper's full model trained end-to-end (Sec. 3, Fig. 1).
+
+    The generated stack (EV -3..+3) is merged by :func:`ops.hdr_synthesis.synthesize_hdr` and the
+    mu-law HDR loss against the ground truth flows back through the merge into all six sub-networks.
+    Loss = Eq. 4 (global) + Eq. 5 (local) + Eq. 6-7 (refinement: L1, HDR, CoBi), each on an
+    autoregressive pass and, with ``teacher_forcing``, a teacher-forced pass (the HDR term on the
+    autoregressive stack only).
+
+    Earlier stages' weights come in through ``global_ckpt`` / ``local_ckpt`` (checked at construction,
+    loaded in :meth:`configure_model`, before a ``--ckpt_path`` resume would overwrite them).
+
+    Args:
+        width, num_steps, use_gru, use_cin: as :class:`~lightning_modules.global_stage.GlobalStage`.
+        use_local: the global/local decomposition (False: no local net, no edge input).
+        use_refine: the refinement networks.
+        use_hdr_layer: train through the HDR synthesis layer (False drops the HDR loss: the ablation
+            without the differentiable layer).
+        global_ckpt, local_ckpt: checkpoints of :class:`GlobalStage` / :class:`LocalStage` to start from.
+        lambda_l1, lambda_hist, lambda_edge, lambda_refine, lambda_hdr, lambda_cobi: lambda1..lambda6 of
+            Eq. 4-7 (paper: 1, 0.1, 1, 1, 1, 0.1).
+        mu: mu-law compression of the HDR loss (paper 5000; the authors' code 100).
+        vgg_weights: local torchvision VGG-19 state dict for CoBi (required when ``lambda_cobi > 0``).
+        cobi_spatial_weight, cobi_bandwidth: CoBi's ws and h (paper 0.1 / 0.5; the authors' code swaps them).
+        hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda of the HDR layer.
+        teacher_forcing: add the teacher-forced pass.
+        lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
+            1e-5 for the refinement nets).
+        betas, weight_decay: gradient-centralised Adam.
+        output_dir: where ``test`` writes HDR images and previews (default ``<default_root_dir>/test``).
+    """
+
+    stage_name = "joint"
+
+    def __init__(
+        self,
+        width: str = "cpu",
+        num_steps: int = 3,
+        use_gru: bool = True,
+        use_cin: bool = True,
+        use_local: bool = True,
+        use_refine: bool = True,
+        use_hdr_layer: bool = True,
+        global_ckpt: str | None = None,
+        local_ckpt: str | None = None,
+        lambda_l1: float = 1.0,
+        lambda_hist: float = 0.1,
+        lambda_edge: float = 1.0,
+        lambda_refine: float = 1.0,
+        lambda_hdr: float = 1.0,
+        lambda_cobi: float = 0.1,
+        mu: float = 5000.0,
+        vgg_weights: str | None = None,
+        cobi_spatial_weight: float = 0.1,
+        cobi_bandwidth: float = 0.5,
+        hdr_sampling: str = "grossberg",
+        hdr_smoothness: float = 20.0,
+        teacher_forcing: bool = True,
+        lr_global: float = 1e-4,
+        lr_local: float = 1e-4,
+        lr_refine: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 5e-5,
+        output_dir: str | None = None,
+    ) -> None:
+        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin)
+        trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
+        lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
+        super().__init__(generator, trained, lr, betas, weight_decay)
+        self.save_hyperparameters()
+        self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
+        self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
+        if self.local_ckpt is not None and not use_local:
+            raise ValueError("local_ckpt is given but use_local=False: the model has no local networks")
+        self.cobi = None
+        if lambda_cobi > 0 and use_refine:
+            self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
+        self._stage_weights_loaded = False
+
+    def configure_model(self) -> None:
+        """Load the earlier stages' sub-networks once (a ``--ckpt_path`` resume then overrides them)."""
+        if self._stage_weights_loaded:
+            return
+        for path, subnet in ((self.global_ckpt, "global_net"), (self.local_ckpt, "local_net")):
+            if path is not None:
+                names = load_subnets(self.generator, path, [subnet], self.hparams.width)
+                rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
+        self._stage_weights_loaded = True
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Leave the frozen VGG-19 out of checkpoints: it is loaded from ``vgg_weights``."""
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("cobi.")}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self.cobi is not None:
+            checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
+
+    def losses(self, batch: dict, teacher: bool) -> dict[str, torch.Tensor]:
+        """Eq. 4-7 on one pass; the HDR term only on the autoregressive pass."""
+        hp = self.hparams
+        out = self.generator(batch["ldr"], targets=batch["stack"] if teacher else None)
+        target = without_centre(batch["stack"])
+        parts = global_objective(out["global"], target, hp.lambda_l1, hp.lambda_hist)
+        total = parts["global"]
+        if "edges" in out:
+            parts.update(local_objective(out["edges"], target, hp.lambda_edge))
+            total = total + parts["local"]
+        pred_hdr = None
+        if hp.use_hdr_layer and not teacher:
+            pred_hdr = self.synthesize(out["stack"], batch)
+        if hp.use_refine or pred_hdr is not None:
+            parts.update(refine_objective(
+                without_centre(out["stack"]), target, pred_hdr, batch["hdr"], self.cobi,
+                hp.lambda_refine, hp.lambda_hdr, hp.lambda_cobi, hp.mu,
+            ))
+            total = total + parts["refine"]
+        parts["total"] = total
+        return parts
+
+    def synthesize(self, stack: torch.Tensor, batch: dict) -> torch.Tensor:
+        """HDR radiance ``(B, 3, H, W)`` of a generated stack through the differentiable layer."""
+        radiance, _ = synthesize_hdr(stack, self.times(batch), self.hparams.hdr_sampling,
+                                     smoothness=self.hparams.hdr_smoothness)
+        return radiance
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        parts = self.losses(batch, teacher=False)
+        loss = parts["total"]
+        if self.hparams.teacher_forcing:
+            loss = loss + self.losses(batch, teacher=True)["total"]
+        size = len(batch["ldr"])
+        self.log_dict({f"train/{k}": v for k, v in parts.items() if k != "total"}, batch_size=size)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        return loss
+
+    def evaluate(self, batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Autoregressive stack and its HDR; returns (stack outputs, radiance)."""
+        out = self.generator(batch["ldr"])
+        return out, self.synthesize(out["stack"], batch)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        out, radiance = self.evaluate(batch)
+        size = len(batch["ldr"])
+        self.log_stack_psnr("val", out["stack"], batch["stack"], batch["ev"])
+        mu_psnr = peak_signal_noise_ratio(mu_law(radiance / radiance.amax((1, 2, 3), keepdim=True), self.hparams.mu),
+                                          mu_law(batch["hdr"] / batch["hdr"].amax((1, 2, 3), keepdim=True),
+                                                 self.hparams.mu), data_range=1.0)
+        self.log("val/mu_psnr", mu_psnr, sync_dist=True, prog_bar=True, batch_size=size)
+        self.log("val/loss_hdr", (mu_law(radiance, self.hparams.mu) - mu_law(batch["hdr"], self.hparams.mu)).abs().mean(),
+                 sync_dist=True, batch_size=size)
+        if batch_idx == 0:
+            self.log_stack_image("val/stack", out["stack"][0], batch["stack"][0])
+            previews = torch.cat([gamma_encode(reinhard_global(radiance[:1])),
+                                  gamma_encode(reinhard_global(batch["hdr"][:1]))], dim=-1)[0]
+            log_image(self.logger, "val/hdr_pred_vs_true", previews, self.global_step)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        out, radiance = self.evaluate(batch)
+        self.log_stack_psnr("test", out["stack"], batch["stack"], batch["ev"])
+        folder = Path(self.hparams.output_dir or Path(self.trainer.default_root_dir) / "test")
+        previews = gamma_encode(reinhard_global(radiance))
+        for i, name in enumerate(batch["name"]):
+            stem = str(name).replace("/", "_")
+            write_hdr(folder / "hdr" / f"{stem}.exr", radiance[i].permute(1, 2, 0).float().cpu().numpy())
+            write_ldr(folder / "preview" / f"{stem}.png", previews[i].permute(1, 2, 0).float().cpu().numpy())
+            sheet = torch.cat(list(out["stack"][i]), dim=-1)
+            write_ldr(folder / "stack" / f"{stem}.png", sheet.permute(1, 2, 0).float().cpu().numpy())
