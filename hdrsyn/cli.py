@@ -18,12 +18,25 @@ from pytorch_lightning.cli import LightningCLI
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 
+class HDRSynCLI(LightningCLI):
+    """LightningCLI in which ``--config`` and the command line alone define the model.
+
+    Since Lightning 2.5.5, ``--ckpt_path`` re-parses the checkpoint's saved hyperparameters over the
+    configuration, which silently overrides what the user asked for (e.g. ``output_dir`` of a test run,
+    a moved ``global_ckpt`` on resume) and can even swap the model class between stages. Weights and
+    trainer state still come from the checkpoint.
+    """
+
+    def _parse_ckpt_path(self) -> None:
+        return
+
+
 def lightning_main(args: Sequence[str] | None = None) -> None:
     """Run the LightningCLI with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
     next to the logs, replacing the one of an earlier run in the same directory. W&B is offline-first:
     without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later)."""
     os.environ.setdefault("WANDB_MODE", "offline")
-    LightningCLI(
+    HDRSynCLI(
         LightningModule,
         LightningDataModule,
         subclass_mode_model=True,
@@ -35,9 +48,10 @@ def lightning_main(args: Sequence[str] | None = None) -> None:
 
 def _tools() -> dict[str, tuple[str, Callable[[Sequence[str]], int]]]:
     """The non-Lightning subcommands: name -> (help, main(argv) -> exit code). Imported lazily."""
-    from hdrsyn import make_dataset, merge
+    from hdrsyn import make_dataset, merge, pipeline
 
     return {
+        "pipeline": ("run the paper's three training stages and a test pass", pipeline.main),
         "merge": ("merge a bracketed stack of photos into an HDR file", merge.main),
         "make-dataset": ("render a VDS-layout dataset from a folder of HDR photos", make_dataset.main),
     }

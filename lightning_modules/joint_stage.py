@@ -15,6 +15,12 @@ from lightning_modules.visuals import log_image
 from losses.cobi import CoBiLoss
 from losses.objectives import global_objective, local_objective, refine_objective, without_centre
 from ops.hdr_synthesis import synthesize_hdr
+
+
+def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Detached per-image factor ``exp(mean ln target - mean ln pred)`` bringing ``pred`` to ``target``'s scale."""
+    log_ratio = (target.clamp_min(eps).log() - pred.detach().clamp_min(eps).log()).mean(dim=(1, 2, 3), keepdim=True)
+    return log_ratio.exp()
 from ops.tonemap import gamma_encode, mu_law, reinhard_global
 
 
@@ -43,6 +49,11 @@ class JointStage(StackStage):
         vgg_weights: local torchvision VGG-19 state dict for CoBi (required when ``lambda_cobi > 0``).
         cobi_spatial_weight, cobi_bandwidth: CoBi's ws and h (paper 0.1 / 0.5; the authors' code swaps them).
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda of the HDR layer.
+        hdr_scale: how the synthesised HDR's global scale meets the ground truth's in the HDR loss.
+            ``"log_mean"`` (default) multiplies it by a detached factor matching the mean log radiance
+            of the ground truth, since a merge from relative exposure times fixes radiance only up to
+            a scale; ``"crf_max"`` uses the layer's own scale (``f^-1(1) = 1``, as the authors' code),
+            which drifts when a generated stack has no saturated pixel (g(255) is then extrapolated).
         teacher_forcing: add the teacher-forced pass.
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
@@ -75,6 +86,7 @@ class JointStage(StackStage):
         cobi_bandwidth: float = 0.5,
         hdr_sampling: str = "grossberg",
         hdr_smoothness: float = 20.0,
+        hdr_scale: str = "log_mean",
         teacher_forcing: bool = True,
         lr_global: float = 1e-4,
         lr_local: float = 1e-4,
@@ -83,6 +95,8 @@ class JointStage(StackStage):
         weight_decay: float = 5e-5,
         output_dir: str | None = None,
     ) -> None:
+        if hdr_scale not in ("log_mean", "crf_max"):
+            raise ValueError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
         generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin)
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
         lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
@@ -128,6 +142,8 @@ class JointStage(StackStage):
         pred_hdr = None
         if hp.use_hdr_layer and not teacher:
             pred_hdr = self.synthesize(out["stack"], batch)
+            if hp.hdr_scale == "log_mean":
+                pred_hdr = pred_hdr * align_scale(pred_hdr, batch["hdr"])
         if hp.use_refine or pred_hdr is not None:
             parts.update(refine_objective(
                 without_centre(out["stack"]), target, pred_hdr, batch["hdr"], self.cobi,

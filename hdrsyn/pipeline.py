@@ -1,0 +1,49 @@
+"""``hdrsyn pipeline``: the paper's whole recipe — global, local and joint stages, then a test pass.
+
+Each stage is ``lightning fit --config experiments/<stage>.yaml [overlays]``; the joint stage takes the
+first two stages' ``last.ckpt`` through its config (``global_ckpt`` / ``local_ckpt``); the test pass
+writes HDR outputs with the joint stage's last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hdrsyn.cli import lightning_main
+
+STAGES = ("global", "local", "joint")
+
+
+def run(experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STAGES, test: bool = True) -> None:
+    """Fit ``stages`` in order with their configs (plus ``overlays``), then test the joint stage."""
+    missing = [p for p in [*(experiments / f"{s}.yaml" for s in stages), *overlays] if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"config file(s) not found: {', '.join(map(str, missing))}")
+    extra = [arg for overlay in overlays for arg in ("--config", str(overlay))]
+    for stage in stages:
+        start = time.perf_counter()
+        print(f"== hdrsyn pipeline: fit {stage} stage", flush=True)
+        lightning_main(["fit", "--config", str(experiments / f"{stage}.yaml"), *extra])
+        print(f"== {stage} stage done in {time.perf_counter() - start:.0f} s", flush=True)
+    if test:
+        print("== hdrsyn pipeline: test the joint stage", flush=True)
+        lightning_main(["test", "--config", str(experiments / "joint.yaml"), *extra, "--ckpt_path", "last"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test]``."""
+    parser = argparse.ArgumentParser(prog="hdrsyn pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of the stage configs")
+    parser.add_argument("--overlay", type=Path, action="append", default=[], help="extra config applied to every stage")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--no-test", action="store_true", help="skip the final test pass")
+    args = parser.parse_args(argv)
+    try:
+        run(args.experiments, args.overlay, args.stages, not args.no_test)
+    except FileNotFoundError as error:
+        print(f"hdrsyn pipeline: error: {error}")
+        return 2
+    return 0
