@@ -1,0 +1,20 @@
+"""Data: exposure-stack datasets (bundled sample, VDS, HDR-Eye) and their Lightning data module."""
+
+from datamodules.base import StackDataset
+from datamodules.hdr_eye import HDREyeDataset, scan_hdr_eye
+from datamodules.hdr_stack import HDRStackDataModule
+from datamodules.sample import SampleDataset
+from datamodules.scenes import BadSceneError, DatasetNotFoundError
+from datamodules.vds import VDSDataset, scan_vds
+
+__all__ = [
+    "BadSceneError",
+    "DatasetNotFoundError",
+    "HDREyeDataset",
+    "HDRStackDataModule",
+    "SampleDataset",
+    "StackDataset",
+    "VDSDataset",
+    "scan_hdr_eye",
+    "scan_vds",
+]

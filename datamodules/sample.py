@@ -1,0 +1,92 @@
+"""The bundled sample dataset: exposure stacks rendered from 16 real HDR panoramas (no download).
+
+Each scene is an equirectangular HDR photograph in ``hdrsyn/assets/hdri`` (CC0, Poly Haven). A sample is a
+random perspective view of it rendered with :func:`hdrsyn.render.render_random_view`: a real camera
+response drawn from EMoR, per-view auto exposure, sensor noise, clipping and 8-bit quantisation. The
+views are rendered once, when the dataset is built, and kept in memory (uint8 stacks, float32 HDR).
+
+Splits are whole scenes: :data:`SAMPLE_VAL_SCENES` for validation (also used for testing: the sample has
+no third split), the other 13 for training. Everything is deterministic given ``seed``: each scene draws
+from its own generator seeded with ``(seed, scene index)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from datamodules.base import REFERENCE_INDEX, RawSample, StackDataset
+from datamodules.scenes import OnBadScene
+from datamodules.transforms import StackAugment
+from hdrsyn.assets_index import HDRI_DIR
+from hdrsyn.io import read_hdr
+from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
+
+#: Bundled panoramas used for validation (and testing): one indoor, one outdoor at dusk, one night scene.
+SAMPLE_VAL_SCENES = ("lab", "venice", "night")
+
+#: Per-scene view constraints: ``sky.exr`` has a synthetic lower half, so its views stay above the horizon.
+SCENE_SAMPLING_OVERRIDES: dict[str, dict[str, float]] = {"sky": {"min_elevation": 0.0}}
+
+
+def sample_scenes(split: Literal["train", "val"], hdri_dir: Path = HDRI_DIR) -> list[Path]:
+    """The panorama files of a split of the bundled sample."""
+    files = sorted(hdri_dir.glob("*.exr"))
+    if not files:
+        raise FileNotFoundError(f"no bundled panoramas in {hdri_dir}; the hdrsyn package data is missing")
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    return [f for f in files if (f.stem in SAMPLE_VAL_SCENES) == (split == "val")]
+
+
+class SampleDataset(StackDataset):
+    """Random views of the bundled panoramas as exposure stacks (see the module doc).
+
+    Args:
+        split: ``"train"`` (13 scenes) or ``"val"`` (:data:`SAMPLE_VAL_SCENES`).
+        image_size: side of the rendered views (128 for CPU configs, 256 as in the paper).
+        views_per_scene: views rendered per panorama.
+        seed: seed of the views, responses and noise.
+        sampling: ranges of the random views (per-scene constraints in :data:`SCENE_SAMPLING_OVERRIDES` win).
+        Other arguments: see :class:`~datamodules.base.StackDataset`.
+    """
+
+    def __init__(
+        self,
+        split: Literal["train", "val"] = "train",
+        image_size: int = 256,
+        views_per_scene: int = 8,
+        seed: int = 0,
+        sampling: ViewSampling = ViewSampling(),
+        augment: StackAugment | None = None,
+        edge_sigma: float = 2.0,
+        on_bad_scene: OnBadScene = "error",
+    ) -> None:
+        super().__init__(image_size, augment, edge_sigma, on_bad_scene)
+        if views_per_scene < 1:
+            raise ValueError(f"views_per_scene must be >= 1, got {views_per_scene}")
+        emor = EMoR.load()
+        all_names = [f.stem for f in sorted(HDRI_DIR.glob("*.exr"))]
+        self.names: list[str] = []
+        stacks, hdrs = [], []
+        for path in sample_scenes(split):
+            pano = repair_hdr(read_hdr(path))
+            rng = np.random.default_rng([seed, all_names.index(path.stem)])
+            scene_sampling = replace(sampling, **SCENE_SAMPLING_OVERRIDES.get(path.stem, {}))
+            for view in range(views_per_scene):
+                stack, hdr = render_random_view(pano, emor, rng, image_size, panorama=True, sampling=scene_sampling)
+                self.names.append(f"{path.stem}_{view:03d}")
+                stacks.append(stack)
+                hdrs.append(hdr)
+        self.stacks = np.stack(stacks)
+        self.hdrs = np.stack(hdrs)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def load(self, index: int) -> RawSample:
+        stack = self.stacks[index]
+        return RawSample(self.names[index], stack[REFERENCE_INDEX], stack, self.hdrs[index])

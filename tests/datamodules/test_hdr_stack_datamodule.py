@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from pytorch_lightning.utilities.data import _update_dataloader
+from torch.utils.data import DistributedSampler, RandomSampler
+
+from datamodules.hdr_stack import HDRStackDataModule, split_scenes
+from datamodules.scenes import DatasetNotFoundError
+from datamodules.vds import scan_vds
+
+
+def test_default_is_the_bundled_sample_and_batches_collate() -> None:
+    datamodule = HDRStackDataModule(image_size=32, views_per_scene=1, batch_size=2, num_workers=2)
+    assert datamodule.dataset == "sample"
+    datamodule.setup("fit")
+    assert len(datamodule.train_set) == 13 and len(datamodule.val_set) == 3
+    batch = next(iter(datamodule.train_dataloader()))  # through two worker processes
+    assert batch["stack"].shape == (2, 7, 3, 32, 32)
+    assert batch["edges"].shape == (2, 7, 1, 32, 32)
+    assert batch["ev"].shape == (2, 7) and len(batch["name"]) == 2
+    datamodule.setup("test")
+    assert datamodule.test_set is datamodule.val_set
+
+
+def test_vds_splits(vds_root: Path) -> None:
+    datamodule = HDRStackDataModule("vds", root=vds_root, image_size=32, num_workers=0, val_fraction=0.34)
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    train = [s["name"] for s in datamodule.train_set]
+    val = [s["name"] for s in datamodule.val_set]
+    assert sorted(train + val) == ["t01", "t02", "t03"] and len(val) == 1
+    assert [s["name"] for s in datamodule.test_set] == ["t04", "t05"]
+    again = HDRStackDataModule("vds", root=vds_root, image_size=32, num_workers=0, val_fraction=0.34)
+    again.setup("fit")
+    assert [s["name"] for s in again.val_set] == val
+
+    no_val = HDRStackDataModule("vds", root=vds_root, image_size=32, num_workers=0, val_fraction=0.0)
+    no_val.setup("fit")
+    assert len(no_val.train_set) == 3 and no_val.val_dataloader() == []
+
+
+def test_split_keeps_scenes_of_one_photo_together(vds_root: Path) -> None:
+    scenes = scan_vds(vds_root, "train")
+    sources = {"t01": "a.exr", "t02": "a.exr", "t03": "b.exr"}
+    for seed in range(4):
+        train, val = split_scenes(scenes, 0.5, seed, sources)
+        assert {sources[s.name] for s in train}.isdisjoint(sources[s.name] for s in val)
+        assert train and val
+
+
+def test_distributed_sampler_partitions_the_data() -> None:
+    datamodule = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0)
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    assert isinstance(loader.sampler, RandomSampler)  # Lightning swaps it for a DistributedSampler
+    seen = []
+    for rank in range(2):
+        sampler = DistributedSampler(loader.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        seen += list(_update_dataloader(loader, sampler).sampler)
+    assert sorted(set(seen)) == list(range(len(loader.dataset)))
+
+
+def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
+    with pytest.raises(ValueError, match="needs root"):
+        HDRStackDataModule("vds")
+    with pytest.raises(ValueError, match="on_bad_scene"):
+        HDRStackDataModule(on_bad_scene="ignore")  # type: ignore[arg-type]
+    with pytest.raises(DatasetNotFoundError, match="Expected layout"):
+        HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
+    hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)
+    with pytest.raises(ValueError, match="test-only"):
+        hdr_eye.setup("fit")
+    hdr_eye.setup("test")
+    batch = next(iter(hdr_eye.test_dataloader()))
+    assert batch["name"] == ["C01"] and batch["stack"].dtype == torch.float32
