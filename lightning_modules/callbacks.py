@@ -1,0 +1,55 @@
+"""Training guards shared by every stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_warn
+
+
+class NonFiniteGuard(pl.Callback):
+    """Stop NaN / Inf gradients from reaching the weights.
+
+    Checked after backward (and, under DDP, after the gradient all-reduce, so every rank decides the
+    same). A NaN or Inf loss shows up here too, as non-finite gradients.
+
+    Policies:
+        ``"skip"``: drop the optimiser step (all gradients cleared), count it in ``train/skipped_steps``,
+        warn with the batch's scene names; stop anyway after ``max_skips`` skipped steps.
+        ``"stop"``: raise at once, naming the batch.
+    """
+
+    def __init__(self, policy: Literal["skip", "stop"] = "skip", max_skips: int = 100) -> None:
+        if policy not in ("skip", "stop"):
+            raise ValueError(f"policy must be 'skip' or 'stop', got {policy!r}")
+        self.policy = policy
+        self.max_skips = max_skips
+        self.skipped = 0
+        self._names: list[str] = []
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:  # noqa: ANN001
+        self._names = list(batch.get("name", [f"batch {batch_idx}"])) if isinstance(batch, dict) else [str(batch_idx)]
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:  # noqa: ANN001
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if all(torch.isfinite(g).all() for g in grads):
+            return
+        where = f"step {trainer.global_step}, scenes {self._names}"
+        if self.policy == "stop":
+            raise FloatingPointError(f"non-finite loss or gradient at {where} (NonFiniteGuard policy='stop')")
+        self.skipped += 1
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                param.grad = None
+        rank_zero_warn(f"NonFiniteGuard: skipped the update at {where} ({self.skipped} so far)")
+        pl_module.log("train/skipped_steps", float(self.skipped))
+        if self.skipped > self.max_skips:
+            raise FloatingPointError(f"more than {self.max_skips} non-finite steps (last at {where})")
+
+    def state_dict(self) -> dict:
+        return {"skipped": self.skipped}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.skipped = state_dict["skipped"]
