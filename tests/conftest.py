@@ -6,11 +6,25 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.io import read_ldr
 
 os.environ.setdefault("WANDB_MODE", "disabled")  # no W&B account or network in tests (subprocesses inherit it)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    """Run every test on one intra-op thread.
+
+    The tests use small tensors, where OpenMP hand-offs cost more than they save; on a busy 2-core
+    machine two threads made the overfit test 40x slower. Benchmarks (``bench/``) use all threads.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -51,12 +51,3 @@ def odd_hdr_pair() -> tuple[torch.Tensor, torch.Tensor]:
     """Like ``hdr_pair`` at 63 x 63 px: an odd pixel count, where every median is a unique middle element."""
     target = smooth_hdr(3, 63, seed=4)
     return 0.2 * degrade(target, 0.1, seed=5), target
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: thread hand-offs cost more than they save (tens of ms per op on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
