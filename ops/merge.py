@@ -21,37 +21,38 @@ class _WeightedLogMerge(torch.autograd.Function):
     """Forward and backward of :func:`merge_log_radiance`, one exposure at a time.
 
     Autograd on the composed expression keeps about a dozen full-stack temporaries; here the forward
-    keeps each exposure's ``ln E_j`` and derivative factor ``w_j g'(Z_j)``, so the backward is a
-    multiply per exposure.
+    keeps only each exposure's derivative factor ``w_j g'(Z_j)`` (and ``ln E_j`` when the weights are
+    differentiated), nothing when no gradient is needed, so the backward is a multiply per exposure.
     """
 
     @staticmethod
     def forward(ctx, stack, offsets, slopes, log_times, detach_weights: bool, min_weight: float):  # noqa: ANN001
         b, n = stack.shape[:2]
-        per_exposure, factor = torch.empty_like(stack), torch.empty_like(stack)
+        need_grad = ctx.needs_input_grad[0]
+        per_exposure = torch.empty_like(stack) if need_grad and not detach_weights else None
+        factor = torch.empty_like(stack) if need_grad else None
         numerator, total = torch.zeros_like(stack[:, 0]), torch.zeros_like(stack[:, 0])
         for j in range(n):
             value, slope = _lookup(stack[:, j], offsets[:, j], slopes[:, j])
             weight = 1 - (2 * stack[:, j] - 1).abs()
-            per_exposure[:, j], factor[:, j] = value, weight * slope
             numerator.addcmul_(weight, value)
             total.add_(weight)
+            if factor is not None:
+                factor[:, j] = weight * slope
+            if per_exposure is not None:
+                per_exposure[:, j] = value
         merged = numerator / total.clamp_min(min_weight)
         valid = total >= min_weight
-        fallback = None
+        ctx.fallback = None
         if not bool(valid.all()):  # shortest exposure where the middle image is bright, else longest
             batch = torch.arange(b, device=stack.device)
             short, long = log_times.argmin(1), log_times.argmax(1)
             bright = stack[:, n // 2] > 0.5
-            fallback = torch.where(bright, short.view(b, 1, 1, 1), long.view(b, 1, 1, 1)).expand_as(merged)
-            value = per_exposure.gather(1, fallback[:, None]).squeeze(1)
-            merged = torch.where(valid, merged, value)
-            slope = torch.where(
-                bright,
-                _lookup(stack[batch, short], offsets[batch, short], slopes[batch, short])[1],
-                _lookup(stack[batch, long], offsets[batch, long], slopes[batch, long])[1],
-            )
-            ctx.fallback = (fallback, slope)
+            short_value, short_slope = _lookup(stack[batch, short], offsets[batch, short], slopes[batch, short])
+            long_value, long_slope = _lookup(stack[batch, long], offsets[batch, long], slopes[batch, long])
+            merged = torch.where(valid, merged, torch.where(bright, short_value, long_value))
+            index = torch.where(bright, short.view(b, 1, 1, 1), long.view(b, 1, 1, 1)).expand_as(merged)
+            ctx.fallback = (index, torch.where(bright, short_slope, long_slope))
         ctx.detach_weights = detach_weights
         ctx.save_for_backward(stack, per_exposure, factor, total, merged, valid)
         return merged
@@ -63,7 +64,7 @@ class _WeightedLogMerge(torch.autograd.Function):
         grad_stack = factor * share
         if not ctx.detach_weights:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E) / W
             grad_stack += -2 * torch.sign(2 * stack - 1) * (per_exposure - merged[:, None]) * share
-        if getattr(ctx, "fallback", None) is not None:
+        if ctx.fallback is not None:
             index, slope = ctx.fallback
             grad_stack.scatter_add_(1, index[:, None], torch.where(valid, 0, grad * slope)[:, None])
         return grad_stack, None, None, None, None, None
