@@ -29,7 +29,7 @@ from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
 SAMPLE_VAL_SCENES = ("lab", "venice", "night")
 
 #: Per-scene view constraints: ``sky.exr`` has a synthetic lower half, so its views stay above the horizon.
-SCENE_SAMPLING_OVERRIDES: dict[str, dict[str, float]] = {"sky": {"min_elevation": 0.0}}
+SCENE_SAMPLING_OVERRIDES: dict[str, dict[str, bool]] = {"sky": {"above_horizon": True}}
 
 
 def sample_scenes(split: Literal["train", "val"], hdri_dir: Path = HDRI_DIR) -> list[Path]:

@@ -238,14 +238,14 @@ def render_stack(
 class ViewSampling:
     """Ranges of the random views, responses and noise drawn by :func:`render_random_view`.
 
-    Angles in degrees. ``min_elevation`` (degrees) keeps a panorama's whole view above that latitude.
+    Angles in degrees. ``above_horizon`` keeps a panorama's whole view above the horizon (pitch >= FOV/2).
     ``zoom`` applies to flat photos only. ``noise=False`` renders noise-free stacks.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
     pitch: tuple[float, float] = (-20.0, 20.0)
     zoom: tuple[float, float] = (1.0, 2.0)
-    min_elevation: float | None = None
+    above_horizon: bool = False
     response_components: int = 5
     shot_noise: tuple[float, float] = (1e-4, 3e-3)
     read_noise: tuple[float, float] = (2e-4, 2e-3)
@@ -273,8 +273,8 @@ def render_random_view(
     if panorama:
         fov = rng.uniform(*sampling.fov)
         low, high = sampling.pitch
-        if sampling.min_elevation is not None:  # the bottom edge's centre is the view's lowest point
-            low = min(max(low, sampling.min_elevation + fov / 2), 90.0)
+        if sampling.above_horizon:  # bottom edge at elevation >= 0 => the whole view is above the horizon
+            low = min(max(low, fov / 2), 90.0)
             high = min(max(high, low), 90.0)
         view = equirect_to_perspective(image, size, fov, yaw=rng.uniform(-180, 180), pitch=rng.uniform(low, high))
     else:

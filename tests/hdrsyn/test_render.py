@@ -126,10 +126,10 @@ def test_render_random_view(emor: EMoR) -> None:
     assert np.all(clean[0][hdr * 2.0**-3 <= 0] == 0)
 
 
-def test_min_elevation_keeps_views_above_the_horizon(emor: EMoR) -> None:
+def test_views_above_the_horizon(emor: EMoR) -> None:
     pano = np.where(_latitude_pano() > 0, 1.0, 1e-3).astype(np.float32)  # bright sky, dark ground
     rng = np.random.default_rng(0)
-    above = ViewSampling(min_elevation=0.0, noise=False)
+    above = ViewSampling(above_horizon=True, noise=False)
     for _ in range(8):
         _, hdr = render_random_view(pano, emor, rng, 16, panorama=True, sampling=above)
         assert hdr.max() / hdr.min() < 2
