@@ -37,3 +37,15 @@ def test_unknown_tool_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> No
         main(["no-such-tool"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("override", "named"), [("--model.init_args.widht=tiny", "widht"),
+                                                 ("--model.init_args.lr=abc", "lr"),
+                                                 ("--trainer.max_stepz=3", "max_stepz")])
+def test_bad_configuration_fails_before_training(override: str, named: str) -> None:
+    """Unknown keys and wrong types stop at parse time with a message naming the key."""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "hdrsyn", "fit", "--config", "experiments/global.yaml", override],
+                            cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert named in result.stderr and "Epoch" not in result.stderr
