@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.edges import stack_edges
 from datamodules.scenes import BadSceneError, OnBadScene, handle_bad_scene
 from datamodules.transforms import StackAugment
 from hdrsyn.io import ImageIOError
 from hdrsyn.render import EVS
+from ops.edges import canny_edges
 
 #: Index of the reference exposure (EV 0) in the stacks.
 REFERENCE_INDEX = EVS.index(0)
@@ -42,7 +42,7 @@ class StackDataset(Dataset):
     - ``stack`` ``(7, 3, H, W)``: the target exposure stack, EV -3..+3, float32 in [0, 1];
     - ``ev`` ``(7,)``: the exposure values (exposure times are ``2**ev``), float32;
     - ``hdr`` ``(3, H, W)``: the ground-truth HDR image, linear, non-negative float32;
-    - ``edges`` ``(7, 1, H, W)``: Canny edge maps of the stack (kornia Canny as :func:`ops.edges.canny_edges`,
+    - ``edges`` ``(7, 1, H, W)``: Canny edge maps of the stack (:func:`ops.edges.canny_edges`,
       sigma ``edge_sigma``), in {0, 1};
     - ``name``: the scene name.
 
@@ -94,7 +94,7 @@ class StackDataset(Dataset):
             "stack": stack,
             "ev": torch.tensor(EVS, dtype=torch.float32),
             "hdr": torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1).contiguous(),
-            "edges": stack_edges(stack, sigma=self.edge_sigma),
+            "edges": canny_edges(stack, sigma=self.edge_sigma),
             "name": raw.name,
         }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
 from kornia.color import rgb_to_grayscale
 from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_COLOR_OR_GRAY
@@ -16,17 +18,37 @@ def canny_edges(
 ) -> torch.Tensor:
     """Binary Canny edge map ``(B, 1, H, W)`` in {0, 1} of a ``(B, 3|1, H, W)`` image in [0, 1].
 
-    Colour input is converted to grey first. The Gaussian kernel covers +-3 sigma. No gradient flows
-    (Canny's hysteresis is a non-differentiable selection); use it for targets and inputs only.
+    Colour input is converted to grey first; the Gaussian kernel covers +-3 sigma. No gradient flows
+    (Canny's hysteresis is a non-differentiable selection): use it for targets and inputs only.
+    Hysteresis keeps a weak edge pixel when its 8-connected component of edge pixels holds a strong
+    one. On CPU that is computed with OpenCV's connected components (milliseconds); kornia's iterative
+    hysteresis, used on other devices and when tracing / exporting / compiling, gives the same map but needs one convolution per pixel of the
+    longest edge chain (about 1.5 s per 256x256 stack on two CPU cores).
     """
     KORNIA_CHECK_IS_COLOR_OR_GRAY(image, "image must be (B, 3, H, W) or (B, 1, H, W)")
     KORNIA_CHECK(sigma > 0, f"sigma must be > 0, got {sigma}")
     KORNIA_CHECK(0 <= low_threshold < high_threshold, "need 0 <= low_threshold < high_threshold")
     grey = rgb_to_grayscale(image) if image.shape[-3] == 3 else image
     size = 2 * math.ceil(3 * sigma) + 1
+    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+    by_components = grey.device.type == "cpu" and not exporting
     with torch.no_grad():
-        _, edges = canny(grey, low_threshold, high_threshold, (size, size), (sigma, sigma))
-    return edges
+        _, edges = canny(grey.detach(), low_threshold, high_threshold, (size, size), (sigma, sigma),
+                         hysteresis=not by_components)
+    return _hysteresis_by_components(edges) if by_components else edges
+
+
+def _hysteresis_by_components(thresholded: torch.Tensor) -> torch.Tensor:
+    """Keep the 8-connected components of a (0, 0.5, 1) weak/strong edge map that hold a strong pixel."""
+    planes = thresholded[:, 0].float().numpy()
+    out = np.zeros_like(planes)
+    for i, plane in enumerate(planes):
+        count, labels = cv2.connectedComponents((plane > 0).astype(np.uint8), connectivity=8)
+        keep = np.zeros(count, dtype=bool)
+        keep[labels[plane >= 1]] = True
+        keep[0] = False
+        out[i] = keep[labels]
+    return torch.from_numpy(out)[:, None].to(thresholded.dtype)
 
 
 class CannyEdges(nn.Module):
