@@ -70,6 +70,8 @@ class StackDataset(Dataset):
         self.edge_sigma = edge_sigma
         self.on_bad_scene = on_bad_scene
         self._bad: set[int] = set()
+        self.seed = 0
+        self.epoch = 0
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -85,9 +87,7 @@ class StackDataset(Dataset):
         images = [_to_float(raw.ldr), *(_to_float(image) for image in raw.stack)]
         hdr = np.maximum(raw.hdr.astype(np.float32), 0.0)
         if self.augment is not None:
-            # Drawn from torch's RNG, which Lightning / the DataLoader seed per worker and epoch.
-            seed = int(torch.randint(0, 2**31 - 1, ()).item())
-            images, hdr = self.augment(images, hdr, seed)
+            images, hdr = self.augment(images, hdr, self.augment_seed(index))
         stack = torch.from_numpy(np.stack(images[1:])).permute(0, 3, 1, 2).contiguous()
         return {
             "ldr": torch.from_numpy(images[0]).permute(2, 0, 1).contiguous(),
@@ -97,6 +97,14 @@ class StackDataset(Dataset):
             "edges": canny_edges(stack, sigma=self.edge_sigma),
             "name": raw.name,
         }
+
+    def augment_seed(self, index: int) -> int:
+        """The augmentation's random state for sample ``index`` in epoch :attr:`epoch`.
+
+        A pure function of (``seed``, ``epoch``, ``index``), independent of workers and of any global
+        RNG, so a run resumed from an end-of-epoch checkpoint sees exactly the samples it would have seen.
+        """
+        return int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1)[0] >> 1)
 
     def _load_good(self, index: int) -> RawSample:
         """Load scene ``index``; under ``on_bad_scene="skip"`` fall through to the next good scene."""

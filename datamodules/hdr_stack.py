@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+import torch
+from pytorch_lightning.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Sampler
 
 from datamodules.base import StackDataset
 from datamodules.hdr_eye import HDREyeDataset, scan_hdr_eye
@@ -16,6 +19,21 @@ from datamodules.scenes import OnBadScene
 from datamodules.transforms import StackAugment
 from datamodules.vds import VDSDataset, VDSScene, scan_vds, scene_sources
 from hdrsyn.render import EVS
+
+
+class EpochPermutation(Sampler[int]):
+    """The same seeded random order every time an epoch's loader is iterated (Lightning may start one
+    iterator, drop it and start another: a shared generator would then give another order)."""
+
+    def __init__(self, size: int, seed: int, epoch: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
 
 
 class HDRStackDataModule(pl.LightningDataModule):
@@ -130,23 +148,38 @@ class HDRStackDataModule(pl.LightningDataModule):
             self.test_set = HDREyeDataset(scan_hdr_eye(self.root, self.on_bad_scene), **common)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._require(self.train_set, "fit"), shuffle=True)
+        """Shuffled training batches whose order and augmentation depend only on ``seed`` and the epoch.
+
+        Lightning must rebuild this loader every epoch (``reload_dataloaders_every_n_epochs: 1``, set in
+        the experiment configs) to hand it the epoch; then a run resumed from an end-of-epoch checkpoint
+        replays the interrupted epoch exactly. Under DDP Lightning's distributed sampler, seeded with the
+        run's seed and epoch, replaces the shuffling.
+        """
+        train_set = self._require(self.train_set, "fit")
+        epoch = 0
+        if self.trainer is not None:
+            epoch = self.trainer.current_epoch
+            if self.trainer.reload_dataloaders_every_n_epochs != 1 and self.augment:
+                rank_zero_warn("HDRStackDataModule: set trainer.reload_dataloaders_every_n_epochs=1, otherwise "
+                               "every epoch repeats epoch 0's augmentation")
+        train_set.seed, train_set.epoch = self.seed, epoch
+        return self._loader(train_set, sampler=EpochPermutation(len(train_set), self.seed, epoch))
 
     def val_dataloader(self) -> DataLoader | list:
         val_set = self._require(self.val_set, "fit")
-        return self._loader(val_set, shuffle=False) if len(val_set) else []
+        return self._loader(val_set) if len(val_set) else []
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._require(self.test_set, "test"), shuffle=False)
+        return self._loader(self._require(self.test_set, "test"))
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
 
-    def _loader(self, dataset: StackDataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: StackDataset, sampler: Sampler[int] | None = None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
