@@ -1,0 +1,48 @@
+"""ExpandNet (Marnerides et al. 2018) trained and evaluated on our data: a direct LDR -> HDR method."""
+
+from __future__ import annotations
+
+import torch
+
+from hdrsyn.networks.baselines import ExpandNet, expandnet_loss
+from lightning_modules.baselines.base import HDRBaseline
+
+
+def max_normalize(hdr: torch.Tensor) -> torch.Tensor:
+    """``hdr / max(hdr)`` per image: the [0, 1] relative HDR that ExpandNet is trained to output."""
+    return hdr / hdr.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+
+
+class ExpandNetBaseline(HDRBaseline):
+    """ExpandNet on the non-linear LDR input, ``L1 + 5 (1 - cos)`` against the max-normalised ground truth.
+
+    Args:
+        channels: ExpandNet width (paper 64: 0.46 M parameters, small enough for CPU).
+        lambda_cosine: weight of the cosine term (paper 5).
+        lr: Adam learning rate (paper 7e-5).
+        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+    """
+
+    def __init__(
+        self,
+        channels: int = 64,
+        lambda_cosine: float = 5.0,
+        lr: float = 7e-5,
+        mu: float = 5000.0,
+        cvvdp: bool = False,
+        output_dir: str | None = None,
+    ) -> None:
+        super().__init__(mu, cvvdp, output_dir)
+        self.save_hyperparameters()
+        self.net = ExpandNet(channels)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.net.parameters(), lr=self.hparams.lr)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = expandnet_loss(self.net(batch["ldr"]), max_normalize(batch["hdr"]), self.hparams.lambda_cosine)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ldr"]))
+        return loss
+
+    def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:
+        return None, self.net(batch["ldr"])
