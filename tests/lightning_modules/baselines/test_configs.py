@@ -1,0 +1,108 @@
+"""Every baseline and ablation config parses through ``lightning fit --print_config``; the ablation rungs
+differ by one component each and train a step; a reference runs through ``lightning test``."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+import yaml
+
+from hdrsyn.cli import lightning_main
+from lightning_modules.joint_stage import JointStage
+
+EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
+BASELINES = sorted((EXPERIMENTS / "baselines").glob("*.yaml"))
+ABLATION = sorted((EXPERIMENTS / "ablation").glob("*.yaml"))
+SWITCHES = ("use_gru", "use_cin", "use_local", "use_refine", "use_hdr_layer", "lambda_cobi")
+#: What each rung adds to the previous one (paper Table 3).
+LADDER = {
+    "1_unet": set(),
+    "2_gru": {"use_gru"},
+    "3_cin": {"use_cin"},
+    "4_decomposition": {"use_local", "use_refine"},
+    "5_hdr_layer": {"use_hdr_layer"},
+    "6_cobi": {"lambda_cobi"},
+}
+
+
+def print_config(path: Path) -> dict:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
+        lightning_main(["fit", "--config", str(path), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    return yaml.safe_load(out.getvalue())
+
+
+@pytest.mark.parametrize("path", BASELINES + ABLATION, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_config_parses_with_the_shared_conventions(path: Path) -> None:
+    config = print_config(path)
+    kind = path.parent.name
+    logger = config["trainer"]["logger"]["init_args"]
+    assert logger["group"] == "sample-cpu"
+    assert logger["job_type"] == (path.stem if kind == "baselines" else "ablation")
+    assert config["trainer"]["default_root_dir"] == logger["save_dir"] == f"runs/{kind}/{path.stem}"
+    assert config["data"]["class_path"] == "datamodules.hdr_stack.HDRStackDataModule"
+    assert config["data"]["init_args"]["image_size"] == 128
+    if config["trainer"]["max_steps"] > 0:  # trained: the data module rebuilds its loader every epoch
+        assert config["trainer"]["reload_dataloaders_every_n_epochs"] == 1
+    model = config["model"]["class_path"]
+    assert model.startswith("lightning_modules.baselines." if kind == "baselines" else "lightning_modules.joint_stage.")
+    for callback in config["trainer"].get("callbacks") or []:
+        if callback["class_path"].endswith("ModelCheckpoint"):
+            assert callback["init_args"]["dirpath"] == f"runs/{kind}/{path.stem}/checkpoints"
+
+
+def test_ablation_adds_one_component_per_rung() -> None:
+    assert [p.stem for p in ABLATION] == list(LADDER)
+    previous = None
+    for path in ABLATION:
+        args = yaml.safe_load(path.read_text())
+        switches = {k: args["model"]["init_args"][k] for k in SWITCHES}
+        assert args["trainer"]["max_steps"] == 500 and "global_ckpt" not in args["model"]["init_args"]
+        on = {k for k, v in switches.items() if v}
+        assert on - (previous or set()) == LADDER[path.stem] and (previous or set()) <= on
+        previous = on
+    assert yaml.safe_load(ABLATION[-1].read_text())["model"]["init_args"]["vgg_weights"]
+
+
+@pytest.fixture(scope="module")
+def vgg19_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random VGG-19 state dict up to relu4_4, standing in for torchvision's file in the CoBi rung."""
+    torch.manual_seed(0)
+    features = torchvision.models.vgg19().features[:27]
+    path = tmp_path_factory.mktemp("vgg") / "vgg19.pth"
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # no trainer attached
+@pytest.mark.parametrize("path", ABLATION, ids=lambda p: p.stem)
+def test_ablation_rung_trains_one_step(path: Path, batch: dict, vgg19_weights: Path) -> None:
+    """The rung's model (at the tiny width) computes a finite loss that reaches its trained parameters."""
+    init_args = yaml.safe_load(path.read_text())["model"]["init_args"]
+    if "vgg_weights" in init_args:
+        init_args["vgg_weights"] = str(vgg19_weights)
+    torch.manual_seed(0)
+    model = JointStage(**{**init_args, "width": "tiny"})
+    loss = model.training_step(batch, 0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    trained = [p for p in model.generator.parameters() if p.requires_grad]
+    assert trained and all(p.grad is not None and torch.isfinite(p.grad).all() for p in trained)
+
+
+def test_reference_runs_through_lightning_test(tmp_path: Path) -> None:
+    root = tmp_path / "linear"
+    lightning_main([
+        "test", "--config", str(EXPERIMENTS / "baselines/linear_expansion.yaml"),
+        "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
+        "--trainer.logger.init_args.save_dir", str(root), "--data.init_args.image_size", "64",
+        "--data.init_args.num_workers", "0", "--data.init_args.views_per_scene", "1",
+    ])
+    exrs = sorted((root / "test/hdr").glob("*.exr"))
+    assert exrs and len(exrs) == len(list((root / "test/preview").glob("*.png")))
