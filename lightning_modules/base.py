@@ -8,9 +8,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from hdrsyn.networks import StackGenerator
+from lightning_modules.evaluation import log_stack_psnr
 from lightning_modules.optim import GCAdam
 from lightning_modules.visuals import log_image
 
@@ -101,17 +101,8 @@ class StackStage(pl.LightningModule):
         return torch.exp2(batch["ev"].to(batch["stack"].dtype))
 
     def log_stack_psnr(self, prefix: str, pred: torch.Tensor, target: torch.Tensor, ev: torch.Tensor) -> None:
-        """PSNR of every generated exposure (the centre is the input and is skipped) and their mean."""
-        centre = pred.shape[1] // 2
-        values = []
-        for i in range(pred.shape[1]):
-            if i == centre:
-                continue
-            psnr = peak_signal_noise_ratio(pred[:, i].clamp(0, 1), target[:, i], data_range=1.0)
-            values.append(psnr)
-            self.log(f"{prefix}/psnr_ev{int(ev[0, i]):+d}", psnr, sync_dist=True, batch_size=len(pred))
-        self.log(f"{prefix}/psnr_stack", torch.stack(values).mean(), sync_dist=True, prog_bar=True,
-                 batch_size=len(pred))
+        """PSNR of every generated exposure and their mean (:func:`lightning_modules.evaluation.log_stack_psnr`)."""
+        log_stack_psnr(self, prefix, pred, target, ev)
 
     def log_stack_image(self, key: str, stack: torch.Tensor, target: torch.Tensor | None = None) -> None:
         """Log one stack (and its target underneath) as a picture, on the first validation batch."""

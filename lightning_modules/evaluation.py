@@ -10,15 +10,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.loggers import WandbLogger
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from hdrsyn.io import write_hdr, write_ldr
+from hdrsyn.io import atomic_write, write_hdr, write_ldr
 from hdrsyn.metrics import PU21PSNR, PU21SSIM, ColorVideoVDP, LogPSNR, MuLawPSNR, StackMetrics
 from ops.tonemap import gamma_encode, mu_law, reinhard_global
 
@@ -93,10 +97,13 @@ class HDRTestMetrics(nn.Module):
         self.hdr = nn.ModuleList(hdr)
         self.stack = StackMetrics()
         self._has_stack = False
+        self.names: list[str] = []
 
     def update(self, radiance: torch.Tensor, hdr: torch.Tensor, stack: torch.Tensor | None = None,
-               target_stack: torch.Tensor | None = None) -> None:
-        """Add a batch: predicted and true HDR ``(B, 3, H, W)``, optionally predicted and true stacks."""
+               target_stack: torch.Tensor | None = None, names: Sequence[str] = ()) -> None:
+        """Add a batch: predicted and true HDR ``(B, 3, H, W)``, optionally predicted and true stacks and
+        the scene names (for the per-image table)."""
+        self.names.extend(str(name) for name in names)
         for metric in self.hdr:
             metric.update(radiance.float(), hdr.float())
         if stack is not None:
@@ -111,7 +118,54 @@ class HDRTestMetrics(nn.Module):
             out.update({f"test/{key}": value for key, value in metric.compute().items()})
         return out
 
+    def per_image(self) -> tuple[list[str], dict[str, list[float]]]:
+        """Scene names and one column per score (stack scores averaged over the EVs), all ranks gathered."""
+        columns = {metric.key: metric.per_image().tolist() for metric in self.hdr}
+        if self._has_stack:
+            columns.update({name: values.mean(1).tolist() for name, values in self.stack.per_image().items()})
+        names = self.names
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[list[str]] = [[] for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(gathered, self.names)
+            names = [name for part in gathered for name in part]
+        return names, columns
+
     def reset(self) -> None:
         for metric in [*self.hdr, self.stack]:
             metric.reset()
         self._has_stack = False
+        self.names = []
+
+
+def finish_test(module: pl.LightningModule, metrics: HDRTestMetrics, folder: Path, method: str) -> dict[str, float]:
+    """End of a test epoch: log the scores, write ``metrics_per_image.csv`` and ``summary.json`` to ``folder``
+    and, with W&B, a ``test/per_image`` table (one schema for every method). Only rank 0 writes."""
+    summary = {key: float(value) for key, value in metrics.compute().items()}
+    module.log_dict(summary)
+    names, columns = metrics.per_image()
+    metrics.reset()
+    if module.trainer.global_rank != 0:
+        return summary
+    datamodule = module.trainer.datamodule
+    record = {
+        "method": method,
+        "run": Path(module.trainer.default_root_dir).name,
+        "dataset": getattr(datamodule, "dataset", None),
+        "image_size": getattr(datamodule, "image_size", None),
+        "num_images": len(names),
+        "global_step": module.global_step,
+        "protocol": {m.key: m.normalization.as_dict() for m in metrics.hdr if m.normalization is not None},
+        "metrics": {key.removeprefix("test/"): value for key, value in summary.items()},
+    }
+    header = ["method", "name", *columns]
+    rows = [[method, name, *(columns[key][i] for key in columns)] for i, name in enumerate(names)]
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / "metrics_per_image.csv", lambda tmp: tmp.write_text(text.getvalue()))
+    atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+    if isinstance(module.logger, WandbLogger):
+        module.logger.log_table(key="test/per_image", columns=header, data=rows)
+    return summary

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from pytorch_lightning.utilities import rank_zero_info
-from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from hdrsyn.io import write_hdr, write_ldr
 from hdrsyn.networks import StackGenerator
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
+from lightning_modules.evaluation import (
+    HDRTestMetrics,
+    finish_test,
+    hdr_preview,
+    mu_psnr,
+    output_folder,
+    write_test_outputs,
+)
 from lightning_modules.visuals import log_image
 from losses.cobi import CoBiLoss
+from losses.hdr import hdr_loss
 from losses.objectives import global_objective, local_objective, refine_objective, without_centre
 from ops.hdr_synthesis import synthesize_hdr
 
@@ -21,7 +26,6 @@ def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> 
     """Detached per-image factor ``exp(mean ln target - mean ln pred)`` bringing ``pred`` to ``target``'s scale."""
     log_ratio = (target.clamp_min(eps).log() - pred.detach().clamp_min(eps).log()).mean(dim=(1, 2, 3), keepdim=True)
     return log_ratio.exp()
-from ops.tonemap import gamma_encode, mu_law, reinhard_global
 
 
 class JointStage(StackStage):
@@ -58,7 +62,8 @@ class JointStage(StackStage):
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
         betas, weight_decay: gradient-centralised Adam.
-        output_dir: where ``test`` writes HDR images and previews (default ``<default_root_dir>/test``).
+        output_dir: where ``test`` writes HDR images, previews, stack sheets, ``metrics_per_image.csv`` and
+            ``summary.json`` (default ``<default_root_dir>/test``).
     """
 
     stage_name = "joint"
@@ -110,6 +115,7 @@ class JointStage(StackStage):
         if lambda_cobi > 0 and use_refine:
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
         self._stage_weights_loaded = False
+        self.test_metrics = HDRTestMetrics(mu)
 
     def configure_model(self) -> None:
         """Load the earlier stages' sub-networks once (a ``--ckpt_path`` resume then overrides them)."""
@@ -141,9 +147,7 @@ class JointStage(StackStage):
             total = total + parts["local"]
         pred_hdr = None
         if hp.use_hdr_layer and not teacher:
-            pred_hdr = self.synthesize(out["stack"], batch)
-            if hp.hdr_scale == "log_mean":
-                pred_hdr = pred_hdr * align_scale(pred_hdr, batch["hdr"])
+            pred_hdr = self.scaled_for_loss(self.synthesize(out["stack"], batch), batch["hdr"])
         if hp.use_refine or pred_hdr is not None:
             parts.update(refine_objective(
                 without_centre(out["stack"]), target, pred_hdr, batch["hdr"], self.cobi,
@@ -152,6 +156,10 @@ class JointStage(StackStage):
             total = total + parts["refine"]
         parts["total"] = total
         return parts
+
+    def scaled_for_loss(self, radiance: torch.Tensor, hdr: torch.Tensor) -> torch.Tensor:
+        """The synthesised HDR at the scale the HDR loss compares it with the ground truth (``hdr_scale``)."""
+        return radiance * align_scale(radiance, hdr) if self.hparams.hdr_scale == "log_mean" else radiance
 
     def synthesize(self, stack: torch.Tensor, batch: dict) -> torch.Tensor:
         """HDR radiance ``(B, 3, H, W)`` of a generated stack through the differentiable layer."""
@@ -178,26 +186,21 @@ class JointStage(StackStage):
         out, radiance = self.evaluate(batch)
         size = len(batch["ldr"])
         self.log_stack_psnr("val", out["stack"], batch["stack"], batch["ev"])
-        mu_psnr = peak_signal_noise_ratio(mu_law(radiance / radiance.amax((1, 2, 3), keepdim=True), self.hparams.mu),
-                                          mu_law(batch["hdr"] / batch["hdr"].amax((1, 2, 3), keepdim=True),
-                                                 self.hparams.mu), data_range=1.0)
-        self.log("val/mu_psnr", mu_psnr, sync_dist=True, prog_bar=True, batch_size=size)
-        self.log("val/loss_hdr", (mu_law(radiance, self.hparams.mu) - mu_law(batch["hdr"], self.hparams.mu)).abs().mean(),
-                 sync_dist=True, batch_size=size)
+        self.log("val/mu_psnr", mu_psnr(radiance, batch["hdr"], self.hparams.mu), sync_dist=True, prog_bar=True,
+                 batch_size=size)
+        scaled = self.scaled_for_loss(radiance, batch["hdr"])
+        self.log("val/loss_hdr", hdr_loss(scaled, batch["hdr"], self.hparams.mu), sync_dist=True, batch_size=size)
         if batch_idx == 0:
             self.log_stack_image("val/stack", out["stack"][0], batch["stack"][0])
-            previews = torch.cat([gamma_encode(reinhard_global(radiance[:1])),
-                                  gamma_encode(reinhard_global(batch["hdr"][:1]))], dim=-1)[0]
+            previews = torch.cat([hdr_preview(radiance[:1]), hdr_preview(batch["hdr"][:1])], dim=-1)[0]
             log_image(self.logger, "val/hdr_pred_vs_true", previews, self.global_step)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         out, radiance = self.evaluate(batch)
         self.log_stack_psnr("test", out["stack"], batch["stack"], batch["ev"])
-        folder = Path(self.hparams.output_dir or Path(self.trainer.default_root_dir) / "test")
-        previews = gamma_encode(reinhard_global(radiance))
-        for i, name in enumerate(batch["name"]):
-            stem = str(name).replace("/", "_")
-            write_hdr(folder / "hdr" / f"{stem}.exr", radiance[i].permute(1, 2, 0).float().cpu().numpy())
-            write_ldr(folder / "preview" / f"{stem}.png", previews[i].permute(1, 2, 0).float().cpu().numpy())
-            sheet = torch.cat(list(out["stack"][i]), dim=-1)
-            write_ldr(folder / "stack" / f"{stem}.png", sheet.permute(1, 2, 0).float().cpu().numpy())
+        write_test_outputs(output_folder(self.hparams.output_dir, self.trainer), batch["name"], radiance,
+                           out["stack"])
+        self.test_metrics.update(radiance, batch["hdr"], out["stack"], batch["stack"], batch["name"])
+
+    def on_test_epoch_end(self) -> None:
+        finish_test(self, self.test_metrics, output_folder(self.hparams.output_dir, self.trainer), "JointStage")

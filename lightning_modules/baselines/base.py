@@ -9,6 +9,7 @@ import torch
 
 from lightning_modules.evaluation import (
     HDRTestMetrics,
+    finish_test,
     hdr_preview,
     log_stack_psnr,
     mu_psnr,
@@ -25,6 +26,7 @@ class HDRBaseline(pl.LightningModule):
     Validation logs ``val/mu_psnr`` and, for stack methods, ``val/psnr_ev{+-k}`` / ``val/psnr_stack``.
     Test logs ``test/psnr_ev{+-k}`` / ``test/psnr_stack`` per batch (stack methods), the epoch scores of
     :class:`~lightning_modules.evaluation.HDRTestMetrics` (``test/mu_psnr``, ``test/pu21_psnr``, ...),
+    writes ``metrics_per_image.csv`` and ``summary.json`` (:func:`~lightning_modules.evaluation.finish_test`),
     and writes ``hdr/<name>.exr``, ``preview/<name>.png`` and ``stack/<name>.png`` (stack methods) to
     ``output_dir`` (default ``<default_root_dir>/test``).
 
@@ -63,11 +65,11 @@ class HDRBaseline(pl.LightningModule):
         if stack is not None:
             log_stack_psnr(self, "test", stack, batch["stack"], batch["ev"])
         write_test_outputs(output_folder(self.output_dir, self.trainer), batch["name"], radiance, stack)
-        self.test_metrics.update(radiance, batch["hdr"], stack, None if stack is None else batch["stack"])
+        self.test_metrics.update(radiance, batch["hdr"], stack, None if stack is None else batch["stack"],
+                                 batch["name"])
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
-        self.test_metrics.reset()
+        finish_test(self, self.test_metrics, output_folder(self.output_dir, self.trainer), type(self).__name__)
 
     @staticmethod
     def times(batch: dict) -> torch.Tensor:

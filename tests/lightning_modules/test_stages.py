@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,14 @@ def test_joint_test_writes_hdr_outputs(trained: Path) -> None:
     exrs = sorted((out / "hdr").glob("*.exr"))
     assert exrs and len(exrs) == len(sorted((out / "preview").glob("*.png")))
     assert len(sorted((out / "stack").glob("*.png"))) == len(exrs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "JointStage" and summary["num_images"] == len(exrs)
+    assert {"mu_psnr", "pu21_psnr", "pu21_ssim", "log_psnr", "psnr/up"} <= set(summary["metrics"])
+    assert summary["protocol"]["pu21_psnr"]["high"] == 99.9
+    rows = list(csv.DictReader((out / "metrics_per_image.csv").open()))
+    assert sorted(row["name"] for row in rows) == sorted(p.stem for p in exrs)
+    mean = sum(float(row["pu21_psnr"]) for row in rows) / len(rows)
+    assert mean == pytest.approx(summary["metrics"]["pu21_psnr"], rel=1e-5)
 
 
 def test_missing_stage_checkpoint_is_reported_before_training(tmp_path: Path) -> None:
