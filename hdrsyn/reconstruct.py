@@ -1,0 +1,166 @@
+"""``hdrsyn reconstruct``: single photos -> generated exposure stack -> HDR radiance, with a trained checkpoint.
+
+Per input ``<stem>.<ext>`` the output folder receives ``<stem>.exr`` (and/or ``<stem>.hdr``), one PNG per
+generated exposure ``<stem>_ev-3.png`` .. ``<stem>_ev+3.png`` (EV 0 is the input), the recovered response
+``<stem>_crf.png`` and a Reinhard tone-mapped preview ``<stem>_preview.png``. Models that predict radiance
+directly (no stack) write only the HDR file and the preview.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from tqdm.auto import tqdm
+
+from hdrsyn.io import LDR_EXTENSIONS, read_ldr, write_hdr, write_ldr
+from hdrsyn.model_registry import Reconstructor, load_reconstructor
+from hdrsyn.plots import plot_response
+from hdrsyn.tiling import check_tiling, run_tiled
+from ops.hdr_synthesis import synthesize_hdr
+from ops.tonemap import gamma_encode, reinhard_global
+
+HDRFormat = Literal["exr", "hdr", "both"]
+
+
+@torch.inference_mode()
+def reconstruct_image(
+    model: Reconstructor, ldr: torch.Tensor, tile: int | None = None, overlap: int = 128, progress: bool = False
+) -> dict[str, torch.Tensor]:
+    """Reconstruct the HDR image of one LDR image ``(3, H, W)`` in [0, 1] of any size, on ``ldr``'s device.
+
+    The network runs on the reflect-padded image, or on ``tile``-sized tiles overlapping by ``overlap``
+    when the padded image is larger than ``tile`` (see :func:`hdrsyn.tiling.run_tiled`); a generated stack
+    is merged once, at full resolution, by :func:`ops.hdr_synthesis.synthesize_hdr`.
+
+    Returns:
+        ``radiance`` ``(3, H, W)`` linear; ``preview`` ``(3, H, W)`` tone-mapped, gamma-encoded, in [0, 1];
+        for stack models also ``stack`` ``(N, 3, H, W)`` in [0, 1], ``ev`` ``(N,)`` and ``inverse_crf``
+        ``(3, 256)``.
+    """
+    if ldr.dim() != 3 or ldr.shape[0] != 3 or not ldr.is_floating_point():
+        raise ValueError(f"ldr must be a float (3, H, W) image, got {ldr.dtype} {tuple(ldr.shape)}")
+    low, high = torch.aminmax(ldr)
+    if low < 0 or high > 1:
+        raise ValueError(f"ldr values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]")
+    out = run_tiled(model.network, ldr[None], model.size_multiple, tile, overlap, progress)[0]
+    if model.output == "stack":
+        stack = out.clamp(0, 1)
+        ev = torch.tensor(model.evs, dtype=stack.dtype, device=stack.device)
+        radiance, inverse_crf = synthesize_hdr(
+            stack[None], torch.exp2(ev)[None], model.sampling, smoothness=model.smoothness
+        )
+        result = {"stack": stack, "ev": ev, "radiance": radiance[0], "inverse_crf": inverse_crf[0]}
+    else:
+        result = {"radiance": out.clamp_min(0)}
+    result["preview"] = gamma_encode(reinhard_global(result["radiance"][None]))[0]
+    return result
+
+
+def output_paths(stem: str, folder: Path, model: Reconstructor, hdr_format: HDRFormat = "exr") -> dict[str, Path]:
+    """Where :func:`write_outputs` puts the results for input ``stem``, keyed by kind."""
+    paths = {kind: folder / f"{stem}.{kind}" for kind in ("exr", "hdr") if hdr_format in (kind, "both")}
+    if model.output == "stack":
+        paths.update({f"ev{ev:+g}": folder / f"{stem}_ev{ev:+g}.png" for ev in model.evs})
+        paths["crf"] = folder / f"{stem}_crf.png"
+    paths["preview"] = folder / f"{stem}_preview.png"
+    return paths
+
+
+def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path]) -> None:
+    """Write :func:`reconstruct_image`'s ``result`` to ``paths`` (from :func:`output_paths`), each atomically."""
+    radiance = result["radiance"].permute(1, 2, 0).float().cpu().numpy()
+    for kind in ("exr", "hdr"):
+        if kind in paths:
+            write_hdr(paths[kind], radiance, precision="float")
+    if "stack" in result:
+        for ev, image in zip(result["ev"].tolist(), result["stack"]):
+            write_ldr(paths[f"ev{ev:+g}"], image.permute(1, 2, 0).float().cpu().numpy())
+        plot_response(result["inverse_crf"].float().cpu().numpy(), paths["crf"])
+    write_ldr(paths["preview"], result["preview"].permute(1, 2, 0).float().cpu().numpy())
+
+
+def collect_inputs(sources: Sequence[Path]) -> list[Path]:
+    """Image files named in ``sources``; a folder contributes its LDR images (not recursive), sorted."""
+    files = []
+    for source in sources:
+        if source.is_dir():
+            files.extend(sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in LDR_EXTENSIONS))
+        else:
+            files.append(source)
+    return files
+
+
+def reconstruct_files(
+    files: Sequence[Path],
+    model: Reconstructor,
+    folder: Path,
+    hdr_format: HDRFormat = "exr",
+    overwrite: bool = False,
+    device: str | torch.device = "cpu",
+    tile: int | None = None,
+    overlap: int = 128,
+) -> dict[Path, str]:
+    """Reconstruct and write every file; returns the failures (file -> reason). One failure does not stop the rest."""
+    failures: dict[Path, str] = {}
+    stems: dict[str, Path] = {}
+    bar = tqdm(files, desc="reconstruct", unit="image", disable=len(files) < 2)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        try:
+            if path.stem in stems:
+                raise ValueError(f"its outputs would have the same names as those of {stems[path.stem]}")
+            stems[path.stem] = path
+            paths = output_paths(path.stem, folder, model, hdr_format)
+            existing = [str(p) for p in paths.values() if p.exists()]
+            if existing and not overwrite:
+                raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
+            ldr = torch.from_numpy(read_ldr(path)).permute(2, 0, 1).to(device)
+            write_outputs(reconstruct_image(model, ldr, tile, overlap, progress=True), paths)
+        except Exception as error:  # noqa: BLE001 - report and go on with the other files
+            failures[path] = f"{type(error).__name__}: {error}"
+            tqdm.write(f"hdrsyn reconstruct: {path}: {failures[path]}", file=sys.stderr)
+        else:
+            tqdm.write(f"{path} -> {paths[next(iter(paths))]}")
+    return failures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hdrsyn reconstruct IMAGE|FOLDER... --ckpt CKPT -o OUTDIR``; 0 if every file succeeded, 1 if any failed."""
+    parser = argparse.ArgumentParser(prog="hdrsyn reconstruct", description=__doc__.splitlines()[0])
+    parser.add_argument("inputs", nargs="+", type=Path, help="JPEG/PNG/TIFF photos or folders of them")
+    parser.add_argument("--ckpt", type=Path, required=True, help="checkpoint of the joint stage (or a registered model)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="process images larger than this in tiles of this size (multiple of 32); default: whole image")
+    parser.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (multiple of 32)")
+    parser.add_argument("--model-class", default=None,
+                        help="LightningModule class path, for checkpoints that do not store it")
+    args = parser.parse_args(argv)
+    try:
+        device = torch.device(args.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--device {args.device}: no CUDA device is available")
+        model = load_reconstructor(args.ckpt, device, args.model_class)
+        if args.tile is not None:
+            check_tiling(args.tile, args.overlap, model.size_multiple)
+        files = collect_inputs(args.inputs)
+        if not files:
+            raise ValueError(f"no input images found in {', '.join(map(str, args.inputs))}")
+    except (RuntimeError, ValueError) as error:  # CheckpointError is a ValueError
+        print(f"hdrsyn reconstruct: error: {error}", file=sys.stderr)
+        return 2
+    failures = reconstruct_files(files, model, args.output, args.hdr_format, args.overwrite, device, args.tile,
+                                 args.overlap)
+    if failures:
+        print(f"hdrsyn reconstruct: {len(failures)} of {len(files)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0
