@@ -1,0 +1,74 @@
+"""``hdrsyn export``: the generator as ONNX, run by ONNX Runtime against PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from hdrsyn.export import main
+from hdrsyn.model_registry import load_reconstructor
+from lightning_modules.global_stage import GlobalStage
+from lightning_modules.joint_stage import JointStage
+
+#: Measured: 1.0e-6 (float32 rounding of a different operation order).
+TOLERANCE = 1e-5
+
+
+def save_checkpoint(model: pl.LightningModule, path: Path) -> Path:
+    """Save ``model`` as a LightningCLI run does (hparams with ``_class_path``)."""
+    cls = type(model)
+    hparams = {"_class_path": f"{cls.__module__}.{cls.__qualname__}", **dict(model.hparams)}
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("cobi.")}
+    torch.save({"state_dict": state, "hyper_parameters": hparams, "pytorch-lightning_version": pl.__version__}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return save_checkpoint(JointStage(width="tiny", lambda_cobi=0.0), tmp_path_factory.mktemp("ckpt") / "joint.ckpt")
+
+
+@pytest.fixture(scope="module")
+def exported(ckpt: Path, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("onnx") / "generator.onnx"
+    assert main(["--ckpt", str(ckpt), "-o", str(path), "--size", "64"]) == 0
+    return path
+
+
+def test_onnx_matches_pytorch_on_other_sizes_and_batches(exported: Path, ckpt: Path) -> None:
+    model = load_reconstructor(ckpt)
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    torch.manual_seed(1)
+    for shape in [(1, 3, 96, 64), (2, 3, 64, 128)]:
+        ldr = torch.rand(shape)
+        (ours,) = session.run(None, {"ldr": ldr.numpy()})
+        with torch.inference_mode():
+            theirs = model.network(ldr)
+        assert ours.shape == (shape[0], 7, *shape[1:])
+        torch.testing.assert_close(torch.from_numpy(ours), theirs, rtol=0, atol=TOLERANCE)
+
+
+def test_onnx_keeps_canny_hysteresis_as_a_loop_and_carries_metadata(exported: Path) -> None:
+    proto = onnx.load(str(exported))
+    assert sum(node.op_type == "Loop" for node in proto.graph.node) == 6  # one Canny per recursion step
+    metadata = {prop.key: prop.value for prop in proto.metadata_props}
+    assert metadata["evs"] == "-3,-2,-1,0,1,2,3" and metadata["size_multiple"] == "32"
+    assert metadata["class_path"] == "lightning_modules.joint_stage.JointStage"
+
+
+def test_export_never_overwrites_without_flag(exported: Path, ckpt: Path, capsys) -> None:
+    before = exported.read_bytes()
+    assert main(["--ckpt", str(ckpt), "-o", str(exported)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err and exported.read_bytes() == before
+
+
+def test_export_refuses_global_stage(tmp_path: Path, capsys) -> None:
+    path = save_checkpoint(GlobalStage(width="tiny"), tmp_path / "global.ckpt")
+    assert main(["--ckpt", str(path), "-o", str(tmp_path / "g.onnx")]) == 2
+    assert "GlobalStage checkpoint" in capsys.readouterr().err and not (tmp_path / "g.onnx").exists()
