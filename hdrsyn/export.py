@@ -52,7 +52,8 @@ def export_onnx(model: Reconstructor, path: str | Path, size: int = 256) -> None
     onnx = _require("onnx")
     network = model.network.cpu().eval()
     output = "exposures" if model.output == "stack" else "radiance"
-    spatial = {0: "batch", 3: "height", 4: "width"} if model.output == "stack" else {0: "batch", 2: "height", 3: "width"}
+    spatial = {0: "batch", -2: "height", -1: "width"}
+    spatial = {axis % (5 if model.output == "stack" else 4): name for axis, name in spatial.items()}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # constants (kernel sizes, channel counts)
@@ -89,7 +90,8 @@ def compare_onnx(path: str | Path, model: Reconstructor, ldr: torch.Tensor) -> f
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn export --ckpt CKPT -o generator.onnx [--size 256]``; checks the file against PyTorch."""
     parser = argparse.ArgumentParser(prog="hdrsyn export", description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", type=Path, required=True, help="checkpoint of the joint stage (or a registered model)")
+    parser.add_argument("--ckpt", type=Path, required=True,
+                        help="checkpoint of the joint stage (or of a registered model)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .onnx file")
     parser.add_argument("--size", type=int, default=256, help="side of the image traced with (multiple of 32)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")

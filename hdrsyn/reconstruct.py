@@ -108,7 +108,7 @@ def reconstruct_files(
     """Reconstruct and write every file; returns the failures (file -> reason). One failure does not stop the rest."""
     failures: dict[Path, str] = {}
     stems: dict[str, Path] = {}
-    bar = tqdm(files, desc="reconstruct", unit="image", disable=len(files) < 2)
+    bar = tqdm(files, desc="reconstruct", unit="image")
     for path in bar:
         bar.set_postfix_str(path.name)
         try:
@@ -133,14 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn reconstruct IMAGE|FOLDER... --ckpt CKPT -o OUTDIR``; 0 if every file succeeded, 1 if any failed."""
     parser = argparse.ArgumentParser(prog="hdrsyn reconstruct", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="JPEG/PNG/TIFF photos or folders of them")
-    parser.add_argument("--ckpt", type=Path, required=True, help="checkpoint of the joint stage (or a registered model)")
+    parser.add_argument("--ckpt", type=Path, required=True,
+                        help="checkpoint of the joint stage (or of a registered model)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--tile", type=int, default=None,
-                        help="process images larger than this in tiles of this size (multiple of 32); default: whole image")
+                        help="process images larger than this in tiles of this size (a multiple of 32); "
+                             "default: the whole image at once")
     parser.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (multiple of 32)")
     parser.add_argument("--model-class", default=None,
                         help="LightningModule class path, for checkpoints that do not store it")

@@ -104,9 +104,9 @@ def test_cli_reads_grey_rgba_16_bit_and_rotated_inputs(ckpt: Path, photo: np.nda
     Image.fromarray(photo).save(inputs / "rotated.jpg", exif=exif)
     out = tmp_path / "out"
     assert main([str(inputs), "--ckpt", str(ckpt), "-o", str(out), "--hdr-format", "both"]) == 0
-    for stem in ("grey", "rgba", "deep", "rotated"):
-        shape = read_ldr(inputs / f"{stem}{'.jpg' if stem == 'rotated' else '.tif' if stem == 'deep' else '.png'}").shape
-        assert shape[:2] == ((70, 100) if stem == "rotated" else (100, 70))
+    for name in ("grey.png", "rgba.png", "deep.tif", "rotated.jpg"):
+        stem, shape = Path(name).stem, read_ldr(inputs / name).shape
+        assert shape[:2] == ((70, 100) if stem == "rotated" else (100, 70))  # EXIF orientation applied
         for suffix in (".exr", ".hdr"):
             assert read_hdr(out / f"{stem}{suffix}").shape == shape
         for ev in EVS:
