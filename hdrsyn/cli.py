@@ -48,11 +48,13 @@ def lightning_main(args: Sequence[str] | None = None) -> None:
 
 def _tools() -> dict[str, tuple[str, Callable[[Sequence[str]], int]]]:
     """The non-Lightning subcommands: name -> (help, main(argv) -> exit code). Imported lazily."""
-    from hdrsyn import compare, make_dataset, merge, pipeline
+    from hdrsyn import compare, export, make_dataset, merge, pipeline, reconstruct
 
     return {
         "pipeline": ("run the paper's three training stages and a test pass", pipeline.main),
         "compare": ("one table and bar chart from several runs' test summaries", compare.main),
+        "reconstruct": ("single photos -> exposure stack -> HDR with a trained checkpoint", reconstruct.main),
+        "export": ("export the stack generator to ONNX", export.main),
         "merge": ("merge a bracketed stack of photos into an HDR file", merge.main),
         "make-dataset": ("render a VDS-layout dataset from a folder of HDR photos", make_dataset.main),
     }

@@ -61,11 +61,19 @@ def output_folder(output_dir: str | Path | None, trainer: pl.Trainer) -> Path:
     return Path(output_dir) if output_dir is not None else Path(trainer.default_root_dir) / "test"
 
 
-def write_test_outputs(folder: Path, names: Sequence[str], radiance: torch.Tensor,
+def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence[str], radiance: torch.Tensor,
                        stack: torch.Tensor | None = None) -> None:
     """Write each item's HDR (``hdr/<name>.exr``), preview (``preview/<name>.png``) and, when ``stack``
     ``(B, N, 3, H, W)`` is given, its exposures side by side (``stack/<name>.png``). ``/`` in names
-    becomes ``_``."""
+    becomes ``_``. Under DDP every rank's items are gathered and only rank 0 writes."""
+    if module.trainer.world_size > 1:
+        radiance = module.all_gather(radiance).flatten(0, 1)
+        stack = None if stack is None else module.all_gather(stack).flatten(0, 1)
+        gathered: list[list[str]] = [[] for _ in range(module.trainer.world_size)]
+        torch.distributed.all_gather_object(gathered, [str(name) for name in names])
+        names = [name for part in gathered for name in part]
+        if module.trainer.global_rank != 0:
+            return
     previews = hdr_preview(radiance)
     for i, name in enumerate(names):
         stem = str(name).replace("/", "_")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 
+from hdrsyn.model_registry import stack_reconstructor
 from hdrsyn.networks import StackGenerator
+from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
 from lightning_modules.evaluation import (
     HDRTestMetrics,
@@ -198,9 +202,20 @@ class JointStage(StackStage):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         out, radiance = self.evaluate(batch)
         self.log_stack_psnr("test", out["stack"], batch["stack"], batch["ev"])
-        write_test_outputs(output_folder(self.hparams.output_dir, self.trainer), batch["name"], radiance,
+        write_test_outputs(self, output_folder(self.hparams.output_dir, self.trainer), batch["name"], radiance,
                            out["stack"])
         self.test_metrics.update(radiance, batch["hdr"], out["stack"], batch["stack"], batch["name"])
+
+    def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
+        """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.reconstruct.reconstruct_image`); with
+        ``output_dir`` set, also write its files to ``<output_dir>/predict``."""
+        model = stack_reconstructor(self.generator, self.hparams.hdr_sampling, self.hparams.hdr_smoothness)
+        results = [{k: v.cpu() for k, v in reconstruct_image(model, ldr).items()} for ldr in batch["ldr"]]
+        if self.hparams.output_dir is not None:
+            for name, result in zip(batch["name"], results):
+                stem = str(name).replace("/", "_")
+                write_outputs(result, output_paths(stem, Path(self.hparams.output_dir) / "predict", model))
+        return results
 
     def on_test_epoch_end(self) -> None:
         finish_test(self, self.test_metrics, output_folder(self.hparams.output_dir, self.trainer), "JointStage")

@@ -64,7 +64,7 @@ class HDRBaseline(pl.LightningModule):
         stack, radiance = self.evaluate(batch)
         if stack is not None:
             log_stack_psnr(self, "test", stack, batch["stack"], batch["ev"])
-        write_test_outputs(output_folder(self.output_dir, self.trainer), batch["name"], radiance, stack)
+        write_test_outputs(self, output_folder(self.output_dir, self.trainer), batch["name"], radiance, stack)
         self.test_metrics.update(radiance, batch["hdr"], stack, None if stack is None else batch["stack"],
                                  batch["name"])
 

@@ -146,3 +146,12 @@ def test_joint_overfits_one_scene() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 2.5, losses[::10]
+
+
+def test_lightning_predict_writes_reconstructions(trained: Path) -> None:
+    out = trained / "predict_outputs"
+    lightning_main(["predict", *tiny_overrides(trained, "joint"), "--model.init_args.output_dir", str(out),
+                    "--model.init_args.global_ckpt", "null", "--model.init_args.local_ckpt", "null",
+                    "--ckpt_path", str(trained / "joint/checkpoints/last.ckpt")])
+    exrs = sorted((out / "predict").glob("*.exr"))
+    assert exrs and len(sorted((out / "predict").glob("*_preview.png"))) == len(exrs)

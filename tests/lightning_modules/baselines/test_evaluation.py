@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -37,8 +38,9 @@ def test_mu_psnr_is_the_joint_stage_validation_metric(batch: dict) -> None:
 
 
 def test_outputs_use_joint_stage_layout(batch: dict, tmp_path: Path) -> None:
-    write_test_outputs(tmp_path, ["scene/view"], batch["hdr"], batch["stack"])
-    write_test_outputs(tmp_path / "direct", ["scene"], batch["hdr"])
+    single_process = SimpleNamespace(trainer=SimpleNamespace(world_size=1, global_rank=0))
+    write_test_outputs(single_process, tmp_path, ["scene/view"], batch["hdr"], batch["stack"])
+    write_test_outputs(single_process, tmp_path / "direct", ["scene"], batch["hdr"])
     assert {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")} == {
         "hdr/scene_view.exr", "preview/scene_view.png", "stack/scene_view.png",
         "direct/hdr/scene.exr", "direct/preview/scene.png",

@@ -1,0 +1,80 @@
+"""Seconds per training step of each stage, and peak memory, at CPU and paper width on 256x256.
+
+Each (stage, width) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
+own. A step is the stage's full ``training_step`` + backward + GC-Adam update on one real sample of the
+bundled data (batch 1, as in the paper). The CPU-width global stage is the reference of the ratios.
+
+    python bench/bench_stages.py [--size 256] [--steps 3] [--widths cpu paper]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+STAGES = {
+    "global": "lightning_modules.global_stage.GlobalStage",
+    "local": "lightning_modules.local_stage.LocalStage",
+    "joint": "lightning_modules.joint_stage.JointStage",
+}
+
+
+def measure(stage: str, width: str, size: int, steps: int) -> dict:
+    """Run inside the subprocess: time ``steps`` optimiser steps after one warm-up step."""
+    import importlib
+
+    import torch
+
+    from datamodules.hdr_stack import HDRStackDataModule
+
+    module_name, class_name = STAGES[stage].rsplit(".", 1)
+    cls = getattr(importlib.import_module(module_name), class_name)
+    model = cls(width=width, **({"lambda_cobi": 0.0} if stage == "joint" else {}))
+    model.log = model.log_dict = lambda *args, **kwargs: None
+    optimizer = model.configure_optimizers()
+    data = HDRStackDataModule(image_size=size, num_workers=0, views_per_scene=1, augment=False)
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = model.training_step(batch, 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"stage": stage, "width": width, "seconds_per_step": min(times[1:]), "peak_mb": peak_mb,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--widths", nargs="+", default=["cpu", "paper"])
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.child[1], args.size, args.steps)))
+        return
+    results = []
+    for width in args.widths:
+        for stage in STAGES:
+            command = [sys.executable, __file__, "--child", stage, width, "--size", str(args.size),
+                       "--steps", str(args.steps)]
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            results.append(json.loads(output.strip().splitlines()[-1]))
+            r = results[-1]
+            print(f"{r['stage']:>6} {r['width']:>5}  {r['parameters'] / 1e6:8.2f} M params  "
+                  f"{r['seconds_per_step']:7.2f} s/step  peak {r['peak_mb']:8.0f} MB  "
+                  f"x{r['seconds_per_step'] / results[0]['seconds_per_step']:6.1f} vs {results[0]['stage']} "
+                  f"{results[0]['width']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
