@@ -177,6 +177,14 @@ def load_reconstructor(
     return model.to(device)
 
 
+def restore_module(cls: type[nn.Module], hparams: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """Rebuild a LightningModule from its saved hyperparameters (those its ``__init__`` takes) and weights."""
+    accepted = inspect.signature(cls.__init__).parameters
+    module = cls(**{k: v for k, v in hparams.items() if k in accepted})
+    module.load_state_dict(state_dict)
+    return module
+
+
 class StackOutput(nn.Module):
     """``generator(ldr)["stack"]``: the exposure stack alone, the traceable form of a :class:`StackGenerator`."""
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
+from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
 from hdrsyn.networks.baselines import DeepRecursiveHDRI, PatchDiscriminator, lsgan_loss
 from lightning_modules.baselines.base import HDRBaseline
 from ops.hdr_synthesis import synthesize_hdr
@@ -108,3 +109,12 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
             radiance, _ = synthesize_hdr(stack.detach(), self.times(batch), self.hparams.hdr_sampling,
                                          smoothness=self.hparams.hdr_smoothness)
         return stack, radiance
+
+
+@register_reconstructor("lightning_modules.baselines.deep_recursive_hdri.DeepRecursiveHDRIBaseline")
+def deep_recursive_hdri_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
+    """The recursive stack generator, merged by Debevec (no learned merge)."""
+    module = restore_module(DeepRecursiveHDRIBaseline, hparams, state_dict)
+    n = module.hparams.num_steps
+    return Reconstructor(module.generator, "stack", 2 ** module.hparams.levels, tuple(float(ev) for ev in range(-n, n + 1)),
+                         module.hparams.hdr_sampling, module.hparams.hdr_smoothness)

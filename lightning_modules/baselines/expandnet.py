@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
 from hdrsyn.networks.baselines import ExpandNet, expandnet_loss
 from lightning_modules.baselines.base import HDRBaseline
 
@@ -46,3 +47,9 @@ class ExpandNetBaseline(HDRBaseline):
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:
         return None, self.net(batch["ldr"])
+
+
+@register_reconstructor("lightning_modules.baselines.expandnet.ExpandNetBaseline")
+def expandnet_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
+    """ExpandNet maps LDR straight to radiance."""
+    return Reconstructor(restore_module(ExpandNetBaseline, hparams, state_dict).net, "radiance")
