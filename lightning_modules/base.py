@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from hdrsyn.networks import StackGenerator
-from lightning_modules.evaluation import log_stack_psnr
+from lightning_modules.evaluation import log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
 from lightning_modules.visuals import log_image
 
@@ -86,6 +86,9 @@ class StackStage(pl.LightningModule):
 
     def _subnets(self, name: str) -> Iterable[nn.Module]:
         return [m for m in (getattr(self.generator.up, name), getattr(self.generator.down, name)) if m is not None]
+
+    def setup(self, stage: str) -> None:
+        log_run_conventions(self, "DiffHDRsyn", self.stage_name)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups = []

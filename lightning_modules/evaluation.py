@@ -145,6 +145,17 @@ class HDRTestMetrics(nn.Module):
         self.names = []
 
 
+def log_run_conventions(module: pl.LightningModule, method: str, stage: str) -> None:
+    """Put ``method``, ``stage`` and ``dataset`` into the logger's run config, so runs of every method
+    join on the same keys in one W&B dashboard (rank 0 only; loggers without hyperparameters ignore it)."""
+    if module.logger is None or module.trainer.global_rank != 0:
+        return
+    datamodule = module.trainer.datamodule
+    module.logger.log_hyperparams({"method": method, "stage": stage,
+                                   "dataset": getattr(datamodule, "dataset", None),
+                                   "image_size": getattr(datamodule, "image_size", None)})
+
+
 def finish_test(module: pl.LightningModule, metrics: HDRTestMetrics, folder: Path, method: str) -> dict[str, float]:
     """End of a test epoch: log the scores, write ``metrics_per_image.csv`` and ``summary.json`` to ``folder``
     and, with W&B, a ``test/per_image`` table (one schema for every method). Only rank 0 writes."""

@@ -10,6 +10,7 @@ import torch
 from lightning_modules.evaluation import (
     HDRTestMetrics,
     finish_test,
+    log_run_conventions,
     hdr_preview,
     log_stack_psnr,
     mu_psnr,
@@ -41,6 +42,9 @@ class HDRBaseline(pl.LightningModule):
         self.mu = mu
         self.output_dir = output_dir
         self.test_metrics = HDRTestMetrics(mu, cvvdp)
+
+    def setup(self, stage: str) -> None:
+        log_run_conventions(self, type(self).__name__, "baseline")
 
     @abstractmethod
     def evaluate(self, batch: dict) -> tuple[torch.Tensor | None, torch.Tensor]:
