@@ -208,13 +208,19 @@ class JointStage(StackStage):
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
         """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.reconstruct.reconstruct_image`); with
-        ``output_dir`` set, also write its files to ``<output_dir>/predict``."""
+        ``output_dir`` set, also write its files to ``<output_dir>/predict`` (under DDP, rank 0 writes all)."""
         model = stack_reconstructor(self.generator, self.hparams.hdr_sampling, self.hparams.hdr_smoothness)
         results = [{k: v.cpu() for k, v in reconstruct_image(model, ldr).items()} for ldr in batch["ldr"]]
         if self.hparams.output_dir is not None:
-            for name, result in zip(batch["name"], results):
-                stem = str(name).replace("/", "_")
-                write_outputs(result, output_paths(stem, Path(self.hparams.output_dir) / "predict", model))
+            items = list(zip(map(str, batch["name"]), results))
+            if self.trainer.world_size > 1:  # every rank's items to rank 0, the only writer
+                gathered: list[list] = [[] for _ in range(self.trainer.world_size)]
+                torch.distributed.all_gather_object(gathered, items)
+                items = [item for part in gathered for item in part]
+            if self.trainer.global_rank == 0:
+                for name, result in items:
+                    stem = name.replace("/", "_")
+                    write_outputs(result, output_paths(stem, Path(self.hparams.output_dir) / "predict", model))
         return results
 
     def on_test_epoch_end(self) -> None:

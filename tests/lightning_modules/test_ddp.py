@@ -55,6 +55,8 @@ def ddp_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_cli("test", "--config", str(config), "--trainer.devices", "2", "--trainer.strategy", "ddp",
             "--ckpt_path", checkpoint, "--trainer.logger.init_args.name", "test_ddp",
             "--model.init_args.output_dir", str(tmp / "out_ddp"))
+    run_cli("predict", "--config", str(config), "--trainer.devices", "2", "--trainer.strategy", "ddp",
+            "--ckpt_path", checkpoint, "--model.init_args.output_dir", str(tmp / "out_ddp"))
     run_cli("test", "--config", str(config), "--trainer.devices", "1", "--ckpt_path", checkpoint,
             "--trainer.logger.init_args.name", "test_single", "--model.init_args.output_dir", str(tmp / "out_single"))
     return tmp
@@ -79,3 +81,9 @@ def test_ddp_metric_equals_single_process(ddp_runs: Path) -> None:
     assert sorted(p.name for p in (ddp_runs / "out_ddp" / "hdr").iterdir()) == sorted(
         p.name for p in (ddp_runs / "out_single" / "hdr").iterdir()
     )
+
+
+def test_ddp_predict_writes_every_item_once(ddp_runs: Path) -> None:
+    """6 views over two ranks: rank 0 gathers and writes all of them."""
+    names = sorted(p.stem for p in (ddp_runs / "out_ddp" / "predict").glob("*.exr"))
+    assert names == sorted(p.stem for p in (ddp_runs / "out_ddp" / "hdr").glob("*.exr")) and len(names) == 6
