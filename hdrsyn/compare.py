@@ -10,12 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from hdrsyn.io import atomic_write  # noqa: E402
+from hdrsyn.io import atomic_write
+from hdrsyn.plots import save_figure
 
 #: Reported columns, in the paper's order: HDR quality, then stack quality (stop-up / stop-down).
 METRICS = ("pu21_psnr", "pu21_ssim", "mu_psnr", "log_psnr", "psnr/up", "psnr/down", "ssim/up", "ssim/down",
@@ -83,10 +81,7 @@ def bar_chart(rows: Sequence[dict], path: Path, keys: Sequence[str] = ("pu21_psn
         ax.set_title(key)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+    save_figure(fig, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

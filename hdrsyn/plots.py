@@ -30,6 +30,11 @@ def plot_response(inverse_crf: np.ndarray, path: str | Path, title: str = "Recov
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    save_figure(fig, path)
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> None:
+    """Render ``fig`` to PNG, write it atomically to ``path`` and close it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from hdrsyn.networks import StackGenerator
-from lightning_modules.evaluation import log_run_conventions, log_stack_psnr
+from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
-from lightning_modules.visuals import log_image
+from lightning_modules.visuals import log_image, stack_grid
 
 #: Sub-network names inside each direction of :class:`StackGenerator`.
 SUBNETS = ("global_net", "local_net", "refine_net")
@@ -98,10 +98,7 @@ class StackStage(pl.LightningModule):
                 groups.append({"params": params, "lr": self.lr[name], "name": name})
         return GCAdam(groups, betas=self.betas, weight_decay=self.weight_decay)
 
-    @staticmethod
-    def times(batch: dict) -> torch.Tensor:
-        """Relative exposure times ``2**EV`` ``(B, N)``."""
-        return torch.exp2(batch["ev"].to(batch["stack"].dtype))
+    times = staticmethod(exposure_times)
 
     def log_stack_psnr(self, prefix: str, pred: torch.Tensor, target: torch.Tensor, ev: torch.Tensor) -> None:
         """PSNR of every generated exposure and their mean (:func:`lightning_modules.evaluation.log_stack_psnr`)."""
@@ -109,6 +106,4 @@ class StackStage(pl.LightningModule):
 
     def log_stack_image(self, key: str, stack: torch.Tensor, target: torch.Tensor | None = None) -> None:
         """Log one stack (and its target underneath) as a picture, on the first validation batch."""
-        rows = [stack] if target is None else [stack, target]
-        grid = torch.cat([torch.cat(list(row.clamp(0, 1)), dim=-1) for row in rows], dim=-2)
-        log_image(self.logger, key, grid, self.global_step)
+        log_image(self.logger, key, stack_grid(stack, target), self.global_step)

@@ -27,6 +27,11 @@ from hdrsyn.metrics import PU21PSNR, PU21SSIM, ColorVideoVDP, LogPSNR, MuLawPSNR
 from ops.tonemap import gamma_encode, mu_law, reinhard_global
 
 
+def exposure_times(batch: dict) -> torch.Tensor:
+    """Relative exposure times ``2**EV`` ``(B, N)`` of a batch, in the stack's dtype."""
+    return torch.exp2(batch["ev"].to(batch["stack"].dtype))
+
+
 def log_stack_psnr(module: pl.LightningModule, prefix: str, pred: torch.Tensor, target: torch.Tensor,
                    ev: torch.Tensor) -> None:
     """Log the PSNR of every generated exposure of ``pred`` ``(B, N, 3, H, W)`` (the centre is the input

@@ -9,6 +9,7 @@ import torch
 
 from lightning_modules.evaluation import (
     HDRTestMetrics,
+    exposure_times,
     finish_test,
     log_run_conventions,
     hdr_preview,
@@ -17,7 +18,7 @@ from lightning_modules.evaluation import (
     output_folder,
     write_test_outputs,
 )
-from lightning_modules.visuals import log_image
+from lightning_modules.visuals import log_image, stack_grid
 
 
 class HDRBaseline(pl.LightningModule):
@@ -61,8 +62,7 @@ class HDRBaseline(pl.LightningModule):
             previews = torch.cat([hdr_preview(radiance[:1]), hdr_preview(batch["hdr"][:1])], dim=-1)[0]
             log_image(self.logger, "val/hdr_pred_vs_true", previews, self.global_step)
             if stack is not None:
-                rows = [torch.cat(list(s.clamp(0, 1)), dim=-1) for s in (stack[0], batch["stack"][0])]
-                log_image(self.logger, "val/stack", torch.cat(rows, dim=-2), self.global_step)
+                log_image(self.logger, "val/stack", stack_grid(stack[0], batch["stack"][0]), self.global_step)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         stack, radiance = self.evaluate(batch)
@@ -75,10 +75,7 @@ class HDRBaseline(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         finish_test(self, self.test_metrics, output_folder(self.output_dir, self.trainer), type(self).__name__)
 
-    @staticmethod
-    def times(batch: dict) -> torch.Tensor:
-        """Relative exposure times ``2**EV`` ``(B, N)``."""
-        return torch.exp2(batch["ev"].to(batch["stack"].dtype))
+    times = staticmethod(exposure_times)
 
 
 class ReferenceMethod(HDRBaseline):
