@@ -9,10 +9,13 @@ differentiable: the paper stops the gradient at the solve and linearises ``g`` i
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import torch
 from kornia.core.check import KORNIA_CHECK
+
+from ops.layout import empty_like_layout, in_memory_order
 
 N_LEVELS = 256
 
@@ -27,13 +30,30 @@ def quantize(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
     return (stack.detach() * (n_levels - 1)).round().clamp(0, n_levels - 1).long()
 
 
-def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
-    """``(B, N, C, n_levels)`` counts of the levels ``round((n - 1) x)`` of every image and channel."""
-    KORNIA_CHECK(n_levels <= 256, f"n_levels must be <= 256 for 8-bit histograms, got {n_levels}")
-    rows = stack.detach().flatten(3).flatten(0, 2)
-    levels = (rows * (n_levels - 1) + 0.5).clamp_(0, n_levels - 1).to(torch.uint8)  # x in [0, 1]: rounds
-    counts = torch.stack([torch.bincount(row, minlength=n_levels) for row in levels])
-    return counts.view(*stack.shape[:3], n_levels)
+def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int = 1 << 20) -> torch.Tensor:
+    """``(B, N, C, n_levels)`` counts of the levels ``round((n - 1) x)`` of every image and channel.
+
+    Levels are rounded by adding ``2**23`` in float32 (the integer lands in the low mantissa bits, read
+    as int32) and counted ``chunk`` elements at a time in the stack's memory order, channel ``k``
+    offset by ``k n_levels`` so one ``bincount`` serves all channels: on CPU this is several times
+    faster than float-to-integer casts and full-size temporaries. Rounding is half-to-even, as
+    :func:`quantize`.
+    """
+    b, n, c = stack.shape[:3]
+    images = stack.detach().flatten(3)
+    length = max(1, min(images.shape[-1], chunk // c))
+    rounded = empty_like_layout(images[0, 0, :, :length], torch.float32)
+    magic = torch.tensor(2.0**23, dtype=torch.float32, device=stack.device)
+    channel_offsets = n_levels * torch.arange(c, dtype=torch.int32, device=stack.device)[:, None]
+    offset = empty_like_layout(rounded, torch.int32).copy_(0x4B000000 - channel_offsets)  # dense: vectorised sub
+    counts = torch.zeros(b, n, c * n_levels, dtype=torch.long, device=stack.device)
+    for i, j in itertools.product(range(b), range(n)):
+        for start in range(0, images.shape[-1], length):
+            values = images[i, j, :, start : start + length]
+            bits = torch.add(magic, values, alpha=n_levels - 1, out=rounded[:, : values.shape[-1]]).view(torch.int32)
+            levels = in_memory_order(bits.sub_(offset[:, : bits.shape[-1]])).reshape(-1)  # 0x4B000000: 2.0**23
+            counts[i, j] += torch.bincount(levels, minlength=c * n_levels)
+    return counts.view(b, n, c, n_levels)
 
 
 def sample_grossberg(stack: torch.Tensor, n_samples: int = 256, n_levels: int = N_LEVELS) -> torch.Tensor:

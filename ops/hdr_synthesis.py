@@ -9,6 +9,7 @@ from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_TENSOR
 from torch import nn
 
 from ops.crf import sample_grossberg, sample_spatial, solve_debevec
+from ops.layout import in_memory_order
 from ops.merge import merge_log_radiance
 
 Sampling = Literal["grossberg", "spatial"]
@@ -30,7 +31,7 @@ def check_stack(stack: torch.Tensor, exposure_times: torch.Tensor) -> None:
         exposure_times.shape == (b, n),
         f"exposure_times must be (B, N) = ({b}, {n}), got shape {tuple(exposure_times.shape)}",
     )
-    low, high = torch.aminmax(stack.detach())
+    low, high = torch.aminmax(in_memory_order(stack.detach()))  # no copy of a channels-last view
     KORNIA_CHECK(
         bool(low >= 0) and bool(high <= 1),
         f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]",

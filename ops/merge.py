@@ -5,69 +5,141 @@ from __future__ import annotations
 import torch
 from kornia.core.check import KORNIA_CHECK
 
+from ops.layout import empty_like_layout, in_memory_order
 from ops.linearize import segment_tables
 
+CHUNK_ELEMENTS = 1 << 18
+"""Elements per pass of the merge: its temporaries stay in cache and are allocated once per call."""
 
-def _lookup(x: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``g(x) - ln t`` and ``dg/dx`` of ``(B, C, H, W)`` values from per-segment tables ``(B, C, n-1)``."""
-    n_segments = offsets.shape[-1]
-    position = x * n_segments
-    segment = position.ceil().sub_(1).clamp_(0, n_segments - 1).long().flatten(2)
-    slope = slopes.gather(-1, segment).view_as(x)
-    return torch.addcmul(offsets.gather(-1, segment).view_as(x), position, slope), slope * n_segments
+
+def _level_tables(log_inverse_crf: torch.Tensor, log_times: torch.Tensor, dtype: torch.dtype) -> tuple:
+    """Lines ``g(x) - ln t_j = offset + x slope`` indexed by ``ceil((n - 1) x)``: ``(B, N, C, n)``, ``(B, C, n)``.
+
+    Index ``k > 0`` holds segment ``[k-1, k]`` (the backward difference of Eq. 3), index 0 (``x = 0``)
+    the first segment; slopes are per unit of ``x``.
+    """
+    offsets, slopes = segment_tables(log_inverse_crf, torch.float64)
+    offsets = torch.cat([offsets[..., :1], offsets], -1)[:, None] - log_times.to(torch.float64)[:, :, None, None]
+    slopes = torch.cat([slopes[..., :1], slopes], -1) * slopes.shape[-1]
+    return offsets.to(dtype).contiguous(), slopes.to(dtype).contiguous()
+
+
+class _Workspace:
+    """Scratch buffers of one ``(B, C, L)`` chunk, reused by every exposure and chunk of a call.
+
+    They lie in memory in the stack's order (channel innermost for a stack viewed from ``(H, W, 3)``
+    images), so every elementwise op runs on dense, equally strided operands. Table lookups go through
+    one flat table per exposure, indexed by ``ceil((n - 1) x) + (b C + c) n``, with the index viewed in
+    memory order: ``gather`` then walks contiguous rows whatever the stack's layout.
+    """
+
+    def __init__(self, chunk: torch.Tensor, n_levels: int) -> None:
+        self.position, self.value, self.slope, self.weight = (empty_like_layout(chunk) for _ in range(4))
+        self.index32, self.index = empty_like_layout(chunk, torch.int32), empty_like_layout(chunk, torch.long)
+        b, c = chunk.shape[:2]
+        self.base = empty_like_layout(chunk).copy_(torch.arange(b * c).view(b, c, 1) * n_levels)
+        self.rows = b * c
+
+    def _flat(self, buffer: torch.Tensor) -> torch.Tensor:
+        return in_memory_order(buffer).view(self.rows, -1)
+
+    def lookup(self, x: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> tuple:
+        """Hat weight ``w(x)``, ``g(x) - ln t`` and ``dg/dx`` of a ``(B, C, L)`` chunk, in the buffers.
+
+        ``offsets`` and ``slopes`` are ``(B, C, n)`` tables from :func:`_level_tables`.
+        """
+        n_levels = offsets.shape[-1]
+        torch.mul(x, n_levels - 1, out=self.position).ceil_().add_(self.base)
+        self.index32.copy_(self.position)  # float -> int32 -> int64 is about 3x faster than float -> int64
+        self.index.copy_(self.index32)
+        index = self._flat(self.index)
+        torch.gather(offsets.reshape(1, -1).expand(self.rows, -1), 1, index, out=self._flat(self.value))
+        torch.gather(slopes.reshape(1, -1).expand(self.rows, -1), 1, index, out=self._flat(self.slope))
+        self.value.addcmul_(x, self.slope)
+        torch.sub(x, 0.5, out=self.weight).abs_().mul_(-2).add_(1)  # Debevec's hat 1 - |2x - 1|
+        return self.weight, self.value, self.slope
 
 
 class _WeightedLogMerge(torch.autograd.Function):
-    """Forward and backward of :func:`merge_log_radiance`, one exposure at a time.
+    """Forward and backward of :func:`merge_log_radiance`, in cache-sized chunks of pixels.
 
-    Autograd on the composed expression keeps about a dozen full-stack temporaries; here the forward
-    keeps only each exposure's derivative factor ``w_j g'(Z_j)`` (and ``ln E_j`` when the weights are
-    differentiated), nothing when no gradient is needed, so the backward is a multiply per exposure.
+    The forward keeps only each exposure's derivative factor ``w_j g'(Z_j)`` (and ``ln E_j`` when the
+    weights are differentiated), nothing when no gradient is needed, so the backward is a multiply per
+    exposure. Pixels are processed ``CHUNK_ELEMENTS`` at a time through one small workspace: no
+    full-size temporary is ever allocated, which on CPU is what made the merge slow (page faults).
     """
 
     @staticmethod
     def forward(ctx, stack, offsets, slopes, log_times, detach_weights: bool, min_weight: float):  # noqa: ANN001
-        b, n = stack.shape[:2]
+        b, n, c, h, w = stack.shape
+        flat = stack.flatten(3)
         need_grad = ctx.needs_input_grad[0]
-        per_exposure = torch.empty_like(stack) if need_grad and not detach_weights else None
-        factor = torch.empty_like(stack) if need_grad else None
-        numerator, total = torch.zeros_like(stack[:, 0]), torch.zeros_like(stack[:, 0])
-        for j in range(n):
-            value, slope = _lookup(stack[:, j], offsets[:, j], slopes[:, j])
-            weight = 1 - (2 * stack[:, j] - 1).abs()
-            numerator.addcmul_(weight, value)
-            total.add_(weight)
-            if factor is not None:
-                factor[:, j] = weight * slope
-            if per_exposure is not None:
-                per_exposure[:, j] = value
-        merged = numerator / total.clamp_min(min_weight)
-        valid = total >= min_weight
-        ctx.fallback = None
-        if not bool(valid.all()):  # shortest exposure where the middle image is bright, else longest
-            batch = torch.arange(b, device=stack.device)
-            short, long = log_times.argmin(1), log_times.argmax(1)
-            bright = stack[:, n // 2] > 0.5
-            short_value, short_slope = _lookup(stack[batch, short], offsets[batch, short], slopes[batch, short])
-            long_value, long_slope = _lookup(stack[batch, long], offsets[batch, long], slopes[batch, long])
-            merged = torch.where(valid, merged, torch.where(bright, short_value, long_value))
-            index = torch.where(bright, short.view(b, 1, 1, 1), long.view(b, 1, 1, 1)).expand_as(merged)
-            ctx.fallback = (index, torch.where(bright, short_slope, long_slope))
+        factor = torch.empty_like(stack).flatten(3) if need_grad else None
+        per_exposure = torch.empty_like(stack).flatten(3) if need_grad and not detach_weights else None
+        inverse_total = stack.new_empty(b, c, h * w) if need_grad else None
+        merged = stack.new_empty(b, c, h * w)
+        length = max(1, min(h * w, CHUNK_ELEMENTS // (b * c)))
+        ctx.fallback, work = None, None
+        for start in range(0, h * w, length):
+            chunk = slice(start, min(start + length, h * w))
+            if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
+                work = _Workspace(flat[:, 0, :, chunk], offsets.shape[-1])
+                num, tot = empty_like_layout(work.value), empty_like_layout(work.value)
+                bad = empty_like_layout(work.value, torch.bool)
+            num.zero_(), tot.zero_()
+            for j in range(n):
+                weight, value, slope = work.lookup(flat[:, j, :, chunk], offsets[:, j], slopes)
+                num.addcmul_(weight, value)
+                tot.add_(weight)
+                if factor is not None:
+                    torch.mul(weight, slope, out=factor[:, j, :, chunk])
+                if per_exposure is not None:
+                    per_exposure[:, j, :, chunk].copy_(value)
+            torch.lt(tot, min_weight, out=bad)
+            torch.div(num, tot.clamp_min_(min_weight), out=merged[..., chunk])
+            if inverse_total is not None:
+                torch.reciprocal(tot, out=inverse_total[..., chunk])
+            if bool(bad.any()):
+                _fall_back(ctx, flat, offsets, slopes, log_times, chunk, bad, merged, inverse_total)
         ctx.detach_weights = detach_weights
-        ctx.save_for_backward(stack, per_exposure, factor, total, merged, valid)
+        merged = merged.view(b, c, h, w)
+        ctx.save_for_backward(stack, per_exposure, factor, inverse_total, merged)
         return merged
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001
-        stack, per_exposure, factor, total, merged, valid = ctx.saved_tensors
-        share = torch.where(valid, grad / total.clamp_min(1e-30), torch.zeros_like(grad))[:, None]
+        stack, per_exposure, factor, inverse_total, merged = ctx.saved_tensors
+        share = (grad.flatten(2) * inverse_total)[:, None]  # zero where a pixel fell back
         grad_stack = factor * share
         if not ctx.detach_weights:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E) / W
-            grad_stack += -2 * torch.sign(2 * stack - 1) * (per_exposure - merged[:, None]) * share
+            grad_stack += -2 * torch.sign(2 * stack.flatten(3) - 1) * (per_exposure - merged.flatten(2)[:, None]) * share
         if ctx.fallback is not None:
             index, slope = ctx.fallback
-            grad_stack.scatter_add_(1, index[:, None], torch.where(valid, 0, grad * slope)[:, None])
-        return grad_stack, None, None, None, None, None
+            grad_stack.scatter_add_(1, index[:, None], (grad.flatten(2) * slope)[:, None])
+        return grad_stack.view_as(stack), None, None, None, None, None
+
+
+def _fall_back(ctx, flat, offsets, slopes, log_times, chunk, bad, merged, inverse_total) -> None:  # noqa: ANN001
+    """Give a chunk's zero-weight pixels the shortest exposure where the middle image is bright, else the longest.
+
+    Records, for the backward, which exposure each such pixel took and its slope ``g'``.
+    """
+    b, n, c, _ = flat.shape
+    n_levels = offsets.shape[-1]
+    batch, short, long = torch.arange(b, device=flat.device), log_times.argmin(1), log_times.argmax(1)
+    bright = flat[:, n // 2, :, chunk] > 0.5
+    short_x, long_x = flat[batch, short, :, chunk], flat[batch, long, :, chunk]
+    _, short_value, short_slope = _Workspace(short_x, n_levels).lookup(short_x, offsets[batch, short], slopes)
+    _, long_value, long_slope = _Workspace(long_x, n_levels).lookup(long_x, offsets[batch, long], slopes)
+    merged[..., chunk] = torch.where(bad, torch.where(bright, short_value, long_value), merged[..., chunk])
+    if inverse_total is None:
+        return
+    inverse_total[..., chunk].masked_fill_(bad, 0)
+    if ctx.fallback is None:
+        ctx.fallback = (torch.zeros_like(merged, dtype=torch.long), torch.zeros_like(merged))
+    index, slope = ctx.fallback
+    index[..., chunk] = torch.where(bright, short.view(b, 1, 1), long.view(b, 1, 1))
+    slope[..., chunk] = torch.where(bad, torch.where(bright, short_slope, long_slope), 0)
 
 
 def merge_log_radiance(
@@ -96,9 +168,11 @@ def merge_log_radiance(
         ``(B, C, H, W)`` log radiance.
     """
     KORNIA_CHECK(stack.dim() == 5, f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
-    b, n = stack.shape[:2]
+    b, n, c = stack.shape[:3]
     KORNIA_CHECK(log_times.shape == (b, n), f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
-    offsets, slopes = segment_tables(log_inverse_crf, stack.dtype)
-    offsets = offsets[:, None] - log_times.to(stack.dtype)[:, :, None, None]  # fold -ln t_j into the table
-    slopes = slopes[:, None].expand_as(offsets)
+    KORNIA_CHECK(
+        log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
+        f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
+    )
+    offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)
     return _WeightedLogMerge.apply(stack, offsets, slopes, log_times, detach_weights, min_weight)
