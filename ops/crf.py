@@ -26,8 +26,11 @@ def hat_weights(values: torch.Tensor) -> torch.Tensor:
 
 
 def quantize(stack: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
-    """Integer levels ``round((n - 1) x)`` of values in [0, 1], as int64."""
-    return (stack.detach() * (n_levels - 1)).round().clamp(0, n_levels - 1).long()
+    """Nearest levels ``round((n - 1) x)`` (ties to even) of values in [0, 1], as int64; uint8 values as they are."""
+    if stack.dtype == torch.uint8:
+        return stack.long()
+    exact = stack.detach().to(torch.float64) * (n_levels - 1)  # exact for float32 values: no double rounding
+    return exact.round().clamp(0, n_levels - 1).long()
 
 
 def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int = 1 << 20) -> torch.Tensor:
@@ -37,8 +40,11 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     as int32) and counted ``chunk`` elements at a time in the stack's memory order, channel ``k``
     offset by ``k n_levels`` so one ``bincount`` serves all channels: on CPU this is several times
     faster than float-to-integer casts and full-size temporaries. Rounding is half-to-even, as
-    :func:`quantize`.
+    :func:`quantize`. An 8-bit (``uint8``) stack is counted as it is (``n_levels`` 256).
     """
+    KORNIA_CHECK(
+        stack.dtype != torch.uint8 or n_levels == 256, f"a uint8 stack has 256 levels, got n_levels={n_levels}"
+    )
     b, n, c = stack.shape[:3]
     images = stack.detach().flatten(3)
     length = max(1, min(images.shape[-1], chunk // c))
@@ -50,7 +56,11 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     for i, j in itertools.product(range(b), range(n)):
         for start in range(0, images.shape[-1], length):
             values = images[i, j, :, start : start + length]
-            bits = torch.add(magic, values, alpha=n_levels - 1, out=rounded[:, : values.shape[-1]]).view(torch.int32)
+            bits = rounded[:, : values.shape[-1]].view(torch.int32)
+            if values.dtype == torch.uint8:
+                bits.copy_(values).add_(0x4B000000)
+            else:
+                torch.add(magic, values, alpha=n_levels - 1, out=bits.view(torch.float32))
             levels = in_memory_order(bits.sub_(offset[:, : bits.shape[-1]])).reshape(-1)  # 0x4B000000: 2.0**23
             counts[i, j] += torch.bincount(levels, minlength=c * n_levels)
     return counts.view(b, n, c, n_levels)

@@ -17,25 +17,29 @@ DEFAULT_SAMPLES = {"grossberg": 256, "spatial": 70}
 
 
 def check_stack(stack: torch.Tensor, exposure_times: torch.Tensor) -> None:
-    """Validate a ``(B, N, 3, H, W)`` stack in [0, 1] and its ``(B, N)`` strictly increasing times."""
+    """Validate a ``(B, N, 3, H, W)`` stack (float in [0, 1], or uint8) and its ``(B, N)`` increasing times."""
     KORNIA_CHECK_IS_TENSOR(stack, "stack must be a tensor")
     KORNIA_CHECK_IS_TENSOR(exposure_times, "exposure_times must be a tensor")
     KORNIA_CHECK(
         stack.dim() == 5 and stack.shape[2] == 3,
         f"stack must be (B, N, 3, H, W), got shape {tuple(stack.shape)}",
     )
-    KORNIA_CHECK(stack.is_floating_point(), f"stack must be a float tensor in [0, 1], got {stack.dtype}")
+    KORNIA_CHECK(
+        stack.is_floating_point() or stack.dtype == torch.uint8,
+        f"stack must be a float tensor in [0, 1] or an 8-bit (uint8) tensor, got {stack.dtype}",
+    )
     b, n = stack.shape[:2]
     KORNIA_CHECK(n >= 2, f"an HDR merge needs at least 2 exposures, got N={n}")
     KORNIA_CHECK(
         exposure_times.shape == (b, n),
         f"exposure_times must be (B, N) = ({b}, {n}), got shape {tuple(exposure_times.shape)}",
     )
-    low, high = torch.aminmax(in_memory_order(stack.detach()))  # no copy of a channels-last view
-    KORNIA_CHECK(
-        bool(low >= 0) and bool(high <= 1),
-        f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]",
-    )
+    if stack.is_floating_point():
+        low, high = torch.aminmax(in_memory_order(stack.detach()))  # no copy of a channels-last view
+        KORNIA_CHECK(
+            bool(low >= 0) and bool(high <= 1),
+            f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]",
+        )
     KORNIA_CHECK(bool((exposure_times > 0).all()), "exposure_times must be positive (seconds or 2**EV)")
     KORNIA_CHECK(
         bool((exposure_times.diff(dim=1) > 0).all()),
@@ -61,7 +65,8 @@ def synthesize_hdr(
        through which gradients reach every image of the stack.
 
     Args:
-        stack: ``(B, N, 3, H, W)`` exposures in [0, 1].
+        stack: ``(B, N, 3, H, W)`` exposures, float in [0, 1] (differentiable) or ``uint8`` (8-bit photos,
+            as OpenCV takes them: a table lookup per pixel, no gradient, float32 results).
         exposure_times: ``(B, N)`` strictly increasing exposure times (seconds, or relative: 2**EV).
         sampling: ``"grossberg"`` (default, 256 samples) or ``"spatial"`` (OpenCV grid, 70 samples).
         n_samples: number of samples; None picks the sampling's default.
@@ -85,7 +90,8 @@ def synthesize_hdr(
         if normalize:
             g = g - g[..., -1].amax(-1)[:, None, None]
     log_radiance = merge_log_radiance(stack, g, log_times, detach_weights)
-    return log_radiance.exp(), g.exp().to(stack.dtype)
+    radiance = log_radiance.exp() if log_radiance.requires_grad else log_radiance.exp_()
+    return radiance, g.exp().to(radiance.dtype)
 
 
 class HDRSynthesis(nn.Module):

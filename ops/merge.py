@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from kornia.core.check import KORNIA_CHECK
 
+from ops.crf import hat_weights
 from ops.layout import empty_like_layout, in_memory_order
 from ops.linearize import segment_tables
 
@@ -24,6 +25,14 @@ def _level_tables(log_inverse_crf: torch.Tensor, log_times: torch.Tensor, dtype:
     return offsets.to(dtype).contiguous(), slopes.to(dtype).contiguous()
 
 
+def _knot_tables(log_inverse_crf: torch.Tensor, log_times: torch.Tensor) -> tuple:
+    """For 8-bit stacks: ``g(k) - ln t_j`` ``(B, N, C, n)`` and the hat ``w(k / (n - 1))`` ``(B, C, n)``, float32."""
+    g = log_inverse_crf.detach().to(torch.float64)
+    values = g[:, None] - log_times.to(torch.float64)[:, :, None, None]
+    weights = hat_weights(torch.linspace(0, 1, g.shape[-1], dtype=torch.float64, device=g.device)).expand_as(g)
+    return values.float().contiguous(), weights.float().contiguous()
+
+
 class _Workspace:
     """Scratch buffers of one ``(B, C, L)`` chunk, reused by every exposure and chunk of a call.
 
@@ -33,11 +42,12 @@ class _Workspace:
     memory order: ``gather`` then walks contiguous rows whatever the stack's layout.
     """
 
-    def __init__(self, chunk: torch.Tensor, n_levels: int) -> None:
-        self.position, self.value, self.slope, self.weight = (empty_like_layout(chunk) for _ in range(4))
+    def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
+        self.position, self.value, self.slope, self.weight = (empty_like_layout(chunk, dtype) for _ in range(4))
         self.index32, self.index = empty_like_layout(chunk, torch.int32), empty_like_layout(chunk, torch.long)
         b, c = chunk.shape[:2]
-        self.base = empty_like_layout(chunk).copy_(torch.arange(b * c).view(b, c, 1) * n_levels)
+        base = empty_like_layout(chunk, dtype if chunk.is_floating_point() else torch.long)
+        self.base = base.copy_(torch.arange(b * c).view(b, c, 1) * n_levels)  # row (b, c) of the flat tables
         self.rows = b * c
 
     def _flat(self, buffer: torch.Tensor) -> torch.Tensor:
@@ -49,7 +59,7 @@ class _Workspace:
         ``offsets`` and ``slopes`` are ``(B, C, n)`` tables from :func:`_level_tables`.
         """
         n_levels = offsets.shape[-1]
-        torch.mul(x, n_levels - 1, out=self.position).ceil_().add_(self.base)
+        torch.mul(x, n_levels - 1, out=self.position).ceil_().add_(self.base)  # exact: integers below 2**24
         self.index32.copy_(self.position)  # float -> int32 -> int64 is about 3x faster than float -> int64
         self.index.copy_(self.index32)
         index = self._flat(self.index)
@@ -58,6 +68,21 @@ class _Workspace:
         self.value.addcmul_(x, self.slope)
         torch.sub(x, 0.5, out=self.weight).abs_().mul_(-2).add_(1)  # Debevec's hat 1 - |2x - 1|
         return self.weight, self.value, self.slope
+
+
+class _KnotWorkspace(_Workspace):
+    """For an 8-bit stack the level is the index: ``g(k) - ln t_j`` and ``w(k)`` are read off tables."""
+
+    def lookup(self, x: torch.Tensor, values: torch.Tensor, weights: torch.Tensor) -> tuple:
+        """Hat weight and ``g - ln t`` of a ``(B, C, L)`` uint8 chunk (tables from :func:`_knot_tables`)."""
+        index = self._flat(self.index.copy_(x).add_(self.base))
+        torch.gather(values.reshape(1, -1).expand(self.rows, -1), 1, index, out=self._flat(self.value))
+        torch.gather(weights.reshape(1, -1).expand(self.rows, -1), 1, index, out=self._flat(self.weight))
+        return self.weight, self.value, None
+
+
+def _workspace(chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> _Workspace:
+    return (_Workspace if chunk.is_floating_point() else _KnotWorkspace)(chunk, n_levels, dtype)
 
 
 class _WeightedLogMerge(torch.autograd.Function):
@@ -76,14 +101,14 @@ class _WeightedLogMerge(torch.autograd.Function):
         need_grad = ctx.needs_input_grad[0]
         factor = torch.empty_like(stack).flatten(3) if need_grad else None
         per_exposure = torch.empty_like(stack).flatten(3) if need_grad and not detach_weights else None
-        inverse_total = stack.new_empty(b, c, h * w) if need_grad else None
-        merged = stack.new_empty(b, c, h * w)
+        inverse_total = empty_like_layout(flat[:, 0], offsets.dtype) if need_grad else None
+        merged = empty_like_layout(flat[:, 0], offsets.dtype)  # the stack's layout: chunk writes stay dense
         length = max(1, min(h * w, CHUNK_ELEMENTS // (b * c)))
         ctx.fallback, work = None, None
         for start in range(0, h * w, length):
             chunk = slice(start, min(start + length, h * w))
             if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
-                work = _Workspace(flat[:, 0, :, chunk], offsets.shape[-1])
+                work = _workspace(flat[:, 0, :, chunk], offsets.shape[-1], offsets.dtype)
                 num, tot = empty_like_layout(work.value), empty_like_layout(work.value)
                 bad = empty_like_layout(work.value, torch.bool)
             num.zero_(), tot.zero_()
@@ -127,10 +152,11 @@ def _fall_back(ctx, flat, offsets, slopes, log_times, chunk, bad, merged, invers
     b, n, c, _ = flat.shape
     n_levels = offsets.shape[-1]
     batch, short, long = torch.arange(b, device=flat.device), log_times.argmin(1), log_times.argmax(1)
-    bright = flat[:, n // 2, :, chunk] > 0.5
+    bright = flat[:, n // 2, :, chunk] > (0.5 if flat.is_floating_point() else (n_levels - 1) / 2)
     short_x, long_x = flat[batch, short, :, chunk], flat[batch, long, :, chunk]
-    _, short_value, short_slope = _Workspace(short_x, n_levels).lookup(short_x, offsets[batch, short], slopes)
-    _, long_value, long_slope = _Workspace(long_x, n_levels).lookup(long_x, offsets[batch, long], slopes)
+    short_work, long_work = _workspace(short_x, n_levels, offsets.dtype), _workspace(long_x, n_levels, offsets.dtype)
+    _, short_value, short_slope = short_work.lookup(short_x, offsets[batch, short], slopes)
+    _, long_value, long_slope = long_work.lookup(long_x, offsets[batch, long], slopes)
     merged[..., chunk] = torch.where(bad, torch.where(bright, short_value, long_value), merged[..., chunk])
     if inverse_total is None:
         return
@@ -158,7 +184,7 @@ def merge_log_radiance(
     exposure, else from the longest, instead of producing NaN, 0 or a dark hole.
 
     Args:
-        stack: ``(B, N, C, H, W)`` in [0, 1].
+        stack: ``(B, N, C, H, W)`` in [0, 1], or ``uint8`` levels (no gradient; float32 result).
         log_inverse_crf: ``(B, C, n)`` table of ``g`` (no gradient is taken through it).
         log_times: ``(B, N)`` natural log of the exposure times.
         detach_weights: stop the gradient through the hat weights (as the authors do).
@@ -174,5 +200,8 @@ def merge_log_radiance(
         log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
         f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
     )
-    offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)
+    if stack.is_floating_point():
+        offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)
+    else:
+        offsets, slopes = _knot_tables(log_inverse_crf, log_times)
     return _WeightedLogMerge.apply(stack, offsets, slopes, log_times, detach_weights, min_weight)

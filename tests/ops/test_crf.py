@@ -101,3 +101,22 @@ def test_spatial_grid_matches_opencv_layout() -> None:
 def test_hat_weights() -> None:
     z = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])
     torch.testing.assert_close(hat_weights(z), torch.tensor([0.0, 0.5, 1.0, 0.5, 0.0]))
+
+
+def test_level_histograms_round_and_count_every_layout_and_dtype(monkeypatch) -> None:
+    """Counts equal a per-row bincount of the nearest level of the exact 255 x, however the stack is given."""
+    from ops.crf import level_histograms, quantize
+
+    generator = torch.Generator().manual_seed(0)
+    stack = torch.rand(2, 3, 3, 17, 13, generator=generator)
+    stack[0, 0, 0, 0, :4] = torch.tensor([0.0, 1.0, 0.5 / 255, 254.5 / 255])
+    nearest = torch.from_numpy(np.round(stack.numpy().astype(np.float64) * 255)).long()
+    assert torch.equal(quantize(stack), nearest)
+    expected = torch.stack([torch.bincount(row, minlength=256) for row in nearest.flatten(3).flatten(0, 2)])
+    expected = expected.view(2, 3, 3, 256)
+    hwc = stack.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    assert torch.equal(level_histograms(stack), expected)
+    assert torch.equal(level_histograms(hwc), expected)
+    assert torch.equal(level_histograms(quantize(stack).to(torch.uint8)), expected)
+    assert torch.equal(level_histograms(stack, chunk=3 * 50), expected)  # many chunks and a tail
+    assert torch.equal(level_histograms(stack.double()), expected)

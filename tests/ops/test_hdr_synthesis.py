@@ -56,6 +56,18 @@ def test_batch_equals_single_items(rendered) -> None:
         torch.testing.assert_close(crf[i], single_crf[0])
 
 
+@pytest.mark.parametrize("sampling", ["grossberg", "spatial"])
+def test_uint8_photos_merge_like_their_float_values(rendered, sampling: str) -> None:
+    """An 8-bit stack as loaded from (H, W, 3) files gives the float path's CRF and radiance, in float32."""
+    photos = torch.stack([torch.from_numpy(stack) for _, _, stack in rendered[:2]]).permute(0, 1, 4, 2, 3)
+    times = torch.tensor([[2.0**ev for ev in range(-3, 4)]]).expand(2, -1)
+    radiance, crf = synthesize_hdr(photos, times, sampling=sampling)
+    reference, reference_crf = synthesize_hdr(photos.float() / 255, times, sampling=sampling)
+    assert radiance.dtype == crf.dtype == torch.float32 and radiance.shape == reference.shape
+    torch.testing.assert_close(crf, reference_crf, rtol=1e-6, atol=0)
+    torch.testing.assert_close(radiance.log(), reference.log(), rtol=0, atol=1e-5)
+
+
 def test_float64_and_module(rendered) -> None:
     stack = to_stack(rendered[0][2]).double()
     times = torch.tensor([[2.0**ev for ev in range(-3, 4)]], dtype=torch.float64)
@@ -122,7 +134,7 @@ def test_saturated_and_black_regions_have_no_holes() -> None:
         (torch.rand(1, 2, 3, 8, 8), torch.tensor([[1.0, 1.0]]), "strictly increasing"),
         (torch.rand(1, 2, 3, 8, 8), torch.tensor([[0.0, 1.0]]), "positive"),
         (torch.rand(1, 2, 3, 8, 8), torch.ones(1, 3), r"exposure_times must be \(B, N\)"),
-        (torch.randint(0, 255, (1, 2, 3, 8, 8)), torch.tensor([[1.0, 2.0]]), "float"),
+        (torch.randint(0, 255, (1, 2, 3, 8, 8)), torch.tensor([[1.0, 2.0]]), "float tensor in .* or an 8-bit"),
     ],
 )
 def test_bad_input_messages(stack: torch.Tensor, times: torch.Tensor, message: str) -> None:

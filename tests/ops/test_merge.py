@@ -65,3 +65,62 @@ def test_fallback_gradient_goes_to_the_fallback_exposure() -> None:
     grad = stack.grad[0, :, 0, 0]  # (N, pixels) of channel 0
     assert grad[0, 0] == 255 * (g[0, 0, 255] - g[0, 0, 254]) and (grad[1:, 0] == 0).all()
     assert grad[2, 1] == 255 * (g[0, 0, 1] - g[0, 0, 0]) and (grad[:2, 1] == 0).all()
+
+
+def random_stack(dtype: torch.dtype = torch.float64, seed: int = 0) -> torch.Tensor:
+    """(2, 3, 3, 9, 7) stack with exact 0 / 1 pixels (fallbacks) and values on and between the levels."""
+    generator = torch.Generator().manual_seed(seed)
+    stack = torch.rand(2, 3, 3, 9, 7, generator=generator, dtype=dtype)
+    stack[:, :, :, 0, :3] = 1.0  # white in every exposure
+    stack[:, :, :, 1, :3] = 0.0  # black in every exposure
+    stack[:, :, :, 2] = torch.round(stack[:, :, :, 2] * 255) / 255  # on the knots
+    return stack
+
+
+def test_chunked_merge_equals_one_chunk(monkeypatch) -> None:
+    """Forward and both gradients do not depend on how the pixels are split into chunks (odd tail included)."""
+    import ops.merge
+
+    stack, g = random_stack(), gamma_table()
+    g = torch.cat([g, g + 0.1])
+    times = torch.tensor([[0.5, 1.0, 2.0], [0.25, 1.0, 4.0]], dtype=torch.float64).log()
+    results = []
+    for chunk in (1 << 18, 2 * 3 * 10):  # one chunk; chunks of 10 pixels and a tail of 3
+        monkeypatch.setattr(ops.merge, "CHUNK_ELEMENTS", chunk)
+        for detach in (True, False):
+            x = stack.clone().requires_grad_(True)
+            out = merge_log_radiance(x, g, times, detach_weights=detach)
+            (out * torch.linspace(0, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            results.append((out.detach(), x.grad))
+    for (out_one, grad_one), (out_many, grad_many) in zip(results[:2], results[2:]):
+        torch.testing.assert_close(out_many, out_one, rtol=0, atol=1e-12)
+        torch.testing.assert_close(grad_many, grad_one, rtol=0, atol=1e-12)
+
+
+def test_channels_last_layout_gives_the_same_result_and_gradient() -> None:
+    """A stack viewed from (H, W, 3) images is merged in its own memory order, with identical numbers."""
+    stack, g = random_stack(), gamma_table()
+    g = torch.cat([g, g])
+    times = torch.tensor([[0.5, 1.0, 2.0]] * 2, dtype=torch.float64).log()
+    hwc = stack.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    assert not hwc.is_contiguous()
+    outs, grads = [], []
+    for x in (stack.clone(), hwc.clone()):
+        x.requires_grad_(True)
+        out = merge_log_radiance(x, g, times)
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append(x.grad)
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-12)
+
+
+def test_uint8_stack_is_a_table_lookup_of_the_same_merge() -> None:
+    """uint8 levels k give exactly the float merge of k / 255 (fallback pixels included), in float32."""
+    levels = torch.round(random_stack(torch.float32) * 255).to(torch.uint8)
+    g = torch.cat([gamma_table(), gamma_table() + 0.3])
+    times = torch.tensor([[0.5, 1.0, 2.0], [0.25, 1.0, 4.0]], dtype=torch.float64).log()
+    out = merge_log_radiance(levels, g, times)
+    reference = merge_log_radiance(levels.double() / 255, g, times)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), reference, rtol=0, atol=1e-5)
