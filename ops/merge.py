@@ -43,7 +43,9 @@ class _Workspace:
     """
 
     def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
-        self.position, self.value, self.slope, self.weight = (empty_like_layout(chunk, dtype) for _ in range(4))
+        self.position, self.value, self.slope, self.weight, self.numerator, self.total = (
+            empty_like_layout(chunk, dtype) for _ in range(6)
+        )
         self.index32, self.index = empty_like_layout(chunk, torch.int32), empty_like_layout(chunk, torch.long)
         b, c = chunk.shape[:2]
         base = empty_like_layout(chunk, dtype if chunk.is_floating_point() else torch.long)
@@ -69,9 +71,50 @@ class _Workspace:
         torch.sub(x, 0.5, out=self.weight).abs_().mul_(-2).add_(1)  # Debevec's hat 1 - |2x - 1|
         return self.weight, self.value, self.slope
 
+    def weighted_sums(
+        self,
+        xs: torch.Tensor,
+        offsets: torch.Tensor,
+        slopes: torch.Tensor,
+        factor: torch.Tensor | None,
+        per_exposure: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sum_j w_j (g(x_j) - ln t_j)`` and ``sum_j w_j`` of a ``(B, N, C, L)`` chunk.
+
+        Writes each exposure's ``w_j g'(x_j)`` into ``factor`` and ``g(x_j) - ln t_j`` into ``per_exposure``
+        when they are given (the backward needs them).
+        """
+        self.numerator.zero_(), self.total.zero_()
+        for j in range(xs.shape[1]):
+            weight, value, slope = self.lookup(xs[:, j], offsets[:, j], slopes)
+            self.numerator.addcmul_(weight, value)
+            self.total.add_(weight)
+            if factor is not None:
+                torch.mul(weight, slope, out=factor[:, j])
+            if per_exposure is not None:
+                per_exposure[:, j].copy_(value)
+        return self.numerator, self.total
+
 
 class _KnotWorkspace(_Workspace):
     """For an 8-bit stack the level is the index: ``g(k) - ln t_j`` and ``w(k)`` are read off tables."""
+
+    def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
+        super().__init__(chunk, n_levels, dtype)
+        self.pair, self.sums = empty_like_layout(chunk, torch.complex64), empty_like_layout(chunk, torch.complex64)
+
+    def weighted_sums(self, xs: torch.Tensor, values: torch.Tensor, weights: torch.Tensor, *_: None) -> tuple:
+        """``sum_j w_j (g_j - ln t_j)`` and ``sum_j w_j`` of ``(B, N, C, L)`` levels, one lookup per exposure.
+
+        The table ``w (g - ln t) + i w`` is complex, so one gather and one add serve both sums.
+        """
+        pairs = torch.complex(values * weights[:, None], weights[:, None].expand_as(values))
+        self.sums.zero_()
+        for j in range(xs.shape[1]):
+            index = self._flat(self.index.copy_(xs[:, j]).add_(self.base))
+            torch.gather(pairs[:, j].reshape(1, -1).expand(self.rows, -1), 1, index, out=self._flat(self.pair))
+            self.sums.add_(self.pair)
+        return self.sums.real, self.sums.imag
 
     def lookup(self, x: torch.Tensor, values: torch.Tensor, weights: torch.Tensor) -> tuple:
         """Hat weight and ``g - ln t`` of a ``(B, C, L)`` uint8 chunk (tables from :func:`_knot_tables`)."""
@@ -109,17 +152,14 @@ class _WeightedLogMerge(torch.autograd.Function):
             chunk = slice(start, min(start + length, h * w))
             if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
                 work = _workspace(flat[:, 0, :, chunk], offsets.shape[-1], offsets.dtype)
-                num, tot = empty_like_layout(work.value), empty_like_layout(work.value)
                 bad = empty_like_layout(work.value, torch.bool)
-            num.zero_(), tot.zero_()
-            for j in range(n):
-                weight, value, slope = work.lookup(flat[:, j, :, chunk], offsets[:, j], slopes)
-                num.addcmul_(weight, value)
-                tot.add_(weight)
-                if factor is not None:
-                    torch.mul(weight, slope, out=factor[:, j, :, chunk])
-                if per_exposure is not None:
-                    per_exposure[:, j, :, chunk].copy_(value)
+            num, tot = work.weighted_sums(
+                flat[..., chunk],
+                offsets,
+                slopes,
+                None if factor is None else factor[..., chunk],
+                None if per_exposure is None else per_exposure[..., chunk],
+            )
             torch.lt(tot, min_weight, out=bad)
             torch.div(num, tot.clamp_min_(min_weight), out=merged[..., chunk])
             if inverse_total is not None:
@@ -137,7 +177,8 @@ class _WeightedLogMerge(torch.autograd.Function):
         share = (grad.flatten(2) * inverse_total)[:, None]  # zero where a pixel fell back
         grad_stack = factor * share
         if not ctx.detach_weights:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E) / W
-            grad_stack += -2 * torch.sign(2 * stack.flatten(3) - 1) * (per_exposure - merged.flatten(2)[:, None]) * share
+            deviation = per_exposure - merged.flatten(2)[:, None]
+            grad_stack += -2 * torch.sign(2 * stack.flatten(3) - 1) * deviation * share
         if ctx.fallback is not None:
             index, slope = ctx.fallback
             grad_stack.scatter_add_(1, index[:, None], (grad.flatten(2) * slope)[:, None])
