@@ -10,7 +10,9 @@ from ops.layout import empty_like_layout, in_memory_order
 from ops.linearize import segment_tables
 
 CHUNK_ELEMENTS = 1 << 18
-"""Elements per pass of the merge: its temporaries stay in cache and are allocated once per call."""
+"""Elements per pass of the merge on CPU: its temporaries stay in cache and are allocated once per call.
+
+Accelerators (caching allocators, launch overhead per op) take the whole stack in one pass."""
 
 
 def _level_tables(log_inverse_crf: torch.Tensor, log_times: torch.Tensor, dtype: torch.dtype) -> tuple:
@@ -146,7 +148,7 @@ class _WeightedLogMerge(torch.autograd.Function):
         per_exposure = torch.empty_like(stack).flatten(3) if need_grad and not detach_weights else None
         inverse_total = empty_like_layout(flat[:, 0], offsets.dtype) if need_grad else None
         merged = empty_like_layout(flat[:, 0], offsets.dtype)  # the stack's layout: chunk writes stay dense
-        length = max(1, min(h * w, CHUNK_ELEMENTS // (b * c)))
+        length = max(1, min(h * w, CHUNK_ELEMENTS // (b * c))) if stack.device.type == "cpu" else h * w
         ctx.fallback, work = None, None
         for start in range(0, h * w, length):
             chunk = slice(start, min(start + length, h * w))
