@@ -40,7 +40,8 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     as int32) and counted ``chunk`` elements at a time in the stack's memory order, channel ``k``
     offset by ``k n_levels`` so one ``bincount`` serves all channels: on CPU this is several times
     faster than float-to-integer casts and full-size temporaries. Rounding is half-to-even, as
-    :func:`quantize`. An 8-bit (``uint8``) stack is counted as it is (``n_levels`` 256).
+    :func:`quantize` (float64 values within ~1e-9 of a half level may round the other way). An 8-bit
+    (``uint8``) stack is counted as it is (``n_levels`` 256).
     """
     KORNIA_CHECK(
         stack.dtype != torch.uint8 or n_levels == 256, f"a uint8 stack has 256 levels, got n_levels={n_levels}"
@@ -59,8 +60,10 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
             bits = rounded[:, : values.shape[-1]].view(torch.int32)
             if values.dtype == torch.uint8:
                 bits.copy_(values).add_(0x4B000000)
-            else:
-                torch.add(magic, values, alpha=n_levels - 1, out=bits.view(torch.float32))
+            else:  # float16 / bfloat16 cannot hold 2**23: add in float32
+                exact = values if values.dtype.itemsize >= 4 else values.float()
+                torch.add(magic, exact, alpha=n_levels - 1, out=bits.view(torch.float32))
+                bits.view(torch.float32).clamp_(2.0**23, 2.0**23 + n_levels - 1)  # out of range: 0 or n - 1
             levels = in_memory_order(bits.sub_(offset[:, : bits.shape[-1]])).reshape(-1)  # 0x4B000000: 2.0**23
             counts[i, j] += torch.bincount(levels, minlength=c * n_levels)
     return counts.view(b, n, c, n_levels)

@@ -45,12 +45,14 @@ class _Workspace:
     """
 
     def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
-        self.position, self.value, self.slope, self.weight, self.numerator, self.total = (
-            empty_like_layout(chunk, dtype) for _ in range(6)
+        self.value, self.slope, self.weight, self.numerator, self.total = (
+            empty_like_layout(chunk, dtype) for _ in range(5)
         )
+        index_dtype = torch.promote_types(dtype, torch.float32)  # table rows need exact integers past 2048
+        self.position = empty_like_layout(chunk, index_dtype)
         self.index32, self.index = empty_like_layout(chunk, torch.int32), empty_like_layout(chunk, torch.long)
         b, c = chunk.shape[:2]
-        base = empty_like_layout(chunk, dtype if chunk.is_floating_point() else torch.long)
+        base = empty_like_layout(chunk, index_dtype if chunk.is_floating_point() else torch.long)
         self.base = base.copy_(torch.arange(b * c).view(b, c, 1) * n_levels)  # row (b, c) of the flat tables
         self.rows = b * c
 
@@ -63,7 +65,8 @@ class _Workspace:
         ``offsets`` and ``slopes`` are ``(B, C, n)`` tables from :func:`_level_tables`.
         """
         n_levels = offsets.shape[-1]
-        torch.mul(x, n_levels - 1, out=self.position).ceil_().add_(self.base)  # exact: integers below 2**24
+        position = torch.mul(x, n_levels - 1, out=self.position).ceil_().clamp_(0, n_levels - 1)  # ends extrapolate
+        position.add_(self.base)  # exact: integers below 2**24
         self.index32.copy_(self.position)  # float -> int32 -> int64 is about 3x faster than float -> int64
         self.index.copy_(self.index32)
         index = self._flat(self.index)
@@ -242,6 +245,11 @@ def merge_log_radiance(
     KORNIA_CHECK(
         log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
         f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
+    )
+    KORNIA_CHECK(
+        stack.is_floating_point() or (stack.dtype == torch.uint8 and log_inverse_crf.shape[-1] == 256),
+        f"stack must be float, or uint8 with a 256-level log_inverse_crf; got {stack.dtype} and "
+        f"{log_inverse_crf.shape[-1]} levels",
     )
     if stack.is_floating_point():
         offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)

@@ -120,3 +120,18 @@ def test_level_histograms_round_and_count_every_layout_and_dtype(monkeypatch) ->
     assert torch.equal(level_histograms(quantize(stack).to(torch.uint8)), expected)
     assert torch.equal(level_histograms(stack, chunk=3 * 50), expected)  # many chunks and a tail
     assert torch.equal(level_histograms(stack.double()), expected)
+
+
+def test_level_histograms_half_precision_and_out_of_range() -> None:
+    """float16 / bfloat16 round like float32; values just outside [0, 1] count as level 0 or 255 of their channel."""
+    from ops.crf import level_histograms, quantize
+
+    stack = torch.rand(1, 2, 3, 5, 7, generator=torch.Generator().manual_seed(1))
+    for dtype in (torch.float16, torch.bfloat16):
+        low = stack.to(dtype)
+        expected = torch.stack([torch.bincount(r, minlength=256) for r in quantize(low).flatten(3).flatten(0, 2)])
+        assert torch.equal(level_histograms(low), expected.view(1, 2, 3, 256))
+    stack[0, 0, 0, 0, 0], stack[0, 0, 1, 0, 0] = 1.003, -0.003
+    counts = level_histograms(stack)
+    assert (counts.sum(-1) == 35).all(), "every channel keeps its own pixels"
+    assert counts[0, 0, 0, 255] >= 1 and counts[0, 0, 1, 0] >= 1

@@ -3,6 +3,7 @@ import math
 import torch
 from torch.autograd import gradcheck
 
+from ops.linearize import apply_log_inverse_crf
 from ops.merge import merge_log_radiance
 
 
@@ -124,3 +125,30 @@ def test_uint8_stack_is_a_table_lookup_of_the_same_merge() -> None:
     reference = merge_log_radiance(levels.double() / 255, g, times)
     assert out.dtype == torch.float32
     torch.testing.assert_close(out.double(), reference, rtol=0, atol=1e-5)
+
+
+def test_half_precision_and_out_of_range_values() -> None:
+    """float16 / bfloat16 index the right tables; values just outside [0, 1] extrapolate the end segments."""
+    g = gamma_table().repeat(2, 1, 1) + torch.arange(6, dtype=torch.float64).view(2, 3, 1)  # a table per row
+    times = torch.tensor([[0.5, 1.0, 2.0]] * 2, dtype=torch.float64).log()
+    stack = random_stack(torch.float32)
+    reference = merge_log_radiance(stack.double(), g, times)
+    for dtype, tolerance in ((torch.float16, 0.05), (torch.bfloat16, 0.3)):
+        low = merge_log_radiance(stack.to(dtype), g, times)
+        assert low.dtype == dtype
+        torch.testing.assert_close(low.double(), reference, rtol=0, atol=tolerance)
+    x = torch.tensor([-0.002, 1.002, 0.5], dtype=torch.float64).view(1, 3, 1, 1, 1).expand(2, 3, 3, 1, 1).clone()
+    w = 1 - (2 * x - 1).abs()
+    values = apply_log_inverse_crf(x, g) - times[:, :, None, None, None]  # end segments extrapolate
+    expected = (w * values).sum(1) / w.sum(1)
+    torch.testing.assert_close(merge_log_radiance(x, g, times), expected)
+
+
+def test_uint8_needs_a_256_level_table() -> None:
+    import pytest
+
+    levels = torch.zeros(1, 2, 3, 2, 2, dtype=torch.uint8)
+    with pytest.raises(Exception, match="uint8 with a 256-level"):
+        merge_log_radiance(levels, torch.zeros(1, 3, 16, dtype=torch.float64), torch.zeros(1, 2))
+    with pytest.raises(Exception, match="stack must be float, or uint8"):
+        merge_log_radiance(levels.long(), torch.zeros(1, 3, 256, dtype=torch.float64), torch.zeros(1, 2))
