@@ -52,19 +52,20 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     rounded = empty_like_layout(images[0, 0, :, :length], torch.float32)
     magic = torch.tensor(2.0**23, dtype=torch.float32, device=stack.device)
     channel_offsets = n_levels * torch.arange(c, dtype=torch.int32, device=stack.device)[:, None]
-    offset = empty_like_layout(rounded, torch.int32).copy_(0x4B000000 - channel_offsets)  # dense: vectorised sub
+    magic_bits = 0x4B000000 if stack.is_floating_point() else 0  # the bits of 2.0**23
+    offset = empty_like_layout(rounded, torch.int32).copy_(magic_bits - channel_offsets)  # dense: vectorised sub
     counts = torch.zeros(b, n, c * n_levels, dtype=torch.long, device=stack.device)
     for i, j in itertools.product(range(b), range(n)):
         for start in range(0, images.shape[-1], length):
             values = images[i, j, :, start : start + length]
             bits = rounded[:, : values.shape[-1]].view(torch.int32)
             if values.dtype == torch.uint8:
-                bits.copy_(values).add_(0x4B000000)
+                bits.copy_(values)
             else:  # float16 / bfloat16 cannot hold 2**23: add in float32
                 exact = values if values.dtype.itemsize >= 4 else values.float()
                 torch.add(magic, exact, alpha=n_levels - 1, out=bits.view(torch.float32))
                 bits.view(torch.float32).clamp_(2.0**23, 2.0**23 + n_levels - 1)  # out of range: 0 or n - 1
-            levels = in_memory_order(bits.sub_(offset[:, : bits.shape[-1]])).reshape(-1)  # 0x4B000000: 2.0**23
+            levels = in_memory_order(bits.sub_(offset[:, : bits.shape[-1]])).reshape(-1)
             counts[i, j] += torch.bincount(levels, minlength=c * n_levels)
     return counts.view(b, n, c, n_levels)
 

@@ -44,20 +44,26 @@ class _Workspace:
     memory order: ``gather`` then walks contiguous rows whatever the stack's layout.
     """
 
-    def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
-        self.value, self.slope, self.weight, self.numerator, self.total = (
-            empty_like_layout(chunk, dtype) for _ in range(5)
-        )
-        index_dtype = torch.promote_types(dtype, torch.float32)  # table rows need exact integers past 2048
-        self.position = empty_like_layout(chunk, index_dtype)
-        self.index32, self.index = empty_like_layout(chunk, torch.int32), empty_like_layout(chunk, torch.long)
+    def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype, base_dtype: torch.dtype) -> None:
+        self.value, self.weight = empty_like_layout(chunk, dtype), empty_like_layout(chunk, dtype)
+        self.index = empty_like_layout(chunk, torch.long)
         b, c = chunk.shape[:2]
-        base = empty_like_layout(chunk, index_dtype if chunk.is_floating_point() else torch.long)
+        base = empty_like_layout(chunk, base_dtype)
         self.base = base.copy_(torch.arange(b * c).view(b, c, 1) * n_levels)  # row (b, c) of the flat tables
         self.rows = b * c
 
     def _flat(self, buffer: torch.Tensor) -> torch.Tensor:
         return in_memory_order(buffer).view(self.rows, -1)
+
+
+class _LineWorkspace(_Workspace):
+    """For a float stack: ``g`` is the line of the segment ``ceil((n - 1) x)``, evaluated at ``x``."""
+
+    def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
+        index_dtype = torch.promote_types(dtype, torch.float32)  # table rows need exact integers past 2048
+        super().__init__(chunk, n_levels, dtype, index_dtype)
+        self.slope, self.numerator, self.total = (empty_like_layout(chunk, dtype) for _ in range(3))
+        self.position, self.index32 = empty_like_layout(chunk, index_dtype), empty_like_layout(chunk, torch.int32)
 
     def lookup(self, x: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor) -> tuple:
         """Hat weight ``w(x)``, ``g(x) - ln t`` and ``dg/dx`` of a ``(B, C, L)`` chunk, in the buffers.
@@ -105,7 +111,7 @@ class _KnotWorkspace(_Workspace):
     """For an 8-bit stack the level is the index: ``g(k) - ln t_j`` and ``w(k)`` are read off tables."""
 
     def __init__(self, chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> None:
-        super().__init__(chunk, n_levels, dtype)
+        super().__init__(chunk, n_levels, dtype, torch.long)
         self.pair, self.sums = empty_like_layout(chunk, torch.complex64), empty_like_layout(chunk, torch.complex64)
 
     def weighted_sums(self, xs: torch.Tensor, values: torch.Tensor, weights: torch.Tensor, *_: None) -> tuple:
@@ -130,7 +136,7 @@ class _KnotWorkspace(_Workspace):
 
 
 def _workspace(chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> _Workspace:
-    return (_Workspace if chunk.is_floating_point() else _KnotWorkspace)(chunk, n_levels, dtype)
+    return (_LineWorkspace if chunk.is_floating_point() else _KnotWorkspace)(chunk, n_levels, dtype)
 
 
 class _WeightedLogMerge(torch.autograd.Function):

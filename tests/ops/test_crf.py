@@ -103,6 +103,12 @@ def test_hat_weights() -> None:
     torch.testing.assert_close(hat_weights(z), torch.tensor([0.0, 0.5, 1.0, 0.5, 0.0]))
 
 
+def per_image_counts(levels: torch.Tensor) -> torch.Tensor:
+    """Reference histograms: one bincount per image and channel of ``(B, N, C, H, W)`` integer levels."""
+    rows = levels.flatten(3).flatten(0, 2)
+    return torch.stack([torch.bincount(row, minlength=256) for row in rows]).view(*levels.shape[:3], 256)
+
+
 def test_level_histograms_round_and_count_every_layout_and_dtype(monkeypatch) -> None:
     """Counts equal a per-row bincount of the nearest level of the exact 255 x, however the stack is given."""
     from ops.crf import level_histograms, quantize
@@ -112,8 +118,7 @@ def test_level_histograms_round_and_count_every_layout_and_dtype(monkeypatch) ->
     stack[0, 0, 0, 0, :4] = torch.tensor([0.0, 1.0, 0.5 / 255, 254.5 / 255])
     nearest = torch.from_numpy(np.round(stack.numpy().astype(np.float64) * 255)).long()
     assert torch.equal(quantize(stack), nearest)
-    expected = torch.stack([torch.bincount(row, minlength=256) for row in nearest.flatten(3).flatten(0, 2)])
-    expected = expected.view(2, 3, 3, 256)
+    expected = per_image_counts(nearest)
     hwc = stack.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
     assert torch.equal(level_histograms(stack), expected)
     assert torch.equal(level_histograms(hwc), expected)
@@ -129,8 +134,7 @@ def test_level_histograms_half_precision_and_out_of_range() -> None:
     stack = torch.rand(1, 2, 3, 5, 7, generator=torch.Generator().manual_seed(1))
     for dtype in (torch.float16, torch.bfloat16):
         low = stack.to(dtype)
-        expected = torch.stack([torch.bincount(r, minlength=256) for r in quantize(low).flatten(3).flatten(0, 2)])
-        assert torch.equal(level_histograms(low), expected.view(1, 2, 3, 256))
+        assert torch.equal(level_histograms(low), per_image_counts(quantize(low)))
     stack[0, 0, 0, 0, 0], stack[0, 0, 1, 0, 0] = 1.003, -0.003
     counts = level_histograms(stack)
     assert (counts.sum(-1) == 35).all(), "every channel keeps its own pixels"
