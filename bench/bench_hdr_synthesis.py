@@ -2,9 +2,11 @@
 
 Prints, per size: OpenCV time, op forward time (checks + sampling + solve + merge, no autograd) and its
 ratio to OpenCV (target <= 0.5) for the float stack (the differentiable path) and for the same uint8
-stack OpenCV gets (the 8-bit table-lookup path), backward time (of a forward run with autograd) and
-its ratio to forward (target <= 2), and batched B=8 against 8 single calls. Stacks are laid out as
-loaded from (H, W, 3) files (channel innermost). Best of ``--repeats`` runs each.
+stack OpenCV gets (the 8-bit table-lookup path), each with the paper's Grossberg sampling (a histogram
+of every pixel) and with OpenCV's own spatial sampling (70 pixels, what CalibrateDebevec does);
+backward time (of a Grossberg forward run with autograd) and its ratio to forward (target <= 2), and
+batched B=8 against 8 single calls. Stacks are laid out as loaded from (H, W, 3) files (channel
+innermost). Best of ``--repeats`` runs each.
 
     python bench/bench_hdr_synthesis.py [--sizes 256 1024] [--repeats 7]
 """
@@ -12,6 +14,7 @@ loaded from (H, W, 3) files (channel innermost). Best of ``--repeats`` runs each
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 
@@ -71,9 +74,9 @@ def main() -> None:
         one = one_uint8.float() / 255
         batch = torch.from_numpy(data).permute(0, 1, 4, 2, 3).float() / 255
 
-        def forward(stack: torch.Tensor = one) -> torch.Tensor:
+        def forward(stack: torch.Tensor = one, sampling: str = "grossberg") -> torch.Tensor:
             with torch.no_grad():
-                return synthesize_hdr(stack, times.expand(len(stack), -1))[0]
+                return synthesize_hdr(stack, times.expand(len(stack), -1), sampling=sampling)[0]
 
         def backward_only() -> float:
             stack = one.clone().requires_grad_(True)
@@ -86,17 +89,25 @@ def main() -> None:
             for i in range(8):
                 forward(batch[i : i + 1])
 
-        best = best_of({"cv": opencv, "float": forward, "uint8": lambda: forward(one_uint8)}, args.repeats)
-        t_cv, t_fwd, t_uint8 = best["cv"], best["float"], best["uint8"]
+        variants = {
+            f"{kind}, {sampling}": functools.partial(forward, stack, sampling)
+            for sampling in ("grossberg", "spatial")
+            for kind, stack in (("float", one), ("uint8", one_uint8))
+        }
+        forwards = best_of({"cv": opencv, **variants}, args.repeats)
+        t_cv, t_fwd = forwards["cv"], forwards["float, grossberg"]
         t_bwd = min(backward_only() for _ in range(args.repeats + 1))
         best = best_of({"batch": lambda: forward(batch), "single": eight_single}, args.repeats)
         t_batch, t_single = best["batch"], best["single"]
         print(f"\n{size}x{size}, 7 exposures")
-        print(f"  OpenCV Calibrate+Merge  {t_cv * 1e3:8.1f} ms")
-        print(f"  op forward, float       {t_fwd * 1e3:8.1f} ms   ratio to OpenCV {t_fwd / t_cv:5.2f}  (target <= 0.5)")
-        print(f"  op forward, uint8       {t_uint8 * 1e3:8.1f} ms   ratio to OpenCV {t_uint8 / t_cv:5.2f}  (target <= 0.5)")
-        print(f"  op backward             {t_bwd * 1e3:8.1f} ms   ratio to forward {t_bwd / t_fwd:5.2f}  (target <= 2)")
-        print(f"  B=8 batched forward     {t_batch * 1e3:8.1f} ms   ratio to 8 single calls {t_batch / t_single:5.2f}")
+        print(f"  {'OpenCV Calibrate+Merge':30s}  {t_cv * 1e3:8.1f} ms")
+        for name in variants:
+            ratio = forwards[name] / t_cv
+            label = f"op forward, {name}"
+            print(f"  {label:30s}  {forwards[name] * 1e3:8.1f} ms   ratio to OpenCV {ratio:5.2f}  (target <= 0.5)")
+        print(f"  {'op backward':30s}  {t_bwd * 1e3:8.1f} ms   ratio to forward {t_bwd / t_fwd:5.2f}  (target <= 2)")
+        batched = t_batch / t_single
+        print(f"  {'B=8 batched forward':30s}  {t_batch * 1e3:8.1f} ms   ratio to 8 single calls {batched:5.2f}")
 
 
 if __name__ == "__main__":
