@@ -52,8 +52,17 @@ class ImageIOError(OSError):
 def read_ldr(path: PathLike) -> np.ndarray:
     """Read an 8/16-bit PNG, JPEG or TIFF as float32 ``(H, W, 3)`` RGB in [0, 1].
 
+    As :func:`read_ldr_levels`, with samples divided by 255 or 65535 according to the file's bit depth.
+    """
+    levels = read_ldr_levels(path)
+    return levels.astype(np.float32) / np.iinfo(levels.dtype).max
+
+
+def read_ldr_levels(path: PathLike) -> np.ndarray:
+    """Read an 8/16-bit PNG, JPEG or TIFF as its integer samples: ``(H, W, 3)`` RGB, uint8 or uint16.
+
     Grey images are replicated to 3 channels, alpha is dropped and the EXIF orientation is applied
-    (JPEG, TIFF). Samples are divided by 255 or 65535 according to the file's bit depth.
+    (JPEG, TIFF).
     """
     path = _checked_path(path, LDR_EXTENSIONS)
     data = _read_bytes(path)
@@ -61,7 +70,7 @@ def read_ldr(path: PathLike) -> np.ndarray:
         pixels = _decode_jpeg(data) if data.startswith(_JPEG_MAGIC) else _decode_cv2(data)
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ImageIOError(f"{path}: unsupported sample type {pixels.dtype}, expected 8- or 16-bit integers")
-    return pixels.astype(np.float32) / np.iinfo(pixels.dtype).max
+    return pixels
 
 
 def read_hdr(path: PathLike) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hdrsyn.io import HDR_EXTENSIONS, ImageIOError, read_exposure_time, read_ldr, write_hdr, write_ldr
+from hdrsyn.io import HDR_EXTENSIONS, ImageIOError, read_exposure_time, read_ldr_levels, write_hdr, write_ldr
 from hdrsyn.plots import plot_response
 from ops.hdr_synthesis import synthesize_hdr
 from ops.tonemap import gamma_encode, reinhard_global
@@ -39,13 +39,19 @@ def exposure_times(files: Sequence[Path], times: Sequence[float] | None, evs: Se
 
 
 def load_stack(files: Sequence[Path]) -> np.ndarray:
-    """``(N, H, W, 3)`` float32 stack; every image must have the first one's size."""
-    images = [read_ldr(path) for path in files]
+    """``(N, H, W, 3)`` stack: uint8 levels when every file is 8-bit, else float32 in [0, 1].
+
+    An 8-bit stack goes through the op's table-lookup path: a quarter of a float32 stack's memory and
+    faster, with the same result (within 1e-5 in log). Every image must have the first one's size.
+    """
+    images = [read_ldr_levels(path) for path in files]
     for path, image in zip(files, images):
         if image.shape != images[0].shape:
             raise MergeError(f"{path} is {image.shape[1]}x{image.shape[0]}, but {files[0]} is "
                              f"{images[0].shape[1]}x{images[0].shape[0]}; a stack must be aligned and one size")
-    return np.stack(images)
+    if all(image.dtype == np.uint8 for image in images):
+        return np.stack(images)
+    return np.stack([image.astype(np.float32) / np.iinfo(image.dtype).max for image in images])
 
 
 def merge_files(

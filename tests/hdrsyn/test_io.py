@@ -17,6 +17,7 @@ from hdrsyn.io import (
     read_exposure_time,
     read_hdr,
     read_ldr,
+    read_ldr_levels,
     write_hdr,
     write_ldr,
 )
@@ -232,6 +233,17 @@ def test_png_16bit_from_uint16_as_is(tmp_path: Path) -> None:
     levels = np.array([[[1000, 2000, 3000], [0, 65535, 7]]], dtype=np.uint16)
     write_ldr(tmp_path / "a.png", levels, bits=16)
     np.testing.assert_array_equal(np.rint(read_ldr(tmp_path / "a.png") * 65535), levels)
+
+
+@pytest.mark.parametrize(("ext", "dtype"), [(".png", np.uint8), (".png", np.uint16), (".tif", np.uint16)])
+def test_levels_keep_the_file_depth(tmp_path: Path, rng: np.random.Generator, ext: str, dtype: type) -> None:
+    levels = rng.integers(0, np.iinfo(dtype).max + 1, size=(6, 5, 3)).astype(dtype)
+    path = tmp_path / f"a{ext}"
+    write_ldr(path, levels, bits=np.iinfo(dtype).bits)
+    out = read_ldr_levels(path)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, levels)
+    np.testing.assert_array_equal(read_ldr(path), levels.astype(np.float32) / np.iinfo(dtype).max)
 
 
 def test_float_input_is_clipped_and_rounded(tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from hdrsyn.assets_index import memorial_stack
-from hdrsyn.io import read_hdr, read_ldr
-from hdrsyn.merge import main
+from hdrsyn.io import read_hdr, read_ldr, write_ldr
+from hdrsyn.merge import load_stack, main
+from ops.hdr_synthesis import synthesize_hdr
 
 
 @pytest.fixture()
@@ -62,6 +64,27 @@ def test_merge_reads_exif_exposure_times(stack, tmp_path: Path) -> None:
         Image.open(path).convert("RGB").save(jpegs[-1], exif=exif, quality=95)
     assert main([*map(str, jpegs), "-o", str(tmp_path / "exif.exr")]) == 0
     assert np.isfinite(read_hdr(tmp_path / "exif.exr")).all()
+
+
+def test_8bit_files_merge_as_uint8_like_the_float_stack(stack, tmp_path: Path) -> None:
+    files, times = stack
+    levels = load_stack(files)
+    assert levels.dtype == np.uint8 and levels.shape == (8, 178, 121, 3)
+    out = tmp_path / "out.exr"
+    assert main([*map(str, files), "-o", str(out), "--times", *map(str, times)]) == 0
+    floats = torch.from_numpy(levels).permute(0, 3, 1, 2)[None].float() / 255
+    expected = synthesize_hdr(floats, torch.tensor(times, dtype=torch.float64)[None])[0][0].permute(1, 2, 0)
+    np.testing.assert_allclose(np.log(read_hdr(out)), np.log(expected.numpy()), atol=1e-4)
+
+
+def test_a_16bit_file_makes_the_stack_float(stack) -> None:
+    files, _ = stack
+    levels = np.asarray(Image.open(files[1]).convert("RGB"), dtype=np.uint16) * 257  # same values, 16 bits
+    write_ldr(files[1], levels, bits=16)
+    mixed = load_stack(files)
+    assert mixed.dtype == np.float32
+    np.testing.assert_array_equal(mixed[0], read_ldr(files[0]))
+    np.testing.assert_allclose(mixed[1], levels / 65535, atol=1e-7)
 
 
 @pytest.mark.parametrize(
