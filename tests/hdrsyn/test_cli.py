@@ -49,3 +49,17 @@ def test_bad_configuration_fails_before_training(override: str, named: str) -> N
                             cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert named in result.stderr and "Epoch" not in result.stderr
+
+
+def test_tools_start_without_lightning() -> None:
+    """A tool imports only its own module: ``hdrsyn merge`` must not pay for importing Lightning."""
+    code = (
+        "import sys\n"
+        "from hdrsyn.cli import main\n"
+        "try:\n    main(['merge', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytorch_lightning', 'lightning')))\n"
+        "print('hdrsyn.merge' in sys.modules, 'hdrsyn.reconstruct' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-2:] == ["[]", "True False"], result.stdout
