@@ -65,11 +65,16 @@ def test_resume_from_last_checkpoint(trained: Path) -> None:
     assert checkpoint["global_step"] == 4
 
 
-def test_joint_test_writes_hdr_outputs(trained: Path) -> None:
-    out = trained / "test_outputs"
-    lightning_main(["test", *tiny_overrides(trained, "joint"), "--model.init_args.output_dir", str(out),
+def run_trained_joint(trained: Path, command: str, out: Path) -> None:
+    """``lightning test|predict`` of the trained joint checkpoint, writing its outputs to ``out``."""
+    lightning_main([command, *tiny_overrides(trained, "joint"), "--model.init_args.output_dir", str(out),
                     "--model.init_args.global_ckpt", "null", "--model.init_args.local_ckpt", "null",
                     "--ckpt_path", str(trained / "joint/checkpoints/last.ckpt")])
+
+
+def test_joint_test_writes_hdr_outputs(trained: Path) -> None:
+    out = trained / "test_outputs"
+    run_trained_joint(trained, "test", out)
     exrs = sorted((out / "hdr").glob("*.exr"))
     assert exrs and len(exrs) == len(sorted((out / "preview").glob("*.png")))
     assert len(sorted((out / "stack").glob("*.png"))) == len(exrs)
@@ -150,8 +155,6 @@ def test_joint_overfits_one_scene() -> None:
 
 def test_lightning_predict_writes_reconstructions(trained: Path) -> None:
     out = trained / "predict_outputs"
-    lightning_main(["predict", *tiny_overrides(trained, "joint"), "--model.init_args.output_dir", str(out),
-                    "--model.init_args.global_ckpt", "null", "--model.init_args.local_ckpt", "null",
-                    "--ckpt_path", str(trained / "joint/checkpoints/last.ckpt")])
+    run_trained_joint(trained, "predict", out)
     exrs = sorted((out / "predict").glob("*.exr"))
     assert exrs and len(sorted((out / "predict").glob("*_preview.png"))) == len(exrs)
