@@ -15,6 +15,7 @@ import math
 import torch
 from kornia.core.check import KORNIA_CHECK
 
+from ops import native
 from ops.layout import empty_like_layout, in_memory_order
 
 N_LEVELS = 256
@@ -41,13 +42,16 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     offset by ``k n_levels`` so one ``bincount`` serves all channels: on CPU this is several times
     faster than float-to-integer casts and full-size temporaries. Rounding is half-to-even, as
     :func:`quantize` (float64 values within ~1e-9 of a half level may round the other way). An 8-bit
-    (``uint8``) stack is counted as it is (``n_levels`` 256).
+    (``uint8``) stack is counted as it is (``n_levels`` 256). On a CPU the compiled kernel of
+    :mod:`ops.native` counts the same levels in one pass.
     """
     KORNIA_CHECK(
         stack.dtype != torch.uint8 or n_levels == 256, f"a uint8 stack has 256 levels, got n_levels={n_levels}"
     )
     b, n, c = stack.shape[:3]
     images = stack.detach().flatten(3)
+    if native.usable(images):
+        return native.histograms(images, n_levels)
     length = max(1, min(images.shape[-1], chunk // c))
     rounded = empty_like_layout(images[0, 0, :, :length], torch.float32)
     magic = torch.tensor(2.0**23, dtype=torch.float32, device=stack.device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from kornia.core.check import KORNIA_CHECK
 
+from ops import native
 from ops.crf import hat_weights
 from ops.layout import empty_like_layout, in_memory_order
 from ops.linearize import segment_tables
@@ -83,17 +84,12 @@ class _LineWorkspace(_Workspace):
         return self.weight, self.value, self.slope
 
     def weighted_sums(
-        self,
-        xs: torch.Tensor,
-        offsets: torch.Tensor,
-        slopes: torch.Tensor,
-        factor: torch.Tensor | None,
-        per_exposure: torch.Tensor | None,
+        self, xs: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor, factor: torch.Tensor | None, values: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``sum_j w_j (g(x_j) - ln t_j)`` and ``sum_j w_j`` of a ``(B, N, C, L)`` chunk.
 
-        Writes each exposure's ``w_j g'(x_j)`` into ``factor`` and ``g(x_j) - ln t_j`` into ``per_exposure``
-        when they are given (the backward needs them).
+        Writes each exposure's ``w_j g'(x_j)`` into ``factor`` and ``g(x_j) - ln t_j`` into ``values``
+        when they are given (for the derivative).
         """
         self.numerator.zero_(), self.total.zero_()
         for j in range(xs.shape[1]):
@@ -102,8 +98,8 @@ class _LineWorkspace(_Workspace):
             self.total.add_(weight)
             if factor is not None:
                 torch.mul(weight, slope, out=factor[:, j])
-            if per_exposure is not None:
-                per_exposure[:, j].copy_(value)
+            if values is not None:
+                values[:, j].copy_(value)
         return self.numerator, self.total
 
 
@@ -140,84 +136,84 @@ def _workspace(chunk: torch.Tensor, n_levels: int, dtype: torch.dtype) -> _Works
 
 
 class _WeightedLogMerge(torch.autograd.Function):
-    """Forward and backward of :func:`merge_log_radiance`, in cache-sized chunks of pixels.
+    """Forward and backward of :func:`merge_log_radiance`.
 
-    The forward keeps only each exposure's derivative factor ``w_j g'(Z_j)`` (and ``ln E_j`` when the
-    weights are differentiated), nothing when no gradient is needed, so the backward is a multiply per
-    exposure. Pixels are processed ``CHUNK_ELEMENTS`` at a time through one small workspace: no
-    full-size temporary is ever allocated, which on CPU is what made the merge slow (page faults).
+    The forward keeps one tensor for the backward, each exposure's derivative ``d ln E / d Z_j``
+    (nothing when no gradient is needed), so the backward is one multiply. On a CPU the compiled
+    kernels of :mod:`ops.native` do the forward in one pass; otherwise :func:`_merge_in_chunks`.
     """
 
     @staticmethod
     def forward(ctx, stack, offsets, slopes, log_times, detach_weights: bool, min_weight: float):  # noqa: ANN001
         b, n, c, h, w = stack.shape
         flat = stack.flatten(3)
-        need_grad = ctx.needs_input_grad[0]
-        factor = torch.empty_like(stack).flatten(3) if need_grad else None
-        per_exposure = torch.empty_like(stack).flatten(3) if need_grad and not detach_weights else None
-        inverse_total = empty_like_layout(flat[:, 0], offsets.dtype) if need_grad else None
-        merged = empty_like_layout(flat[:, 0], offsets.dtype)  # the stack's layout: chunk writes stay dense
-        length = max(1, min(h * w, CHUNK_ELEMENTS // (b * c))) if stack.device.type == "cpu" else h * w
-        ctx.fallback, work = None, None
-        for start in range(0, h * w, length):
-            chunk = slice(start, min(start + length, h * w))
-            if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
-                work = _workspace(flat[:, 0, :, chunk], offsets.shape[-1], offsets.dtype)
-                bad = empty_like_layout(work.value, torch.bool)
-            num, tot = work.weighted_sums(
-                flat[..., chunk],
-                offsets,
-                slopes,
-                None if factor is None else factor[..., chunk],
-                None if per_exposure is None else per_exposure[..., chunk],
-            )
-            torch.lt(tot, min_weight, out=bad)
-            torch.div(num, tot.clamp_min_(min_weight), out=merged[..., chunk])
-            if inverse_total is not None:
-                torch.reciprocal(tot, out=inverse_total[..., chunk])
-            if bool(bad.any()):
-                _fall_back(ctx, flat, offsets, slopes, log_times, chunk, bad, merged, inverse_total)
-        ctx.detach_weights = detach_weights
-        merged = merged.view(b, c, h, w)
-        ctx.save_for_backward(stack, per_exposure, factor, inverse_total, merged)
-        return merged
+        factor = empty_like_layout(flat) if ctx.needs_input_grad[0] else None
+        ends = log_times.argmin(1), log_times.argmax(1)  # the fallback exposures
+        if native.usable(flat):
+            merged = native.merge(flat, offsets, slopes, *ends, min_weight, detach_weights, factor)
+        else:
+            merged = _merge_in_chunks(flat, offsets, slopes, *ends, min_weight, detach_weights, factor)
+        ctx.save_for_backward(factor)
+        return merged.view(b, c, h, w)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001
-        stack, per_exposure, factor, inverse_total, merged = ctx.saved_tensors
-        share = (grad.flatten(2) * inverse_total)[:, None]  # zero where a pixel fell back
-        grad_stack = factor * share
-        if not ctx.detach_weights:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E) / W
-            deviation = per_exposure - merged.flatten(2)[:, None]
-            grad_stack += -2 * torch.sign(2 * stack.flatten(3) - 1) * deviation * share
-        if ctx.fallback is not None:
-            index, slope = ctx.fallback
-            grad_stack.scatter_add_(1, index[:, None], (grad.flatten(2) * slope)[:, None])
-        return grad_stack.view_as(stack), None, None, None, None, None
+        (factor,) = ctx.saved_tensors
+        b, c, h, w = grad.shape
+        grad_stack = factor * grad.flatten(2)[:, None]
+        return grad_stack.view(b, -1, c, h, w), None, None, None, None, None
 
 
-def _fall_back(ctx, flat, offsets, slopes, log_times, chunk, bad, merged, inverse_total) -> None:  # noqa: ANN001
-    """Give a chunk's zero-weight pixels the shortest exposure where the middle image is bright, else the longest.
+def _merge_in_chunks(flat, offsets, slopes, shortest, longest, min_weight, detach_weights, factor) -> torch.Tensor:  # noqa: ANN001
+    """The PyTorch merge of a ``(B, N, C, P)`` stack, ``CHUNK_ELEMENTS`` at a time on CPU.
 
-    Records, for the backward, which exposure each such pixel took and its slope ``g'``.
+    Every chunk goes through one small workspace: no full-size temporary is allocated, which on CPU
+    is what made the merge slow (page faults). ``factor``, when given, receives ``d ln E / d Z_j``:
+    ``(w_j g'_j + w'_j (v_j - ln E)) / sum w`` (the second term only when the weights are not
+    detached), or ``g'`` of the fallback exposure.
     """
-    b, n, c, _ = flat.shape
+    b, n, c, pixels = flat.shape
+    merged = empty_like_layout(flat[:, 0], offsets.dtype)  # the stack's layout: chunk writes stay dense
+    length = max(1, min(pixels, CHUNK_ELEMENTS // (b * c))) if flat.device.type == "cpu" else pixels
+    work = None
+    for start in range(0, pixels, length):
+        chunk = slice(start, min(start + length, pixels))
+        if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
+            work = _workspace(flat[:, 0, :, chunk], offsets.shape[-1], offsets.dtype)
+            bad = empty_like_layout(work.value, torch.bool)
+            keep = factor is not None and not detach_weights
+            values = empty_like_layout(flat[..., chunk], offsets.dtype) if keep else None
+        part, out = (None if factor is None else factor[..., chunk]), merged[..., chunk]
+        num, tot = work.weighted_sums(flat[..., chunk], offsets, slopes, part, values)
+        torch.lt(tot, min_weight, out=bad)
+        torch.div(num, tot.clamp_min_(min_weight), out=out)
+        if part is not None:
+            if values is not None:  # the hat's slope -2 sign(2x - 1) times (ln E_j - ln E)
+                part.addcmul_(torch.sign(flat[..., chunk] - 0.5).mul_(-2), values.sub_(out[:, None]))
+            part.mul_(tot.reciprocal_().masked_fill_(bad, 0)[:, None])
+        if bool(bad.any()):
+            _fall_back(flat[..., chunk], offsets, slopes, shortest, longest, bad, out, part)
+    return merged
+
+
+def _fall_back(x, offsets, slopes, shortest, longest, bad, merged, factor) -> None:  # noqa: ANN001
+    """Give a ``(B, N, C, L)`` chunk's zero-weight pixels the shortest exposure where the middle image is bright, else the longest.
+
+    ``factor`` (zero at those pixels) receives the chosen exposure's slope ``g'``.
+    """
+    b, n = x.shape[:2]
     n_levels = offsets.shape[-1]
-    batch, short, long = torch.arange(b, device=flat.device), log_times.argmin(1), log_times.argmax(1)
-    bright = flat[:, n // 2, :, chunk] > (0.5 if flat.is_floating_point() else (n_levels - 1) / 2)
-    short_x, long_x = flat[batch, short, :, chunk], flat[batch, long, :, chunk]
+    batch = torch.arange(b, device=x.device)
+    bright = x[:, n // 2] > (0.5 if x.is_floating_point() else (n_levels - 1) / 2)
+    short_x, long_x = x[batch, shortest], x[batch, longest]
     short_work, long_work = _workspace(short_x, n_levels, offsets.dtype), _workspace(long_x, n_levels, offsets.dtype)
-    _, short_value, short_slope = short_work.lookup(short_x, offsets[batch, short], slopes)
-    _, long_value, long_slope = long_work.lookup(long_x, offsets[batch, long], slopes)
-    merged[..., chunk] = torch.where(bad, torch.where(bright, short_value, long_value), merged[..., chunk])
-    if inverse_total is None:
-        return
-    inverse_total[..., chunk].masked_fill_(bad, 0)
-    if ctx.fallback is None:
-        ctx.fallback = (torch.zeros_like(merged, dtype=torch.long), torch.zeros_like(merged))
-    index, slope = ctx.fallback
-    index[..., chunk] = torch.where(bright, short.view(b, 1, 1), long.view(b, 1, 1))
-    slope[..., chunk] = torch.where(bad, torch.where(bright, short_slope, long_slope), 0)
+    _, short_value, short_slope = short_work.lookup(short_x, offsets[batch, shortest], slopes)
+    _, long_value, long_slope = long_work.lookup(long_x, offsets[batch, longest], slopes)
+    merged.copy_(torch.where(bad, torch.where(bright, short_value, long_value), merged))
+    if factor is not None:
+        chosen = torch.where(bright, shortest.view(b, 1, 1), longest.view(b, 1, 1))
+        slope = torch.where(bad, torch.where(bright, short_slope, long_slope), 0)
+        factor.scatter_add_(1, chosen[:, None], slope[:, None])
 
 
 def merge_log_radiance(
