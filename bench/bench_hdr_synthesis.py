@@ -30,6 +30,11 @@ from ops.hdr_synthesis import synthesize_hdr
 TIMES = np.array([2.0**ev for ev in range(-3, 4)], dtype=np.float32)
 
 
+SETTLE_SECONDS = 0.05
+"""Pause before each timed call: thread pools (OpenMP's, OpenCV's) spin for a while after a parallel
+region and would otherwise take cores from the next function timed."""
+
+
 def best_of(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Fastest of ``repeats`` timed calls of each function after one warm-up call, in seconds.
 
@@ -40,6 +45,7 @@ def best_of(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, flo
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - start)
