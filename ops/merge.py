@@ -84,7 +84,12 @@ class _LineWorkspace(_Workspace):
         return self.weight, self.value, self.slope
 
     def weighted_sums(
-        self, xs: torch.Tensor, offsets: torch.Tensor, slopes: torch.Tensor, factor: torch.Tensor | None, values: torch.Tensor | None
+        self,
+        xs: torch.Tensor,
+        offsets: torch.Tensor,
+        slopes: torch.Tensor,
+        factor: torch.Tensor | None,
+        values: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``sum_j w_j (g(x_j) - ln t_j)`` and ``sum_j w_j`` of a ``(B, N, C, L)`` chunk.
 
@@ -164,7 +169,9 @@ class _WeightedLogMerge(torch.autograd.Function):
         return grad_stack.view(b, -1, c, h, w), None, None, None, None, None
 
 
-def _merge_in_chunks(flat, offsets, slopes, shortest, longest, min_weight, detach_weights, factor) -> torch.Tensor:  # noqa: ANN001
+def _merge_in_chunks(  # noqa: ANN001
+    flat, offsets, slopes, shortest, longest, min_weight, detach_weights, factor
+) -> torch.Tensor:
     """The PyTorch merge of a ``(B, N, C, P)`` stack, ``CHUNK_ELEMENTS`` at a time on CPU.
 
     Every chunk goes through one small workspace: no full-size temporary is allocated, which on CPU
@@ -197,9 +204,10 @@ def _merge_in_chunks(flat, offsets, slopes, shortest, longest, min_weight, detac
 
 
 def _fall_back(x, offsets, slopes, shortest, longest, bad, merged, factor) -> None:  # noqa: ANN001
-    """Give a ``(B, N, C, L)`` chunk's zero-weight pixels the shortest exposure where the middle image is bright, else the longest.
+    """Zero-weight pixels of a ``(B, N, C, L)`` chunk take ``g - ln t`` of the shortest exposure, or the longest.
 
-    ``factor`` (zero at those pixels) receives the chosen exposure's slope ``g'``.
+    The shortest where the middle image is bright, else the longest. ``factor`` (zero at those pixels)
+    receives the chosen exposure's slope ``g'``.
     """
     b, n = x.shape[:2]
     n_levels = offsets.shape[-1]

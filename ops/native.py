@@ -37,7 +37,7 @@ class NativeBuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where built libraries are kept: ``$HDRSYN_CACHE_DIR``, else ``$XDG_CACHE_HOME/hdrsyn``, else ``~/.cache/hdrsyn``."""
+    """Where built libraries are kept: ``$HDRSYN_CACHE_DIR``, else ``$XDG_CACHE_HOME/hdrsyn`` or ``~/.cache/hdrsyn``."""
     if os.environ.get("HDRSYN_CACHE_DIR"):
         return Path(os.environ["HDRSYN_CACHE_DIR"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hdrsyn"
@@ -152,8 +152,9 @@ def merge(
     """Log radiance ``(B, C, P)`` of a ``(B, N, C, P)`` stack the kernels take (see :func:`usable`).
 
     Float stacks take the line tables of ``ops.merge._level_tables`` and, when ``factor`` (a dense
-    tensor in the stack's memory order) is given, fill it with ``d ln E / d Z_j``; uint8 stacks take the knot tables of
-    ``ops.merge._knot_tables``. ``shortest`` / ``longest`` are the ``(B,)`` fallback exposures.
+    tensor in the stack's memory order) is given, fill it with ``d ln E / d Z_j``; uint8 stacks take
+    the knot tables of ``ops.merge._knot_tables``. ``shortest`` / ``longest`` are the ``(B,)``
+    fallback exposures.
     """
     b, n, c, p = flat.shape
     merged = torch.empty_permuted((b, c, p), (0, 2, 1) if plane_layout(flat) else (0, 1, 2), dtype=offsets.dtype)
@@ -164,8 +165,10 @@ def merge(
     if flat.dtype == torch.uint8:
         tail = (tables[0].data_ptr(), tables[1].data_ptr(), *fallback, min_weight, merged.data_ptr())
     else:
-        if factor is not None and (plane_layout(factor) != plane_layout(flat) or factor.dtype != flat.dtype):
-            raise ValueError("factor must have the stack's dtype and plane layout")
+        if factor is not None:
+            order = plane_layout(factor)
+            if order is None or (c > 1 and p > 1 and order != plane_layout(flat)) or factor.dtype != flat.dtype:
+                raise ValueError("factor must have the stack's dtype and dense planes in the stack's order")
         out = (None, 0, 0) if factor is None else (factor.data_ptr(), factor.stride(0), factor.stride(1))
         tail = (tables[0].data_ptr(), tables[1].data_ptr(), offsets.shape[-1], *fallback, min_weight)
         tail = (*tail, int(detach_weights), merged.data_ptr(), *out)
@@ -177,5 +180,6 @@ def histograms(flat: torch.Tensor, n_levels: int) -> torch.Tensor:
     """``(B, N, C, n_levels)`` counts of the rounded levels of a ``(B, N, C, P)`` stack the kernels take."""
     b, n, c, p = flat.shape
     counts = torch.zeros(b, n, c, n_levels, dtype=torch.int64)
-    _call(getattr(library(), f"hdrsyn_histogram_{_TYPES[flat.dtype]}"), flat, b * n * c * p, n_levels, counts.data_ptr())
+    kernel = getattr(library(), f"hdrsyn_histogram_{_TYPES[flat.dtype]}")
+    _call(kernel, flat, b * n * c * p, n_levels, counts.data_ptr())
     return counts

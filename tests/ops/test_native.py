@@ -98,7 +98,7 @@ def test_histograms_match_the_pytorch_path(monkeypatch, split_work) -> None:
     """Every dtype and layout; shares that split planes and pixels; runs of equal values (one counter)."""
     stack = random_stack(torch.float32, seed=3)
     stack[:, :, :, 3:] = 0.25  # a flat region, as in smooth photographs
-    cases = {f"{name} {dtype}": s.to(dtype) for name, s in layouts(stack).items() for dtype in (torch.float32, torch.float64)}
+    cases = {f"{name} {t}": s.to(t) for name, s in layouts(stack).items() for t in (torch.float32, torch.float64)}
     cases.update({f"{name} uint8": s for name, s in layouts(torch.round(stack * 255).to(torch.uint8)).items()})
     for name, case in cases.items():
         counts = level_histograms(case)
@@ -145,3 +145,18 @@ def test_without_a_compiler_the_pytorch_path_runs_after_one_warning(monkeypatch,
 def test_switched_off_by_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("HDRSYN_NATIVE", "0")
     assert native.library() is None and not native.usable(random_stack().flatten(3))
+
+
+def test_one_channel_stack_with_a_unit_channel_stride(monkeypatch) -> None:
+    """A (B, N, 1, H, W) view of (H, W, 1) images: either plane order fits, the gradient's included."""
+    x = torch.rand(1, 3, 4, 5, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).permute(0, 1, 4, 2, 3)
+    g, times = gamma_table(1), TIMES[:1]
+    assert native.usable(x.flatten(3))
+    results = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv("HDRSYN_NATIVE", switch)
+        stack = x.clone().requires_grad_(True)
+        out = merge_log_radiance(stack, g, times)
+        out.sum().backward()
+        results.append((out.detach(), stack.grad))
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=1e-12)
