@@ -5,10 +5,11 @@
  * splits its elements over `threads` threads of the OpenMP runtime PyTorch itself loaded (the library is
  * linked to libgomp.so.1, which the dynamic loader resolves to the copy torch already loaded), so the
  * kernels and torch's own ops share one pool instead of two pools spinning against each other.
- * Each exposure's (C, P) plane is dense, either
- * channel-last (element e is channel e % C) or channel-first (channel e / P); items and exposures have
- * arbitrary strides. The numbers follow ops/merge.py and ops/crf.py operation by operation. Work is done
- * in blocks of BLOCK elements of one plane: index and weight loops vectorise, table lookups do not. */
+ *
+ * Each exposure's (C, P) plane is dense, either channel-last (element e is channel e % C) or
+ * channel-first (channel e / P); items and exposures have arbitrary strides. The numbers follow
+ * ops/merge.py and ops/crf.py operation by operation. Work is done in blocks of BLOCK elements of one
+ * plane: index and weight loops vectorise, table lookups do not. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
