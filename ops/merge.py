@@ -182,14 +182,14 @@ def _merge_in_chunks(  # noqa: ANN001
     b, n, c, pixels = flat.shape
     merged = empty_like_layout(flat[:, 0], offsets.dtype)  # the stack's layout: chunk writes stay dense
     length = max(1, min(pixels, CHUNK_ELEMENTS // (b * c))) if flat.device.type == "cpu" else pixels
+    keep_values = factor is not None and not detach_weights  # for the hat's slope term
     work = None
     for start in range(0, pixels, length):
         chunk = slice(start, min(start + length, pixels))
         if work is None or work.value.shape[-1] != chunk.stop - start:  # the first and the last chunk
             work = _workspace(flat[:, 0, :, chunk], offsets.shape[-1], offsets.dtype)
             bad = empty_like_layout(work.value, torch.bool)
-            keep = factor is not None and not detach_weights
-            values = empty_like_layout(flat[..., chunk], offsets.dtype) if keep else None
+            values = empty_like_layout(flat[..., chunk], offsets.dtype) if keep_values else None
         part, out = (None if factor is None else factor[..., chunk]), merged[..., chunk]
         num, tot = work.weighted_sums(flat[..., chunk], offsets, slopes, part, values)
         torch.lt(tot, min_weight, out=bad)

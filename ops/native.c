@@ -93,6 +93,14 @@ static int next_block(Layout *layout, int64_t start, int64_t end, int64_t *plane
  * detached] w'_j (v_j - ln E)) / sum w, or g' of the fallback exposure (0 for the others); its planes
  * are laid out as the stack's. Returns 1 when scratch memory cannot be allocated. */
 #define DEFINE_MERGE(NAME, T, ABS)                                                                               \
+    /* The table entry of x: k = clamp(ceil((L - 1) x), 0, L - 1). */                                          \
+    static inline int NAME##_segment(T x, int levels) {                                                       \
+        const T position = x * (levels - 1);                                                                   \
+        int k = (int)position;                                                                                 \
+        k += (T)k < position;                                                                                  \
+        return k < 0 ? 0 : (k > levels - 1 ? levels - 1 : k);                                                  \
+    }                                                                                                          \
+                                                                                                               \
     static inline void NAME##_accumulate(int count, const T *x, const int *index, const T *weight,             \
                                          const T *table, const T *slopes, T *numerator, T *total, T *factor,   \
                                          T *values) {                                                          \
@@ -131,10 +139,7 @@ static int next_block(Layout *layout, int64_t start, int64_t end, int64_t *plane
                 const T *xj = item_x + j * exposure_stride;                                                    \
                 const T *table = offsets + (item * exposures + j) * channels * levels;                         \
                 for (int i = 0; i < count; ++i) { /* vectorisable */                                           \
-                    const T position = xj[i] * (levels - 1);                                                   \
-                    int k = (int)position;                                                                     \
-                    k += (T)k < position;                                                                      \
-                    index[i] = (k < 0 ? 0 : (k > levels - 1 ? levels - 1 : k)) + row[i];                       \
+                    index[i] = NAME##_segment(xj[i], levels) + row[i];                                         \
                     weight[i] = ABS(xj[i] - (T)0.5) * -2 + 1;                                                  \
                 }                                                                                              \
                 T *fj = item_factor ? item_factor + j * factor_exposure_stride : NULL;                         \
@@ -164,10 +169,8 @@ static int next_block(Layout *layout, int64_t start, int64_t end, int64_t *plane
                     continue;                                                                                  \
                 }                                                                                              \
                 const int64_t j = middle[i] > (T)0.5 ? shortest[item] : longest[item];                         \
-                const T v = item_x[j * exposure_stride + i], position = v * (levels - 1);                      \
-                int k = (int)position;                                                                         \
-                k += (T)k < position;                                                                          \
-                k = (k < 0 ? 0 : (k > levels - 1 ? levels - 1 : k)) + row[i];                                 \
+                const T v = item_x[j * exposure_stride + i];                                                   \
+                const int k = NAME##_segment(v, levels) + row[i];                                              \
                 const T slope = item_slopes[k];                                                                \
                 out[i] = offsets[(item * exposures + j) * channels * levels + k] + v * slope;                  \
                 for (int jj = 0; item_factor && jj < exposures; ++jj)                                          \

@@ -119,11 +119,17 @@ def _call(kernel: ctypes._CFuncPtr, flat: torch.Tensor, total: int, *tail: objec
 
 
 def plane_layout(flat: torch.Tensor) -> bool | None:
-    """For ``(B, N, C, P)``: True if every ``(C, P)`` plane is dense channel-last, False if channel-first, else None."""
+    """For ``(B, N, C, P)``: True if every ``(C, P)`` plane is dense channel-last, False if channel-first, else None.
+
+    A plane of one channel or one pixel has a single order (element ``e`` is channel ``e // P``
+    either way): it counts as channel-first, so equal layouts compare equal whatever the strides.
+    """
     _, _, c, p = flat.shape
-    if flat.stride(2) == 1 and (flat.stride(3) == c or p == 1):
+    if c == 1 or p == 1:
+        return False if (p == 1 or flat.stride(3) == 1) and (c == 1 or flat.stride(2) == 1) else None
+    if flat.stride(2) == 1 and flat.stride(3) == c:
         return True
-    if flat.stride(3) == 1 and (flat.stride(2) == p or c == 1):
+    if flat.stride(3) == 1 and flat.stride(2) == p:
         return False
     return None
 
@@ -165,10 +171,8 @@ def merge(
     if flat.dtype == torch.uint8:
         tail = (tables[0].data_ptr(), tables[1].data_ptr(), *fallback, min_weight, merged.data_ptr())
     else:
-        if factor is not None:
-            order = plane_layout(factor)
-            if order is None or (c > 1 and p > 1 and order != plane_layout(flat)) or factor.dtype != flat.dtype:
-                raise ValueError("factor must have the stack's dtype and dense planes in the stack's order")
+        if factor is not None and (plane_layout(factor) != plane_layout(flat) or factor.dtype != flat.dtype):
+            raise ValueError("factor must have the stack's dtype and dense planes in the stack's order")
         out = (None, 0, 0) if factor is None else (factor.data_ptr(), factor.stride(0), factor.stride(1))
         tail = (tables[0].data_ptr(), tables[1].data_ptr(), offsets.shape[-1], *fallback, min_weight)
         tail = (*tail, int(detach_weights), merged.data_ptr(), *out)

@@ -6,6 +6,8 @@ import ctypes
 import os
 import shutil
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 import torch
@@ -16,6 +18,7 @@ from ops.crf import level_histograms
 from ops.merge import merge_log_radiance
 from tests.ops.test_merge import gamma_table, random_stack
 
+T = TypeVar("T")
 TIMES = torch.tensor([[0.5, 1.0, 2.0], [0.25, 1.0, 4.0]], dtype=torch.float64).log()
 
 
@@ -37,6 +40,13 @@ def fresh_library() -> None:
 def layouts(stack: torch.Tensor) -> dict[str, torch.Tensor]:
     """The stack channel-first and as viewed from (H, W, 3) images (channel innermost)."""
     return {"channel-first": stack, "channel-last": stack.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)}
+
+
+def on_pytorch_path(monkeypatch: pytest.MonkeyPatch, fn: Callable[[], T]) -> T:
+    """``fn()`` with the kernels switched off (``HDRSYN_NATIVE=0``)."""
+    with monkeypatch.context() as patch:
+        patch.setenv("HDRSYN_NATIVE", "0")
+        return fn()
 
 
 def merged_and_grad(stack: torch.Tensor, g: torch.Tensor, detach: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,9 +74,7 @@ def test_merge_and_gradient_match_the_pytorch_path(monkeypatch, split_work, dtyp
     for name, stack in layouts(random_stack(dtype)).items():
         assert native.usable(stack.flatten(3)), name
         out, grad = merged_and_grad(stack, g, detach)
-        monkeypatch.setenv("HDRSYN_NATIVE", "0")
-        reference_out, reference_grad = merged_and_grad(stack, g, detach)
-        monkeypatch.delenv("HDRSYN_NATIVE")
+        reference_out, reference_grad = on_pytorch_path(monkeypatch, lambda: merged_and_grad(stack, g, detach))
         torch.testing.assert_close(out, reference_out, rtol=0, atol=tolerance, msg=name)
         torch.testing.assert_close(grad, reference_grad, rtol=0, atol=tolerance * 100, msg=name)
 
@@ -76,9 +84,7 @@ def test_uint8_merge_matches_the_pytorch_path(monkeypatch, split_work) -> None:
     g = torch.cat([gamma_table(), gamma_table() + 0.3])
     for name, stack in layouts(levels).items():
         out = merge_log_radiance(stack, g, TIMES)
-        monkeypatch.setenv("HDRSYN_NATIVE", "0")
-        reference = merge_log_radiance(stack, g, TIMES)
-        monkeypatch.delenv("HDRSYN_NATIVE")
+        reference = on_pytorch_path(monkeypatch, lambda: merge_log_radiance(stack, g, TIMES))
         assert out.dtype == reference.dtype == torch.float32
         torch.testing.assert_close(out, reference, rtol=0, atol=1e-5, msg=name)
 
@@ -102,9 +108,7 @@ def test_histograms_match_the_pytorch_path(monkeypatch, split_work) -> None:
     cases.update({f"{name} uint8": s for name, s in layouts(torch.round(stack * 255).to(torch.uint8)).items()})
     for name, case in cases.items():
         counts = level_histograms(case)
-        monkeypatch.setenv("HDRSYN_NATIVE", "0")
-        assert torch.equal(counts, level_histograms(case)), name
-        monkeypatch.delenv("HDRSYN_NATIVE")
+        assert torch.equal(counts, on_pytorch_path(monkeypatch, lambda: level_histograms(case))), name
         assert (counts.sum(-1) == stack.shape[-1] * stack.shape[-2]).all(), name
 
 
