@@ -153,7 +153,8 @@ def test_switched_off_by_the_environment(monkeypatch) -> None:
 
 def test_one_channel_stack_with_a_unit_channel_stride(monkeypatch) -> None:
     """A (B, N, 1, H, W) view of (H, W, 1) images: either plane order fits, the gradient's included."""
-    x = torch.rand(1, 3, 4, 5, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).permute(0, 1, 4, 2, 3)
+    images = torch.rand(1, 3, 4, 5, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x = images.permute(0, 1, 4, 2, 3)
     g, times = gamma_table(1), TIMES[:1]
     assert native.usable(x.flatten(3))
     results = []
