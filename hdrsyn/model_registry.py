@@ -213,6 +213,7 @@ def joint_stage_reconstructor(hparams: dict[str, Any], state_dict: dict[str, tor
     generator = StackGenerator(
         hparams.get("width", "cpu"), hparams.get("num_steps", 3), hparams.get("use_refine", True),
         hparams.get("use_local", True), hparams.get("use_gru", True), hparams.get("use_cin", True),
+        hparams.get("shift_residual", False),  # checkpoints from before the switch have the paper's output
     )
     prefix = "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})

@@ -31,16 +31,22 @@ def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
     return path
 
 
-def load_subnets(generator: StackGenerator, path: Path, subnets: Sequence[str], width: str) -> list[str]:
+def load_subnets(
+    generator: StackGenerator, path: Path, subnets: Sequence[str], width: str, shift_residual: bool
+) -> list[str]:
     """Copy the ``subnets`` weights of both directions from a stage checkpoint into ``generator``.
 
     Returns the loaded parameter names. Raises a clear error when the checkpoint was trained with
-    another width or lacks a sub-network.
+    another width or output formulation, or lacks a sub-network.
     """
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    saved_width = checkpoint.get("hyper_parameters", {}).get("width")
-    if saved_width is not None and saved_width != width:
-        raise ValueError(f"{path} was trained with width={saved_width!r}, but this model has width={width!r}")
+    saved = checkpoint.get("hyper_parameters", {})
+    if saved.get("width") is not None and saved["width"] != width:
+        raise ValueError(f"{path} was trained with width={saved['width']!r}, but this model has width={width!r}")
+    saved_residual = saved.get("shift_residual", False)  # older checkpoints: the paper's output
+    if saved_residual != shift_residual:
+        raise ValueError(f"{path} was trained with shift_residual={saved_residual}, but this model has "
+                         f"shift_residual={shift_residual}; train both stages with the same output formulation")
     prefixes = tuple(f"generator.{d}.{name}." for d in ("up", "down") for name in subnets)
     state = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
     if not state:

@@ -45,7 +45,8 @@ class JointStage(StackStage):
     loaded in :meth:`configure_model`, before a ``--ckpt_path`` resume would overwrite them).
 
     Args:
-        width, num_steps, use_gru, use_cin: as :class:`~lightning_modules.global_stage.GlobalStage`.
+        width, num_steps, use_gru, use_cin, shift_residual: as
+            :class:`~lightning_modules.global_stage.GlobalStage`.
         use_local: the global/local decomposition (False: no local net, no edge input).
         use_refine: the refinement networks.
         use_hdr_layer: train through the HDR synthesis layer (False drops the HDR loss: the ablation
@@ -78,6 +79,7 @@ class JointStage(StackStage):
         num_steps: int = 3,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
         use_local: bool = True,
         use_refine: bool = True,
         use_hdr_layer: bool = True,
@@ -106,7 +108,7 @@ class JointStage(StackStage):
     ) -> None:
         if hdr_scale not in ("log_mean", "crf_max"):
             raise ValueError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
-        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin)
+        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin, shift_residual)
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
         lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
         super().__init__(generator, trained, lr, betas, weight_decay)
@@ -127,7 +129,8 @@ class JointStage(StackStage):
             return
         for path, subnet in ((self.global_ckpt, "global_net"), (self.local_ckpt, "local_net")):
             if path is not None:
-                names = load_subnets(self.generator, path, [subnet], self.hparams.width)
+                names = load_subnets(self.generator, path, [subnet], self.hparams.width,
+                                     self.hparams.shift_residual)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
 

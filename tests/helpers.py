@@ -28,3 +28,13 @@ class RecordScenes(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.names))
+
+
+def randomize_heads(module: torch.nn.Module, std: float = 0.1) -> None:
+    """Give the zero-initialised output heads of the global and refinement nets random weights, as
+    training would (with zero heads nothing upstream of them changes the output)."""
+    from hdrsyn.networks import GlobalUNet, RefineUNet
+
+    for m in module.modules():
+        if isinstance(m, (GlobalUNet, RefineUNet)):
+            torch.nn.init.normal_(m.head.weight, 0.0, std)
