@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 
 from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.cli import LightningCLI
+
+from hdrsyn.errors import UsageError, usage_error
 
 
 class HDRSynCLI(LightningCLI):
@@ -16,22 +19,45 @@ class HDRSynCLI(LightningCLI):
     configuration, which silently overrides what the user asked for (e.g. ``output_dir`` of a test run,
     a moved ``global_ckpt`` on resume) and can even swap the model class between stages. Weights and
     trainer state still come from the checkpoint.
+
+    A class that refuses its configured arguments (an unknown width, a missing stage checkpoint) is a
+    configuration error: it is re-raised as a :class:`~hdrsyn.errors.UsageError` with the class's own message.
     """
 
     def _parse_ckpt_path(self) -> None:
         return
 
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except Exception as error:  # noqa: BLE001 - jsonargparse wraps what the classes raise
+            cause = error
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            raise UsageError(f"bad configuration: {cause}") from error
+
 
 def run(args: Sequence[str] | None = None) -> None:
     """Run :class:`HDRSynCLI` with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
     next to the logs, replacing the one of an earlier run in the same directory. W&B is offline-first:
-    without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later)."""
+    without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later).
+
+    A :class:`~hdrsyn.errors.UsageError` (bad configuration, checkpoint or dataset), before or during the
+    run, ends the command with its message alone and exit status 2."""
     os.environ.setdefault("WANDB_MODE", "offline")
-    HDRSynCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=list(args) if args is not None else None,
-        save_config_kwargs={"overwrite": True},
-    )
+    command = (list(args) if args is not None else sys.argv[1:])[:1]
+    try:
+        HDRSynCLI(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=list(args) if args is not None else None,
+            save_config_kwargs={"overwrite": True},
+        )
+    except Exception as error:
+        cause = usage_error(error)
+        if cause is None:
+            raise
+        print(f"hdrsyn {' '.join(command)}: error: {cause}", file=sys.stderr)
+        raise SystemExit(2) from None
