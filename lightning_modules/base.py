@@ -79,7 +79,8 @@ def load_subnets(
             )
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise UsageError(
-                f"{where}: {key} holds NaN or Inf (training diverged or the file is damaged); use an earlier checkpoint"
+                f"{where}: generator.{key} holds NaN or Inf (training diverged or the file is damaged); "
+                "use an earlier checkpoint"
             )
     generator.load_state_dict(state, strict=False)
     return sorted(state)

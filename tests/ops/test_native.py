@@ -168,9 +168,9 @@ def test_one_channel_stack_with_a_unit_channel_stride(monkeypatch) -> None:
 
 
 def test_a_corrupt_cached_library_is_rebuilt(monkeypatch, fresh_library, tmp_path) -> None:
+    cached = tmp_path / native.build().name  # the name the current source builds to
+    cached.write_bytes(b"not a shared library")  # e.g. a file damaged by a full disk or a crash
     monkeypatch.setenv("HDRSYN_CACHE_DIR", str(tmp_path))
-    cached = native.build()
-    cached.write_bytes(b"not a shared library")  # e.g. a build cut short by a full disk in an older version
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # rebuilt, not warned about
         assert native.library() is not None
