@@ -140,7 +140,8 @@ def merge_files(
     preview = gamma_encode(reinhard_global(radiance))[0].permute(1, 2, 0).numpy()
     with output_group(outputs.values(), overwrite) as staged:
         write_hdr(staged[outputs["hdr"]], radiance[0].permute(1, 2, 0).numpy(), precision="float")
-        plot_response(inverse_crf[0].numpy(), staged[outputs["crf"]], title=f"Response recovered from {len(files)} exposures")
+        title = f"Response recovered from {len(files)} exposures"
+        plot_response(inverse_crf[0].numpy(), staged[outputs["crf"]], title=title)
         write_ldr(staged[outputs["preview"]], preview)
     return outputs
 

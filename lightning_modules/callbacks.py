@@ -76,4 +76,5 @@ class StageCheckpoint(ModelCheckpoint):
             super().on_train_end(trainer, pl_module)
 
     def _find_last_checkpoints(self, trainer: pl.Trainer) -> set[str]:
-        return {path for path in super()._find_last_checkpoints(trainer) if Path(path).name == self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION}
+        name = self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION
+        return {path for path in super()._find_last_checkpoints(trainer) if Path(path).name == name}

@@ -44,7 +44,9 @@ def check_stack(stack: torch.Tensor, exposure_times: torch.Tensor) -> None:
         if low < 0 or high > 1:
             raise ValueError(f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]")
     if not bool((torch.isfinite(exposure_times) & (exposure_times > 0)).all()):
-        raise ValueError(f"exposure_times must be finite and positive (seconds or 2**EV), got {exposure_times.tolist()}")
+        raise ValueError(
+            f"exposure_times must be finite and positive (seconds or 2**EV), got {exposure_times.tolist()}"
+        )
     if not bool((exposure_times.diff(dim=1) > 0).all()):
         raise ValueError(
             f"exposure_times must be strictly increasing along N (no duplicates), got {exposure_times.tolist()}"

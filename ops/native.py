@@ -8,7 +8,8 @@ devices, float16 / bfloat16, stacks whose exposure planes are not dense).
 The library is compiled once per source and compiler into ``$HDRSYN_CACHE_DIR`` (default
 ``~/.cache/hdrsyn``) with ``$CC`` (default ``cc``), with OpenMP, or without it (one thread) when the
 compiler has none. A cached library that does not load (truncated, corrupt) is rebuilt. Without a
-compiler, or when the build fails, one warning says why and the PyTorch path is used. ``HDRSYN_NATIVE=0`` turns the kernels off.
+compiler, or when the build fails, one warning says why and the PyTorch path is used.
+``HDRSYN_NATIVE=0`` turns the kernels off.
 """
 
 from __future__ import annotations
