@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.cli import LightningCLI
 
-from hdrsyn.errors import UsageError, usage_error
+from hdrsyn.errors import MissingFileError, UsageError, usage_error
 
 
 class HDRSynCLI(LightningCLI):
@@ -35,6 +37,25 @@ class HDRSynCLI(LightningCLI):
             while cause.__cause__ is not None:
                 cause = cause.__cause__
             raise UsageError(f"bad configuration: {cause}") from error
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        check_ckpt_path(self.config_init[subcommand].get("ckpt_path"))
+        super()._run_subcommand(subcommand)
+
+
+def check_ckpt_path(ckpt_path: str | None) -> None:
+    """Refuse a local ``--ckpt_path`` that is missing or not a checkpoint (a truncated one has no zip directory).
+
+    Lightning's keywords (``last``, ``best``, ``hpc``, ``registry...``) and remote URLs are left to Lightning.
+    """
+    text = str(ckpt_path)
+    if ckpt_path is None or text in ("last", "best", "hpc") or text.startswith("registry") or "://" in text:
+        return
+    path = Path(text)
+    if not path.is_file():
+        raise MissingFileError(f"--ckpt_path={str(path)!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"--ckpt_path={str(path)!r} is truncated or not a checkpoint; use another checkpoint")
 
 
 def run(args: Sequence[str] | None = None) -> None:

@@ -117,6 +117,15 @@ class StackStage(pl.LightningModule):
     def _subnets(self, name: str) -> Iterable[nn.Module]:
         return [m for m in (getattr(self.generator.up, name), getattr(self.generator.down, name)) if m is not None]
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Refuse a checkpoint (``--ckpt_path``) whose weights hold NaN or Inf, naming the first such tensor."""
+        for key, value in checkpoint["state_dict"].items():
+            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise UsageError(
+                    f"the checkpoint to load (--ckpt_path) holds NaN or Inf in {key} (training diverged or the "
+                    "file is damaged); use an earlier checkpoint"
+                )
+
     def setup(self, stage: str) -> None:
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)
 

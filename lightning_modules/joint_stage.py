@@ -148,6 +148,7 @@ class JointStage(StackStage):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("cobi.")}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         if self.cobi is not None:
             checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
 

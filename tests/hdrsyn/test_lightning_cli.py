@@ -19,7 +19,7 @@ def fails_with_one_message(args: list[str], capsys: pytest.CaptureFixture[str]) 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Epoch" not in err
-    return next(line for line in err.splitlines() if line.startswith("hdrsyn fit: error: "))
+    return next(line for line in err.splitlines() if line.startswith(f"hdrsyn {args[0]}: error: "))
 
 
 def test_unknown_width_names_the_argument(tmp_path: Path, capsys) -> None:
@@ -51,3 +51,14 @@ def test_a_missing_or_empty_dataset_root_is_one_message(tmp_path: Path, capsys, 
     args = ["fit", *tiny_overrides(tmp_path, "global"), "--data.init_args.dataset", "vds",
             "--data.init_args.root", str(root)]
     assert f"VDS dataset not found: {root}/train_set does not exist" in fails_with_one_message(args, capsys)
+
+
+@pytest.mark.parametrize("truncated", [False, True])
+def test_a_missing_or_truncated_ckpt_path_is_one_message(tmp_path: Path, capsys, truncated: bool) -> None:
+    ckpt = tmp_path / "last.ckpt"
+    if truncated:
+        torch.save({"state_dict": GlobalStage(width="tiny").state_dict()}, ckpt)
+        ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    args = ["validate", *tiny_overrides(tmp_path, "global"), "--ckpt_path", str(ckpt)]
+    expected = "is truncated or not a checkpoint" if truncated else "does not exist"
+    assert f"--ckpt_path='{ckpt}' {expected}" in fails_with_one_message(args, capsys)

@@ -1,4 +1,4 @@
-"""Stage hand-off: a damaged, swapped or diverged stage checkpoint is refused with its argument and path."""
+"""Stage hand-off and resume: a damaged, swapped or diverged checkpoint is refused, named."""
 
 from __future__ import annotations
 
@@ -58,3 +58,11 @@ def test_a_good_global_ckpt_loads(tmp_path: Path) -> None:
 def test_bad_hdr_layer_arguments_are_refused_when_built(argument: str, value: object) -> None:
     with pytest.raises(UsageError, match=argument):
         JointStage(width="tiny", lambda_cobi=0.0, **{argument: value})
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_when_loaded() -> None:
+    model = GlobalStage(width="tiny")
+    state = model.state_dict()
+    state["generator.up.global_net.trunk.stem.0.bias"][0] = float("inf")
+    with pytest.raises(UsageError, match="--ckpt_path.*NaN or Inf in generator.up.global_net.trunk.stem.0.bias"):
+        model.on_load_checkpoint({"state_dict": state})
