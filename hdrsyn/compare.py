@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hdrsyn.io import atomic_write
+from hdrsyn.io import atomic_write, output_group
 from hdrsyn.plots import save_figure
 
 #: Reported columns, in the paper's order: HDR quality, then stack quality (stop-up / stop-down).
@@ -36,9 +36,13 @@ def load_rows(summaries: Sequence[Path]) -> list[dict]:
     """One row per run: its label (the run folder), method, image count and metrics."""
     rows = []
     for path in summaries:
-        record = json.loads(path.read_text())
-        rows.append({"run": record.get("run") or path.parent.parent.name, "method": record["method"],
-                     "num_images": record["num_images"], "metrics": record["metrics"]})
+        try:
+            record = json.loads(path.read_text())
+            rows.append({"run": record.get("run") or path.parent.parent.name, "method": str(record["method"]),
+                         "num_images": int(record["num_images"]), "metrics": dict(record["metrics"])})
+        except (AttributeError, KeyError, TypeError, ValueError) as error:  # JSON and Unicode errors are ValueErrors
+            reason = f"{type(error).__name__}: {error}"
+            raise ValueError(f"{path} is not a test summary of `lightning test` ({reason})") from None
     return rows
 
 
@@ -92,13 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         rows = load_rows(find_summaries(args.paths))
-    except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"hdrsyn compare: error: {error}", file=sys.stderr)
         return 2
     table = markdown_table(rows)
-    args.output.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.output / "comparison.md", lambda tmp: tmp.write_text(table))
-    atomic_write(args.output / "comparison.csv", lambda tmp: tmp.write_text(csv_table(rows)))
-    bar_chart(rows, args.output / "comparison.png")
+    paths = [args.output / f"comparison.{suffix}" for suffix in ("md", "csv", "png")]
+    with output_group(paths, overwrite=True) as staged:  # all three replace an earlier comparison together
+        atomic_write(staged[paths[0]], lambda tmp: tmp.write_text(table))
+        atomic_write(staged[paths[1]], lambda tmp: tmp.write_text(csv_table(rows)))
+        bar_chart(rows, staged[paths[2]])
     print(table)
     return 0

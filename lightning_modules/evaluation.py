@@ -22,7 +22,7 @@ from pytorch_lightning.loggers import WandbLogger
 from torch import nn
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from hdrsyn.io import atomic_write, write_hdr, write_ldr
+from hdrsyn.io import atomic_write, output_group, write_hdr, write_ldr
 from hdrsyn.metrics import PU21PSNR, PU21SSIM, ColorVideoVDP, LogPSNR, MuLawPSNR, StackMetrics
 from ops.tonemap import gamma_encode, mu_law, reinhard_global
 
@@ -70,7 +70,8 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
                        stack: torch.Tensor | None = None) -> None:
     """Write each item's HDR (``hdr/<name>.exr``), preview (``preview/<name>.png``) and, when ``stack``
     ``(B, N, 3, H, W)`` is given, its exposures side by side (``stack/<name>.png``). ``/`` in names
-    becomes ``_``. Under DDP every rank's items are gathered and only rank 0 writes."""
+    becomes ``_``. Each item's files are written all or nothing, replacing those of an earlier pass. Under
+    DDP every rank's items are gathered and only rank 0 writes."""
     if module.trainer.world_size > 1:
         radiance = module.all_gather(radiance).flatten(0, 1)
         stack = None if stack is None else module.all_gather(stack).flatten(0, 1)
@@ -82,11 +83,14 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
     previews = hdr_preview(radiance)
     for i, name in enumerate(names):
         stem = str(name).replace("/", "_")
-        write_hdr(folder / "hdr" / f"{stem}.exr", radiance[i].permute(1, 2, 0).float().cpu().numpy())
-        write_ldr(folder / "preview" / f"{stem}.png", previews[i].permute(1, 2, 0).float().cpu().numpy())
-        if stack is not None:
-            sheet = torch.cat(list(stack[i]), dim=-1)
-            write_ldr(folder / "stack" / f"{stem}.png", sheet.permute(1, 2, 0).float().cpu().numpy())
+        paths = [folder / "hdr" / f"{stem}.exr", folder / "preview" / f"{stem}.png"]
+        paths += [] if stack is None else [folder / "stack" / f"{stem}.png"]
+        with output_group(paths, overwrite=True) as staged:  # a test pass replaces the last one's files
+            write_hdr(staged[paths[0]], radiance[i].permute(1, 2, 0).float().cpu().numpy())
+            write_ldr(staged[paths[1]], previews[i].permute(1, 2, 0).float().cpu().numpy())
+            if stack is not None:
+                sheet = torch.cat(list(stack[i]), dim=-1)
+                write_ldr(staged[paths[2]], sheet.permute(1, 2, 0).float().cpu().numpy())
 
 
 class HDRTestMetrics(nn.Module):

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 
+from hdrsyn.errors import UsageError
 from hdrsyn.model_registry import stack_reconstructor
 from hdrsyn.networks import StackGenerator
 from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
@@ -19,11 +20,13 @@ from lightning_modules.evaluation import (
     output_folder,
     write_test_outputs,
 )
+from lightning_modules.global_stage import GlobalStage
+from lightning_modules.local_stage import LocalStage
 from lightning_modules.visuals import log_image
 from losses.cobi import CoBiLoss
 from losses.hdr import hdr_loss
 from losses.objectives import global_objective, local_objective, refine_objective, without_centre
-from ops.hdr_synthesis import synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLES, check_smoothness, synthesize_hdr
 
 
 def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -107,7 +110,13 @@ class JointStage(StackStage):
         output_dir: str | None = None,
     ) -> None:
         if hdr_scale not in ("log_mean", "crf_max"):
-            raise ValueError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
+            raise UsageError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
+        if hdr_sampling not in DEFAULT_SAMPLES:
+            raise UsageError(f"hdr_sampling must be one of {list(DEFAULT_SAMPLES)}, got {hdr_sampling!r}")
+        try:
+            check_smoothness(hdr_smoothness)
+        except ValueError as error:
+            raise UsageError(f"hdr_{error}") from None
         generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin, shift_residual)
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
         lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
@@ -116,7 +125,7 @@ class JointStage(StackStage):
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
         if self.local_ckpt is not None and not use_local:
-            raise ValueError("local_ckpt is given but use_local=False: the model has no local networks")
+            raise UsageError("local_ckpt is given but use_local=False: the model has no local networks")
         self.cobi = None
         if lambda_cobi > 0 and use_refine:
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
@@ -127,10 +136,13 @@ class JointStage(StackStage):
         """Load the earlier stages' sub-networks once (a ``--ckpt_path`` resume then overrides them)."""
         if self._stage_weights_loaded:
             return
-        for path, subnet in ((self.global_ckpt, "global_net"), (self.local_ckpt, "local_net")):
+        sources = (("global_ckpt", "global_net", GlobalStage), ("local_ckpt", "local_net", LocalStage))
+        for argument, subnet, stage in sources:
+            path = getattr(self, argument)
             if path is not None:
+                source = f"{stage.__module__}.{stage.__qualname__}"
                 names = load_subnets(self.generator, path, [subnet], self.hparams.width,
-                                     self.hparams.shift_residual)
+                                     self.hparams.shift_residual, argument, source)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
 
@@ -139,6 +151,7 @@ class JointStage(StackStage):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("cobi.")}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         if self.cobi is not None:
             checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
 
@@ -223,7 +236,8 @@ class JointStage(StackStage):
             if self.trainer.global_rank == 0:
                 for name, result in items:
                     stem = name.replace("/", "_")
-                    write_outputs(result, output_paths(stem, Path(self.hparams.output_dir) / "predict", model))
+                    paths = output_paths(stem, Path(self.hparams.output_dir) / "predict", model)
+                    write_outputs(result, paths, overwrite=True)
         return results
 
     def on_test_epoch_end(self) -> None:

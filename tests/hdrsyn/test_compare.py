@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from hdrsyn.compare import main
@@ -34,3 +35,14 @@ def test_table_and_chart(tmp_path: Path) -> None:
 def test_missing_summaries_are_reported(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path), "-o", str(tmp_path / "out")]) == 2
     assert "run `lightning test` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"[1, 2]", b'{"method": "x"}', b"\xff\xfe"])
+def test_a_broken_summary_is_named(tmp_path: Path, capsys, content: bytes) -> None:
+    summary = tmp_path / "runs" / "a" / "test" / "summary.json"
+    summary.parent.mkdir(parents=True)
+    summary.write_bytes(content)
+    assert main([str(tmp_path / "runs"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{summary} is not a test summary" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
