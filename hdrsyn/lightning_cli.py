@@ -36,7 +36,8 @@ class LogRunInfo(SaveConfigCallback):
         if trainer.logger is None:
             return
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
-        trainer.logger.log_hyperparams({**config, "command": stage, "git": git_state(),
+        command = getattr(stage, "value", stage)  # Lightning passes its TrainerFn ("fit", "test", ...)
+        trainer.logger.log_hyperparams({**config, "command": str(command), "git": git_state(),
                                         "data_fingerprint": data_fingerprint(trainer.datamodule)})
 
 
