@@ -76,7 +76,8 @@ def monotone_curve(x: Tensor, y: Tensor, bins: int = 32) -> tuple[Tensor, Tensor
     if bins < 2:
         raise ValueError(f"bins must be >= 2, got {bins}")
     if x.dim() != 1 or x.shape != y.shape or x.numel() < bins:
-        raise ValueError(f"x and y must be 1-D of equal length >= bins ({bins}), got {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(f"x and y must be 1-D of equal length >= bins ({bins}), "
+                         f"got {tuple(x.shape)}, {tuple(y.shape)}")
     order = x.argsort()
     x_bins, y_bins = x[order].tensor_split(bins), y[order].tensor_split(bins)
     knots_x = torch.stack([b.mean() for b in x_bins])
