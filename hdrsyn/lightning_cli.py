@@ -8,10 +8,12 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytorch_lightning import LightningDataModule, LightningModule
-from pytorch_lightning.cli import LightningCLI
+import yaml
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
 from hdrsyn.errors import MissingFileError, UsageError, usage_error
+from hdrsyn.provenance import data_fingerprint, git_state
 
 
 class HDRSynCLI(LightningCLI):
@@ -58,10 +60,35 @@ def check_ckpt_path(ckpt_path: str | None) -> None:
         raise UsageError(f"--ckpt_path={str(path)!r} is truncated or not a checkpoint; use another checkpoint")
 
 
+class LogRunInfo(SaveConfigCallback):
+    """Saves ``config.yaml`` to the log directory (as Lightning's callback) and logs to the run's logger
+    the resolved config (``model``, ``data``, ``trainer``, ... as sections), the ``command`` (``fit``,
+    ``test``, ...), the code's ``git`` commit and a ``data_fingerprint``
+    (:mod:`hdrsyn.provenance`). Rank 0 only."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if trainer.logger is None:
+            return
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        command = getattr(stage, "value", stage)  # Lightning passes its TrainerFn ("fit", "test", ...)
+        trainer.logger.log_hyperparams({**config, "command": str(command), "git": git_state(),
+                                        "data_fingerprint": data_fingerprint(trainer.datamodule)})
+
+
+def finish_wandb_run(exit_code: int = 0) -> None:
+    """Finish the live W&B run, if any, so that the next ``WandbLogger`` in this process starts its own run
+    (a ``WandbLogger`` otherwise reuses a live run: every stage of ``hdrsyn pipeline`` would land in one)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
+
 def run(args: Sequence[str] | None = None) -> None:
-    """Run :class:`HDRSynCLI` with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
-    next to the logs, replacing the one of an earlier run in the same directory. W&B is offline-first:
-    without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later).
+    """Run :class:`HDRSynCLI` with ``args`` (default: ``sys.argv[1:]``) as one W&B run, finished at the end.
+
+    The resolved config is saved next to the logs (replacing the one of an earlier run in the same
+    directory) and logged with the run (:class:`LogRunInfo`). W&B is offline-first: without
+    ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later).
 
     A :class:`~hdrsyn.errors.UsageError` (bad configuration, checkpoint or dataset), before or during the
     run, ends the command with its message alone and exit status 2."""
@@ -74,11 +101,14 @@ def run(args: Sequence[str] | None = None) -> None:
             subclass_mode_model=True,
             subclass_mode_data=True,
             args=list(args) if args is not None else None,
+            save_config_callback=LogRunInfo,
             save_config_kwargs={"overwrite": True},
         )
-    except Exception as error:
-        cause = usage_error(error)
+    except BaseException as error:
+        finish_wandb_run(exit_code=1)
+        cause = usage_error(error) if isinstance(error, Exception) else None
         if cause is None:
             raise
         print(f"hdrsyn {' '.join(command)}: error: {cause}", file=sys.stderr)
         raise SystemExit(2) from None
+    finish_wandb_run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from datamodules.hdr_stack import HDRStackDataModule
 from hdrsyn.cli import lightning_main
+from hdrsyn.metrics import cvvdp_available
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.joint_stage import JointStage
 from lightning_modules.local_stage import LocalStage
@@ -84,8 +86,14 @@ def test_joint_test_writes_hdr_outputs(trained: Path) -> None:
     assert len(sorted((out / "stack").glob("*.png"))) == len(exrs)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "JointStage" and summary["num_images"] == len(exrs)
-    assert {"mu_psnr", "pu21_psnr", "pu21_ssim", "log_psnr", "psnr/up"} <= set(summary["metrics"])
-    assert summary["protocol"]["pu21_psnr"]["high"] == 99.9
+    assert {"mu_psnr", "pu21_psnr", "pu21_ssim", "log_psnr", "psnr/up", "crf/pu21_psnr"} <= set(summary["metrics"])
+    assert ("cvvdp" in summary["metrics"] and "crf/cvvdp" in summary["metrics"]) == cvvdp_available()
+    assert summary["protocol"]["normalization"]["pu21_psnr"]["high"] == 99.9
+    checkpoint = trained / "joint/checkpoints/last.ckpt"
+    assert summary["checkpoint"] == {"path": str(checkpoint.resolve()), "global_step": 2,
+                                     "sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
+    assert summary["global_step"] == 2  # the checkpoint's, not the test trainer's 0
+    assert len(summary["git"]["commit"]) == 40 and summary["data_fingerprint"]["dataset"] == "sample"
     rows = list(csv.DictReader((out / "metrics_per_image.csv").open()))
     assert sorted(row["name"] for row in rows) == sorted(p.stem for p in exrs)
     mean = sum(float(row["pu21_psnr"]) for row in rows) / len(rows)
