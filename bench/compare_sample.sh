@@ -8,7 +8,7 @@ for name in deep_recursive_hdri expandnet hdrcnn; do
   lightning fit --config "experiments/baselines/$name.yaml"
   lightning test --config "experiments/baselines/$name.yaml" --ckpt_path last
 done
-for name in linear_expansion debevec_gt; do
+for name in linear_expansion exposure_shift debevec_gt; do
   lightning test --config "experiments/baselines/$name.yaml"
 done
 hdrsyn compare runs -o reports/sample
