@@ -1,7 +1,8 @@
 """Stack PSNR per relative EV on the bundled validation views: references next to stage checkpoints.
 
-References: copying the input into every exposure, and the analytic exposure shift
-``clip((x^2.2 2^EV)^(1/2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`). Each checkpoint
+References: copying the input into every exposure, the analytic exposure shift
+``clip((x^2.2 2^EV)^(1/2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`) and, with ``--init``, the
+untrained CPU-width generator in the paper's output formulation (seed 0). Each checkpoint
 (``label=path`` of a global, local or joint stage) is scored as trained and, with ``--init``, as the
 untrained model of the same configuration (seed 0): what training bought. Writes a markdown table.
 
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from datamodules.hdr_stack import HDRStackDataModule
 from hdrsyn.io import atomic_write
 from hdrsyn.metrics import stack_psnr
+from hdrsyn.networks import StackGenerator
 from hdrsyn.render import EVS
 from ops.exposure import exposure_shift
 
@@ -61,6 +63,10 @@ def main() -> None:
     data.setup("validate")
     methods = {"copy input": lambda ldr: ldr[:, None].expand(-1, len(EVS), -1, -1, -1),
                "analytic shift": lambda ldr: torch.stack([exposure_shift(ldr, float(ev)) for ev in EVS], 1)}
+    if args.init:
+        torch.manual_seed(0)
+        paper = StackGenerator("cpu", shift_residual=False).eval()
+        methods["paper output, cpu width (init)"] = lambda ldr: paper(ldr)["stack"]
     for spec in args.checkpoints:
         label, _, path = spec.partition("=")
         for trained in ((False, True) if args.init else (True,)):

@@ -13,6 +13,7 @@ import torchvision
 import yaml
 
 from hdrsyn.cli import lightning_main
+from hdrsyn.networks import StackGenerator
 from lightning_modules.joint_stage import JointStage
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
@@ -32,10 +33,11 @@ LADDER = {
 DEPARTURES = {"7_paper_output": {"shift_residual": False}}
 
 
-def print_config(path: Path) -> dict:
+def print_config(path: Path, *overlays: Path) -> dict:
     out = io.StringIO()
+    extra = [arg for overlay in overlays for arg in ("--config", str(overlay))]
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
-        lightning_main(["fit", "--config", str(path), "--print_config"])
+        lightning_main(["fit", "--config", str(path), *extra, "--print_config"])
     assert exit_info.value.code in (0, None)
     return yaml.safe_load(out.getvalue())
 
@@ -113,3 +115,20 @@ def test_reference_runs_through_lightning_test(tmp_path: Path) -> None:
     ])
     exrs = sorted((root / "test/hdr").glob("*.exr"))
     assert exrs and len(exrs) == len(list((root / "test/preview").glob("*.png")))
+
+
+@pytest.mark.parametrize("stage", ["global", "local", "joint"])
+def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> None:
+    overlays = [EXPERIMENTS / "overlays/paper.yaml"]
+    overlays += [EXPERIMENTS / "overlays/paper_joint.yaml"] if stage == "joint" else []
+    args = print_config(EXPERIMENTS / f"{stage}.yaml", *overlays)["model"]["init_args"]
+    assert args["width"] == "paper" and args["shift_residual"] is False
+    assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999]
+    if stage == "joint":
+        assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1
+    with torch.device("meta"):
+        generator = StackGenerator(args["width"], shift_residual=args["shift_residual"])
+    assert sum(p.numel() for p in generator.parameters()) == 231_333_166
+    assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
+    default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
+    assert default["shift_residual"] is True and default["lr"] == 1e-3
