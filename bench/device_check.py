@@ -59,7 +59,7 @@ def table(rows: Sequence[dict]) -> str:
     for row in rows:
         hours = row.get("projected_70k_h")
         cells = [row["check"], row["status"], _cell(row.get("it_per_s")), _cell(row.get("s_per_it"), 3),
-                 _cell(row.get("peak_gb")), "—" if hours is None else f"{hours:.1f} h", _cell(row["seconds"], 1),
+                 _cell(row.get("peak_gb")), "—" if hours is None else f"{hours:.1f} h", _cell(row.get("seconds"), 1),
                  row.get("notes", "")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
@@ -67,7 +67,8 @@ def table(rows: Sequence[dict]) -> str:
 
 def describe(plan: Plan) -> str:
     if plan.device == "cuda":
-        return f"GPU: {torch.cuda.get_device_name()} (torch {torch.__version__}, CUDA {torch.version.cuda})"
+        return (f"GPU: {torch.cuda.get_device_name()} (torch {torch.__version__}, CUDA {torch.version.cuda}; "
+                f"fp32 = PyTorch defaults, cuDNN TF32 {torch.backends.cudnn.allow_tf32})")
     return (f"CPU MODE (no NVIDIA GPU used): the checks at {plan.width} width, {plan.image_size} px, "
             f"compile backend {plan.compile_backend!r}; GPU figures need a machine with a GPU")
 
@@ -81,11 +82,13 @@ def run(plan: Plan, out: Path, deadline_s: float) -> dict:
     state: dict = {}
 
     def attempt(name: str, check: Callable[[], dict]) -> None:
-        row = {"check": name}
+        row = {"check": name, "status": "killed", "notes": "still running when the run was stopped"}
         began = time.perf_counter()
+        report["checks"].append(row)
         if deadline_s - (began - start) < MIN_START_S:
             row.update(status="skipped", notes=f"time limit ({deadline_s:.0f} s) reached")
         else:
+            write_json(json_path, report)  # a check that the time limit kills stays in the JSON as "killed"
             try:
                 row.update(check())
                 row["status"] = "ok"
@@ -93,7 +96,6 @@ def run(plan: Plan, out: Path, deadline_s: float) -> dict:
                 row.update(status="FAIL", notes=f"{type(error).__name__}: {error}"[:300],
                            traceback=traceback.format_exc())
         row["seconds"] = time.perf_counter() - began
-        report["checks"].append(row)
         write_json(json_path, report)
         print(f"[device_check] {name}: {row['status']} ({row['seconds']:.1f} s) {row.get('notes', '')}", flush=True)
 

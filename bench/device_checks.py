@@ -203,6 +203,8 @@ def train_check(plan: Plan, batches: list[dict], precision: str, compiled: bool,
     }
     notes = [f"warm-up ({plan.warmup} step{'s' * (plan.warmup > 1)}) {timer.warmup_s:.1f} s",
              "CoBi on" if vgg is not None else "no CoBi"]
+    if len(timer.ends) < plan.steps:
+        notes.append(f"{len(timer.ends)} of {plan.steps} steps timed ({plan.train_budget_s:.0f} s budget)")
     if reference_loss is not None:
         row["first_loss_rel_diff"] = abs(timer.losses[0] - reference_loss) / abs(reference_loss)
         notes.append(f"first loss vs fp32 {row['first_loss_rel_diff']:.1e}")

@@ -34,11 +34,13 @@ def test_cpu_mode_runs_every_check_and_writes_the_table(tmp_path: Path, capsys: 
     assert "| joint bf16+compile | ok |" in capsys.readouterr().out
 
 
-def test_report_of_a_missing_json_and_atomic_write(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_report_of_a_missing_json_and_of_a_killed_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["--out", str(tmp_path / "none"), "--report-only"]) == 1
     assert "no check finished" in capsys.readouterr().out
-    write_json(tmp_path / "a" / "report.json", {"x": 1})
-    assert json.loads((tmp_path / "a" / "report.json").read_text()) == {"x": 1}
+    killed = {"check": "joint fp32+compile", "status": "killed", "notes": "still running when the run was stopped"}
+    write_json(tmp_path / "device_check.json", {"description": "d", "finished": False, "checks": [killed]})
+    assert main(["--out", str(tmp_path), "--report-only"]) == 1
+    assert "| joint fp32+compile | killed | — | — | — | — | — | still running" in capsys.readouterr().out
 
 
 def test_shell_script_parses() -> None:
