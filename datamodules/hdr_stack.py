@@ -18,7 +18,7 @@ from datamodules.sample import SampleDataset
 from datamodules.scenes import OnBadScene
 from datamodules.transforms import StackAugment
 from datamodules.vds import VDSDataset, VDSScene, scan_vds, scene_sources
-from hdrsyn.render import EVS
+from hdrsyn.render import EVS, VARIED_CAPTURE, ViewSampling
 
 
 class EpochPermutation(Sampler[int]):
@@ -66,6 +66,10 @@ class HDRStackDataModule(pl.LightningDataModule):
         views_per_scene: rendered views per bundled panorama (``"sample"`` only).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
+        vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
+            0.09-0.36) and JPEG quality (60-100) besides the camera response and noise
+            (:data:`~hdrsyn.render.VARIED_CAPTURE`); validation and test views keep the fixed key 0.18
+            and no JPEG, so their numbers stay comparable.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         views_per_scene: int = 8,
         on_bad_scene: OnBadScene = "error",
         pin_memory: bool = False,
+        vary_capture: bool = True,
     ) -> None:
         super().__init__()
         if dataset not in ("sample", "vds", "hdr_eye"):
@@ -109,6 +114,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         self.views_per_scene = views_per_scene
         self.on_bad_scene = on_bad_scene
         self.pin_memory = pin_memory
+        self.vary_capture = vary_capture
         self.train_set: StackDataset | None = None
         self.val_set: StackDataset | None = None
         self.test_set: StackDataset | None = None
@@ -128,7 +134,8 @@ class HDRStackDataModule(pl.LightningDataModule):
             augment = StackAugment(self.image_size, num_images=len(EVS) + 1, zoom=self.zoom, hflip=self.hflip)
         if self.dataset == "sample":
             views = dict(views_per_scene=self.views_per_scene, seed=self.seed)
-            self.train_set = SampleDataset("train", augment=augment, **views, **common)
+            sampling = VARIED_CAPTURE if self.vary_capture else ViewSampling()
+            self.train_set = SampleDataset("train", augment=augment, sampling=sampling, **views, **common)
             self.val_set = SampleDataset("val", **views, **common)
             return
         scenes = scan_vds(self.root, "train", self.on_bad_scene)

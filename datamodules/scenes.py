@@ -9,15 +9,17 @@ from typing import Literal
 import OpenEXR
 from PIL import Image
 
+from hdrsyn.errors import MissingFileError, UsageError
+
 #: What to do with a bad scene (missing exposure, unreadable image, HDR of another size).
 OnBadScene = Literal["skip", "error"]
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(MissingFileError):
     """A dataset root is missing or does not have the expected layout."""
 
 
-class BadSceneError(RuntimeError):
+class BadSceneError(UsageError, RuntimeError):
     """A scene has a missing file, an unreadable image or images of different sizes."""
 
     def __init__(self, scene: str, path: Path, reason: str) -> None:

@@ -1,4 +1,9 @@
-"""``hdrsyn compare``: one table (markdown + CSV) and a bar chart from the test summaries of several runs."""
+"""``hdrsyn compare``: one table (markdown + CSV) and a bar chart from the test summaries of several runs.
+
+The table and chart, and the runs' per-image scores joined into one long table, are also logged as a
+W&B run (``job_type: compare``) of the summaries' project and group, so that a dashboard shows the
+methods side by side (offline unless ``WANDB_MODE`` says otherwise; ``--no-wandb`` skips it).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,20 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hdrsyn.io import atomic_write
+from hdrsyn.io import atomic_write, output_group
 from hdrsyn.plots import save_figure
 
-#: Reported columns, in the paper's order: HDR quality, then stack quality (stop-up / stop-down).
-METRICS = ("pu21_psnr", "pu21_ssim", "mu_psnr", "log_psnr", "psnr/up", "psnr/down", "ssim/up", "ssim/down",
+#: Reported columns: HDR quality (JOD first, the closest to the paper's HDR-VDP-2), the same after the
+#: per-image CRF correction (``crf/``), then stack quality (stop-up / stop-down, paper Table 2).
+HDR_METRICS = ("cvvdp", "pu21_psnr", "pu21_ssim", "mu_psnr", "log_psnr")
+METRICS = (*HDR_METRICS, *(f"crf/{key}" for key in HDR_METRICS), "psnr/up", "psnr/down", "ssim/up", "ssim/down",
            "ms_ssim/up", "ms_ssim/down")
 
 
@@ -36,9 +44,14 @@ def load_rows(summaries: Sequence[Path]) -> list[dict]:
     """One row per run: its label (the run folder), method, image count and metrics."""
     rows = []
     for path in summaries:
-        record = json.loads(path.read_text())
-        rows.append({"run": record.get("run") or path.parent.parent.name, "method": record["method"],
-                     "num_images": record["num_images"], "metrics": record["metrics"]})
+        try:
+            record = json.loads(path.read_text())
+            rows.append({"run": record.get("run") or path.parent.parent.name, "method": str(record["method"]),
+                         "num_images": int(record["num_images"]), "metrics": dict(record["metrics"]),
+                         "wandb": record.get("wandb") or {}, "folder": path.parent})
+        except (AttributeError, KeyError, TypeError, ValueError) as error:  # JSON and Unicode errors are ValueErrors
+            reason = f"{type(error).__name__}: {error}"
+            raise ValueError(f"{path} is not a test summary of `lightning test` ({reason})") from None
     return rows
 
 
@@ -70,10 +83,12 @@ def csv_table(rows: Sequence[dict]) -> str:
     return text.getvalue()
 
 
-def bar_chart(rows: Sequence[dict], path: Path, keys: Sequence[str] = ("pu21_psnr", "mu_psnr", "psnr/up")) -> None:
+def bar_chart(rows: Sequence[dict], path: Path,
+              keys: Sequence[str] = ("cvvdp", "crf/cvvdp", "pu21_psnr", "psnr/up")) -> None:
     """Grouped bars (mean with std whiskers) of ``keys`` per run."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.5), dpi=100)
-    for ax, key in zip(axes, keys):
+    keys = [key for key in keys if any(key in r["metrics"] for r in rows)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.5), dpi=100, squeeze=False)
+    for ax, key in zip(axes[0], keys):
         have = [r for r in rows if key in r["metrics"]]
         ax.bar(range(len(have)), [r["metrics"][key] for r in have],
                yerr=[r["metrics"].get(key + "_std", 0.0) for r in have], color="tab:blue", capsize=3)
@@ -84,21 +99,76 @@ def bar_chart(rows: Sequence[dict], path: Path, keys: Sequence[str] = ("pu21_psn
     save_figure(fig, path)
 
 
+def per_image_rows(rows: Sequence[dict]) -> tuple[list[str], list[list]]:
+    """The runs' ``metrics_per_image.csv`` joined into one long table: ``run``, then each file's columns
+    (``method``, ``name``, scores; a score a method lacks is None)."""
+    tables = []
+    for row in rows:
+        path = row["folder"] / "metrics_per_image.csv"
+        if path.is_file():
+            tables.append((row["run"], list(csv.DictReader(path.open()))))
+    columns = list(dict.fromkeys(key for _, records in tables for record in records for key in record))
+    data = [[run, *(_number(record.get(key)) for key in columns)] for run, records in tables for record in records]
+    return ["run", *columns], data
+
+
+def _number(value: str | None) -> str | float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def log_to_wandb(rows: Sequence[dict], output: Path, project: str | None, group: str | None) -> str:
+    """Log the table, chart and joined per-image table as a W&B run of ``project`` / ``group`` (default:
+    the summaries' own, when they agree; else ``hdrsyn`` / none). Returns the run's folder."""
+    import wandb
+
+    def shared(key: str) -> str | None:
+        values = {row["wandb"].get(key) for row in rows if row["wandb"].get(key)}
+        return values.pop() if len(values) == 1 else None
+
+    os.environ.setdefault("WANDB_MODE", "offline")
+    run = wandb.init(project=project or shared("project") or "hdrsyn", group=group or shared("group"),
+                     job_type="compare", name="compare", dir=str(output),
+                     config={"runs": [row["run"] for row in rows]})
+    header = ["run", "method", "num_images", *(f"{k}{s}" for k in METRICS for s in ("", "_std"))]
+    table = [[row["run"], row["method"], row["num_images"],
+              *(row["metrics"].get(f"{k}{s}") for k in METRICS for s in ("", "_std"))] for row in rows]
+    columns, per_image = per_image_rows(rows)
+    run.log({"compare/table": wandb.Table(columns=header, data=table),
+             "compare/chart": wandb.Image(str(output / "comparison.png")),
+             "compare/per_image": wandb.Table(columns=columns, data=per_image)})
+    folder = run.dir
+    run.finish()
+    wandb.teardown()  # waits until the run is written: the tool's work ends here
+    return str(Path(folder).parent)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn compare RUN_OR_SUMMARY... -o OUT``: writes OUT/comparison.{md,csv,png}."""
+    """``hdrsyn compare RUN_OR_SUMMARY... -o OUT [--project P] [--group G] [--no-wandb]``: writes
+    OUT/comparison.{md,csv,png} and logs them as a W&B run."""
     parser = argparse.ArgumentParser(prog="hdrsyn compare", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="summary.json files or folders holding them")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for comparison.{md,csv,png}")
+    parser.add_argument("--project", help="W&B project (default: the summaries' own, else hdrsyn)")
+    parser.add_argument("--group", help="W&B group (default: the summaries' own)")
+    parser.add_argument("--no-wandb", action="store_true", help="do not log the comparison to W&B")
     args = parser.parse_args(argv)
     try:
         rows = load_rows(find_summaries(args.paths))
-    except (FileNotFoundError, KeyError, json.JSONDecodeError) as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"hdrsyn compare: error: {error}", file=sys.stderr)
         return 2
     table = markdown_table(rows)
-    args.output.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.output / "comparison.md", lambda tmp: tmp.write_text(table))
-    atomic_write(args.output / "comparison.csv", lambda tmp: tmp.write_text(csv_table(rows)))
-    bar_chart(rows, args.output / "comparison.png")
+    paths = [args.output / f"comparison.{suffix}" for suffix in ("md", "csv", "png")]
+    with output_group(paths, overwrite=True) as staged:  # all three replace an earlier comparison together
+        atomic_write(staged[paths[0]], lambda tmp: tmp.write_text(table))
+        atomic_write(staged[paths[1]], lambda tmp: tmp.write_text(csv_table(rows)))
+        bar_chart(rows, staged[paths[2]])
     print(table)
+    if not args.no_wandb:
+        print(f"W&B run: {log_to_wandb(rows, args.output, args.project, args.group)}")
     return 0

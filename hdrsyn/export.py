@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hdrsyn.io import atomic_write
+from hdrsyn.io import atomic_write, output_group
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 
 OPSET = 18
@@ -103,9 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.output.exists() and not args.overwrite:
             raise ValueError(f"refusing to overwrite {args.output} (use --overwrite)")
         model = load_reconstructor(args.ckpt, "cpu", args.model_class)
-        export_onnx(model, args.output, args.size)
         check = torch.rand(1, 3, args.size, args.size + model.size_multiple, generator=torch.Generator().manual_seed(1))
-        difference = compare_onnx(args.output, model, check)
+        with output_group([args.output], args.overwrite) as staged:  # no file unless it passes the check
+            export_onnx(model, staged[args.output], args.size)
+            difference = compare_onnx(staged[args.output], model, check)
     except (OSError, RuntimeError, ValueError) as error:
         print(f"hdrsyn export: error: {error}", file=sys.stderr)
         return 2

@@ -11,17 +11,19 @@ Backends:
 
 Readers return float32 ``(H, W, 3)`` RGB arrays. Writers are atomic: the encoder writes a temporary
 sibling file with the same extension, which then replaces the destination with :func:`os.replace`.
-Every failure raises :class:`ImageIOError` naming the file.
+:func:`output_group` extends this to several files written all or nothing. Every failure raises
+:class:`ImageIOError` naming the file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Literal, Union
@@ -262,3 +264,43 @@ def atomic_write(path: Path, encode: Callable[[Path], None]) -> None:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+@contextmanager
+def output_group(paths: Iterable[Path], overwrite: bool = False) -> Iterator[dict[Path, Path]]:
+    """Write a group of files (e.g. an HDR image, its preview and its response plot) all or nothing.
+
+    Yields ``{path: temporary sibling}``: write each file to its temporary. When the block ends without
+    error, the temporaries are moved onto their paths under an exclusive lock of their folders, so
+    concurrent groups into one folder are committed one at a time and never mix. An existing file
+    (including one another process wrote meanwhile) raises :class:`FileExistsError` unless
+    ``overwrite``, and then nothing is moved. On any failure every temporary is removed.
+    """
+    token = secrets.token_hex(6)
+    staged = {path: path.with_name(f".{path.stem}.{token}.tmp{path.suffix}") for path in paths}
+    try:
+        for folder in {path.parent for path in staged}:
+            folder.mkdir(parents=True, exist_ok=True)
+        yield staged
+        with ExitStack() as locks:
+            for folder in sorted({path.parent for path in staged}):
+                locks.enter_context(_folder_lock(folder))
+            existing = [str(path) for path in staged if path.exists()]
+            if existing and not overwrite:
+                raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
+            for path, tmp in staged.items():
+                os.replace(tmp, path)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (other processes taking it wait)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

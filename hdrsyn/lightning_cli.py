@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 
-from pytorch_lightning import LightningDataModule, LightningModule
-from pytorch_lightning.cli import LightningCLI
+import yaml
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+
+from hdrsyn.errors import MissingFileError, UsageError, usage_error
+from hdrsyn.provenance import data_fingerprint, git_state
 
 
 class HDRSynCLI(LightningCLI):
@@ -16,22 +23,92 @@ class HDRSynCLI(LightningCLI):
     configuration, which silently overrides what the user asked for (e.g. ``output_dir`` of a test run,
     a moved ``global_ckpt`` on resume) and can even swap the model class between stages. Weights and
     trainer state still come from the checkpoint.
+
+    A class that refuses its configured arguments (an unknown width, a missing stage checkpoint) is a
+    configuration error: it is re-raised as a :class:`~hdrsyn.errors.UsageError` with the class's own message.
     """
 
     def _parse_ckpt_path(self) -> None:
         return
 
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except Exception as error:  # noqa: BLE001 - jsonargparse wraps what the classes raise
+            cause = error
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            raise UsageError(f"bad configuration: {cause}") from error
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        check_ckpt_path(self.config_init[subcommand].get("ckpt_path"))
+        super()._run_subcommand(subcommand)
+
+
+def check_ckpt_path(ckpt_path: str | None) -> None:
+    """Refuse a local ``--ckpt_path`` that is missing or not a checkpoint (a truncated one has no zip directory).
+
+    Lightning's keywords (``last``, ``best``, ``hpc``, ``registry...``) and remote URLs are left to Lightning.
+    """
+    text = str(ckpt_path)
+    if ckpt_path is None or text in ("last", "best", "hpc") or text.startswith("registry") or "://" in text:
+        return
+    path = Path(text)
+    if not path.is_file():
+        raise MissingFileError(f"--ckpt_path={str(path)!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"--ckpt_path={str(path)!r} is truncated or not a checkpoint; use another checkpoint")
+
+
+class LogRunInfo(SaveConfigCallback):
+    """Saves ``config.yaml`` to the log directory (as Lightning's callback) and logs to the run's logger
+    the resolved config (``model``, ``data``, ``trainer``, ... as sections), the ``command`` (``fit``,
+    ``test``, ...), the code's ``git`` commit and a ``data_fingerprint``
+    (:mod:`hdrsyn.provenance`). Rank 0 only."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if trainer.logger is None:
+            return
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        command = getattr(stage, "value", stage)  # Lightning passes its TrainerFn ("fit", "test", ...)
+        trainer.logger.log_hyperparams({**config, "command": str(command), "git": git_state(),
+                                        "data_fingerprint": data_fingerprint(trainer.datamodule)})
+
+
+def finish_wandb_run(exit_code: int = 0) -> None:
+    """Finish the live W&B run, if any, so that the next ``WandbLogger`` in this process starts its own run
+    (a ``WandbLogger`` otherwise reuses a live run: every stage of ``hdrsyn pipeline`` would land in one)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
 
 def run(args: Sequence[str] | None = None) -> None:
-    """Run :class:`HDRSynCLI` with ``args`` (default: ``sys.argv[1:]``); the resolved config is saved
-    next to the logs, replacing the one of an earlier run in the same directory. W&B is offline-first:
-    without ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later)."""
+    """Run :class:`HDRSynCLI` with ``args`` (default: ``sys.argv[1:]``) as one W&B run, finished at the end.
+
+    The resolved config is saved next to the logs (replacing the one of an earlier run in the same
+    directory) and logged with the run (:class:`LogRunInfo`). W&B is offline-first: without
+    ``WANDB_MODE`` set, runs are written locally (``wandb sync`` uploads them later).
+
+    A :class:`~hdrsyn.errors.UsageError` (bad configuration, checkpoint or dataset), before or during the
+    run, ends the command with its message alone and exit status 2."""
     os.environ.setdefault("WANDB_MODE", "offline")
-    HDRSynCLI(
-        LightningModule,
-        LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=list(args) if args is not None else None,
-        save_config_kwargs={"overwrite": True},
-    )
+    command = (list(args) if args is not None else sys.argv[1:])[:1]
+    try:
+        HDRSynCLI(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=list(args) if args is not None else None,
+            save_config_callback=LogRunInfo,
+            save_config_kwargs={"overwrite": True},
+        )
+    except BaseException as error:
+        finish_wandb_run(exit_code=1)
+        cause = usage_error(error) if isinstance(error, Exception) else None
+        if cause is None:
+            raise
+        print(f"hdrsyn {' '.join(command)}: error: {cause}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finish_wandb_run()

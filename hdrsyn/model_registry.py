@@ -31,12 +31,13 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from hdrsyn.errors import UsageError
 from hdrsyn.networks import StackGenerator
 
 Builder = Callable[[dict[str, Any], dict[str, torch.Tensor]], "Reconstructor"]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UsageError):
     """A checkpoint cannot be used for reconstruction; the message names the file and the reason."""
 
 
@@ -127,7 +128,7 @@ def _init_arguments(class_path: str) -> set[str]:
 def checkpoint_class(checkpoint: dict[str, Any], path: Path, model_class: str | None = None) -> str:
     """The LightningModule class path of ``checkpoint`` (see the module docstring)."""
     hparams = checkpoint.get("hyper_parameters")
-    if not isinstance(hparams, dict) or "state_dict" not in checkpoint:
+    if not isinstance(hparams, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no hyper_parameters / state_dict)")
     if model_class is not None:
         return model_class
@@ -167,6 +168,12 @@ def load_reconstructor(
         )
     if entry.build is None:
         raise CheckpointError(f"{path} is a {class_path} checkpoint: {entry.refusal}")
+    damaged = [k for k, v in checkpoint["state_dict"].items() if torch.is_tensor(v) and not bool(v.isfinite().all())]
+    if damaged:
+        raise CheckpointError(
+            f"{path}: {len(damaged)} weight tensor(s) hold NaN or Inf (first {damaged[0]}); training diverged or "
+            "the file is damaged: use an earlier checkpoint"
+        )
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
     try:
         model = entry.build(hparams, checkpoint["state_dict"])
@@ -213,6 +220,7 @@ def joint_stage_reconstructor(hparams: dict[str, Any], state_dict: dict[str, tor
     generator = StackGenerator(
         hparams.get("width", "cpu"), hparams.get("num_steps", 3), hparams.get("use_refine", True),
         hparams.get("use_local", True), hparams.get("use_gru", True), hparams.get("use_cin", True),
+        hparams.get("shift_residual", False),  # checkpoints from before the switch have the paper's output
     )
     prefix = "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})

@@ -2,7 +2,8 @@
 
 Each stage is ``lightning fit --config experiments/<stage>.yaml [overlays]``; the joint stage takes the
 first two stages' ``last.ckpt`` through its config (``global_ckpt`` / ``local_ckpt``); the test pass
-writes HDR outputs with the joint stage's last checkpoint.
+writes HDR outputs with the joint stage's last checkpoint. Each step is its own W&B run (the CLI finishes
+the run before the next step starts).
 """
 
 from __future__ import annotations

@@ -17,11 +17,12 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
-from hdrsyn.io import LDR_EXTENSIONS, read_ldr, write_hdr, write_ldr
+from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, write_hdr, write_ldr
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 from hdrsyn.plots import plot_response
 from hdrsyn.tiling import check_tiling, run_tiled
-from ops.hdr_synthesis import synthesize_hdr
+from ops.crf import hat_weights
+from ops.hdr_synthesis import MIN_COVERAGE, synthesize_hdr
 from ops.tonemap import gamma_encode, reinhard_global
 
 HDRFormat = Literal["exr", "hdr", "both"]
@@ -45,9 +46,14 @@ def reconstruct_image(
     if ldr.dim() != 3 or ldr.shape[0] != 3 or not ldr.is_floating_point():
         raise ValueError(f"ldr must be a float (3, H, W) image, got {ldr.dtype} {tuple(ldr.shape)}")
     low, high = torch.aminmax(ldr)
-    if low < 0 or high > 1:
+    if not 0 <= low <= high <= 1:
         raise ValueError(f"ldr values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]")
+    if float(hat_weights(ldr).ge(0.1).float().mean()) < MIN_COVERAGE:
+        raise ValueError("the photo is black or clipped almost everywhere (no values within 5-95 % of full scale): "
+                         "nothing to reconstruct")
     out = run_tiled(model.network, ldr[None], model.size_multiple, tile, overlap, progress)[0]
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"the network ({model.class_path or 'model'}) produced NaN or Inf; is the checkpoint damaged?")
     if model.output == "stack":
         stack = out.clamp(0, 1)
         ev = torch.tensor(model.evs, dtype=stack.dtype, device=stack.device)
@@ -71,17 +77,23 @@ def output_paths(stem: str, folder: Path, model: Reconstructor, hdr_format: HDRF
     return paths
 
 
-def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path]) -> None:
-    """Write :func:`reconstruct_image`'s ``result`` to ``paths`` (from :func:`output_paths`), each atomically."""
+def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overwrite: bool = False) -> None:
+    """Write :func:`reconstruct_image`'s ``result`` to ``paths`` (from :func:`output_paths`), all or nothing.
+
+    The files are committed together (:func:`hdrsyn.io.output_group`): a failure leaves none of them, and
+    a concurrent run writing the same names either commits its whole group first (then this one raises
+    ``FileExistsError`` unless ``overwrite``) or after this one.
+    """
     radiance = result["radiance"].permute(1, 2, 0).float().cpu().numpy()
-    for kind in ("exr", "hdr"):
-        if kind in paths:
-            write_hdr(paths[kind], radiance, precision="float")
-    if "stack" in result:
-        for ev, image in zip(result["ev"].tolist(), result["stack"]):
-            write_ldr(paths[f"ev{ev:+g}"], image.permute(1, 2, 0).float().cpu().numpy())
-        plot_response(result["inverse_crf"].float().cpu().numpy(), paths["crf"])
-    write_ldr(paths["preview"], result["preview"].permute(1, 2, 0).float().cpu().numpy())
+    with output_group(paths.values(), overwrite) as staged:
+        for kind in ("exr", "hdr"):
+            if kind in paths:
+                write_hdr(staged[paths[kind]], radiance, precision="float")
+        if "stack" in result:
+            for ev, image in zip(result["ev"].tolist(), result["stack"]):
+                write_ldr(staged[paths[f"ev{ev:+g}"]], image.permute(1, 2, 0).float().cpu().numpy())
+            plot_response(result["inverse_crf"].float().cpu().numpy(), staged[paths["crf"]])
+        write_ldr(staged[paths["preview"]], result["preview"].permute(1, 2, 0).float().cpu().numpy())
 
 
 def collect_inputs(sources: Sequence[Path]) -> list[Path]:
@@ -120,7 +132,7 @@ def reconstruct_files(
             if existing and not overwrite:
                 raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
             ldr = torch.from_numpy(read_ldr(path)).permute(2, 0, 1).to(device)
-            write_outputs(reconstruct_image(model, ldr, tile, overlap, progress=True), paths)
+            write_outputs(reconstruct_image(model, ldr, tile, overlap, progress=True), paths, overwrite)
         except Exception as error:  # noqa: BLE001 - report and go on with the other files
             failures[path] = f"{type(error).__name__}: {error}"
             tqdm.write(f"hdrsyn reconstruct: {path}: {failures[path]}", file=sys.stderr)

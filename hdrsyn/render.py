@@ -8,7 +8,9 @@ One function per concept:
 - :func:`equirect_to_perspective` and :func:`square_crop` -- views of a panorama or of a flat photo;
 - :func:`auto_exposure` -- per-scene exposure so that EV 0 is well exposed;
 - :func:`render_stack` -- exposure scaling, sensor noise, clipping, response and 8-bit quantisation;
-- :func:`render_random_view` -- all of the above with random view, response and noise (datasets).
+- :func:`jpeg_compress` -- a JPEG round trip of every image of a stack;
+- :func:`render_random_view` -- all of the above with random view, response, noise, exposure key and
+  JPEG quality (datasets).
 
 Conventions: HDR images are ``(H, W, 3)`` float32 linear RGB; stacks are ``(N, H, W, 3)`` uint8. The
 returned ground-truth HDR is scaled so that EV 0 is exposed with time 1, i.e. stack image ``i`` is
@@ -239,7 +241,10 @@ class ViewSampling:
     """Ranges of the random views, responses and noise drawn by :func:`render_random_view`.
 
     Angles in degrees. ``above_horizon`` keeps a panorama's whole view above the horizon (pitch >= FOV/2).
-    ``zoom`` applies to flat photos only. ``noise=False`` renders noise-free stacks.
+    ``zoom`` applies to flat photos only. ``noise=False`` renders noise-free stacks. ``key`` is the range of
+    the auto-exposure key (log-uniform; a wider range than 0.18 varies how bright the input photo is) and
+    ``jpeg_quality`` the range of the JPEG quality every image of a view is compressed with (None: no
+    JPEG). Degenerate ranges draw no random numbers, so the default views stay the same.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
@@ -250,6 +255,12 @@ class ViewSampling:
     shot_noise: tuple[float, float] = (1e-4, 3e-3)
     read_noise: tuple[float, float] = (2e-4, 2e-3)
     noise: bool = True
+    key: tuple[float, float] = (0.18, 0.18)
+    jpeg_quality: tuple[int, int] | None = None
+
+
+#: Training views of the bundled sample: input exposure and JPEG compression vary as in real photos.
+VARIED_CAPTURE = ViewSampling(key=(0.09, 0.36), jpeg_quality=(60, 100))
 
 
 def render_random_view(
@@ -279,12 +290,29 @@ def render_random_view(
         view = equirect_to_perspective(image, size, fov, yaw=rng.uniform(-180, 180), pitch=rng.uniform(low, high))
     else:
         view = square_crop(image, size, zoom=rng.uniform(*sampling.zoom), center=tuple(rng.uniform(0, 1, 2)))
-    view = np.maximum(view, 0.0) * np.float32(auto_exposure(view))
+    key = sampling.key[0] if sampling.key[0] == sampling.key[1] else _log_uniform(rng, sampling.key)
+    view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
     response = sample_response(emor, rng, k=sampling.response_components)
     noise = None
     if sampling.noise:
         noise = (_log_uniform(rng, sampling.shot_noise), _log_uniform(rng, sampling.read_noise))
-    return render_stack(view, response, evs, noise, rng), view.astype(np.float32)
+    stack = render_stack(view, response, evs, noise, rng)
+    if sampling.jpeg_quality is not None:
+        stack = jpeg_compress(stack, int(rng.integers(sampling.jpeg_quality[0], sampling.jpeg_quality[1] + 1)))
+    return stack, view.astype(np.float32)
+
+
+def jpeg_compress(images: np.ndarray, quality: int) -> np.ndarray:
+    """Each uint8 RGB image of ``(N, H, W, 3)`` through a JPEG encode/decode round trip at ``quality``."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be in [1, 100], got {quality}")
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        ok, data = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError("OpenCV could not encode a JPEG image")
+        out[i] = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+    return out
 
 
 def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.networks import StackGenerator
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
@@ -24,33 +25,68 @@ def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
         return None
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{argument}={str(path)!r} does not exist; train that stage first "
             f"(see README, 'The three stages') or set {argument}: null"
         )
     return path
 
 
-def load_subnets(generator: StackGenerator, path: Path, subnets: Sequence[str], width: str) -> list[str]:
+def load_subnets(
+    generator: StackGenerator,
+    path: Path,
+    subnets: Sequence[str],
+    width: str,
+    shift_residual: bool,
+    argument: str = "checkpoint",
+    expected_class: str | None = None,
+) -> list[str]:
     """Copy the ``subnets`` weights of both directions from a stage checkpoint into ``generator``.
 
-    Returns the loaded parameter names. Raises a clear error when the checkpoint was trained with
-    another width or lacks a sub-network.
+    Returns the loaded parameter names. Raises :class:`~hdrsyn.errors.UsageError` naming ``argument``
+    and ``path`` when the file cannot be read, comes from another class than ``expected_class`` (a class
+    path), was trained with another width or output formulation (``shift_residual``), lacks a
+    sub-network or holds NaN / Inf weights.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    saved_width = checkpoint.get("hyper_parameters", {}).get("width")
+    where = f"{argument}={str(path)!r}"
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - torch.load raises many types for a bad file
+        raise UsageError(
+            f"{where} cannot be read ({type(error).__name__}: {error}); the file is truncated or not a "
+            "checkpoint: copy it again or train that stage again"
+        ) from error
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise UsageError(f"{where} is not a Lightning checkpoint (no state_dict)")
+    hparams = checkpoint.get("hyper_parameters") or {}
+    saved_class = hparams.get("_class_path")
+    if expected_class is not None and saved_class is not None and saved_class != expected_class:
+        raise UsageError(
+            f"{where} is a {saved_class.rpartition('.')[2]} checkpoint, but {argument} takes a "
+            f"{expected_class.rpartition('.')[2]} checkpoint (global_ckpt and local_ckpt swapped?)"
+        )
+    saved_width = hparams.get("width")
     if saved_width is not None and saved_width != width:
-        raise ValueError(f"{path} was trained with width={saved_width!r}, but this model has width={width!r}")
+        raise UsageError(f"{path} was trained with width={saved_width!r}, but this model has width={width!r}")
+    saved_residual = hparams.get("shift_residual", False)  # older checkpoints: the paper's output
+    if saved_residual != shift_residual:
+        raise UsageError(f"{where} was trained with shift_residual={saved_residual}, but this model has "
+                         f"shift_residual={shift_residual}; train both stages with the same output formulation")
     prefixes = tuple(f"generator.{d}.{name}." for d in ("up", "down") for name in subnets)
     state = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
     if not state:
-        raise ValueError(f"{path} holds none of {list(subnets)}; is it a checkpoint of the right stage?")
+        raise UsageError(f"{path} holds none of {list(subnets)}; is it a checkpoint of the right stage?")
     own = generator.state_dict()
     for key, value in state.items():
         if key not in own or own[key].shape != value.shape:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: {key} has shape {tuple(value.shape)} but this model expects "
                 f"{tuple(own[key].shape) if key in own else 'no such parameter'} (different width or ablation?)"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise UsageError(
+                f"{where}: generator.{key} holds NaN or Inf (training diverged or the file is damaged); "
+                "use an earlier checkpoint"
             )
     generator.load_state_dict(state, strict=False)
     return sorted(state)
@@ -86,6 +122,15 @@ class StackStage(pl.LightningModule):
 
     def _subnets(self, name: str) -> Iterable[nn.Module]:
         return [m for m in (getattr(self.generator.up, name), getattr(self.generator.down, name)) if m is not None]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Refuse a checkpoint (``--ckpt_path``) whose weights hold NaN or Inf, naming the first such tensor."""
+        for key, value in checkpoint["state_dict"].items():
+            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise UsageError(
+                    f"the checkpoint to load (--ckpt_path) holds NaN or Inf in {key} (training diverged or the "
+                    "file is damaged); use an earlier checkpoint"
+                )
 
     def setup(self, stage: str) -> None:
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)

@@ -1,11 +1,13 @@
-"""Training guards shared by every stage."""
+"""Training guards and the checkpoint callback shared by every stage."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_warn
 
 
@@ -53,3 +55,26 @@ class NonFiniteGuard(pl.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.skipped = state_dict["skipped"]
+
+
+class StageCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` is always the newest model of the run that wrote it.
+
+    Plain ``ModelCheckpoint`` keeps an existing ``last.ckpt`` and writes ``last-v1.ckpt`` beside it when a
+    stage is fitted again, while configs and the next stage still read ``last.ckpt``; and with
+    ``fast_dev_run`` (which Lightning says suppresses checkpointing) it still writes ``last-v1.ckpt``
+    at the end of training, which ``--ckpt_path last`` then picks as the newest. Here a new fit
+    replaces its files (no version counter), ``fast_dev_run`` writes nothing, and ``--ckpt_path last``
+    resolves to ``<dirpath>/last.ckpt`` alone.
+    """
+
+    def __init__(self, *args: Any, enable_version_counter: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, enable_version_counter=enable_version_counter, **kwargs)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.fast_dev_run:
+            super().on_train_end(trainer, pl_module)
+
+    def _find_last_checkpoints(self, trainer: pl.Trainer) -> set[str]:
+        name = self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION
+        return {path for path in super()._find_last_checkpoints(trainer) if Path(path).name == name}

@@ -1,11 +1,14 @@
 """What every model's validation and test share, so that one comparison table covers all of them.
 
-- :func:`log_stack_psnr`: PSNR of each generated exposure, logged as ``<prefix>/psnr_ev{+-k}`` and
-  ``<prefix>/psnr_stack`` (the keys of :meth:`~lightning_modules.base.StackStage.log_stack_psnr`);
-- :func:`mu_psnr`: the ``val/mu_psnr`` of :class:`~lightning_modules.joint_stage.JointStage`;
+- :func:`log_stack_psnr`: per-batch stack PSNR (:func:`hdrsyn.metrics.stack_psnr`) of the stages that
+  only make stacks, logged with the keys of :class:`~hdrsyn.metrics.StackMetrics` (``<prefix>/psnr/ev+1``,
+  ``<prefix>/psnr/up``, ...);
+- :class:`HDRMetrics`: the :mod:`hdrsyn.metrics` scores of a validation or test epoch of an HDR method,
+  logged as ``val/<key>`` / ``test/<key>``;
 - :func:`write_test_outputs`: ``<folder>/hdr/<name>.exr``, ``<folder>/preview/<name>.png`` (Reinhard
   + gamma) and, for stack methods, ``<folder>/stack/<name>.png``;
-- :class:`HDRTestMetrics`: the :mod:`hdrsyn.metrics` scores of a test epoch, logged as ``test/<key>``.
+- :func:`finish_test`: ``summary.json`` (scores, protocol, checkpoint, git commit, data fingerprint) and
+  ``metrics_per_image.csv``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,24 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import WandbLogger
 from torch import nn
-from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from hdrsyn.io import atomic_write, write_hdr, write_ldr
-from hdrsyn.metrics import PU21PSNR, PU21SSIM, ColorVideoVDP, LogPSNR, MuLawPSNR, StackMetrics
-from ops.tonemap import gamma_encode, mu_law, reinhard_global
+from hdrsyn.io import atomic_write, output_group, write_hdr, write_ldr
+from hdrsyn.metrics import (
+    PU21PSNR,
+    PU21SSIM,
+    ColorVideoVDP,
+    CRFCorrected,
+    LogPSNR,
+    MuLawPSNR,
+    StackMetrics,
+    cvvdp_available,
+    stack_psnr,
+)
+from hdrsyn.metrics.base import PerImageHDRMetric
+from hdrsyn.metrics.crf_correction import crf_protocol
+from hdrsyn.metrics.hdr_psnr import EVAL_MU
+from hdrsyn.provenance import checkpoint_record, data_fingerprint, git_state
+from ops.tonemap import gamma_encode, reinhard_global
 
 
 def exposure_times(batch: dict) -> torch.Tensor:
@@ -34,26 +50,18 @@ def exposure_times(batch: dict) -> torch.Tensor:
 
 def log_stack_psnr(module: pl.LightningModule, prefix: str, pred: torch.Tensor, target: torch.Tensor,
                    ev: torch.Tensor) -> None:
-    """Log the PSNR of every generated exposure of ``pred`` ``(B, N, 3, H, W)`` (the centre is the input
-    and is skipped) as ``<prefix>/psnr_ev{+-k}``, and their mean as ``<prefix>/psnr_stack``."""
-    centre = pred.shape[1] // 2
-    values = []
-    for i in range(pred.shape[1]):
-        if i == centre:
-            continue
-        psnr = peak_signal_noise_ratio(pred[:, i].clamp(0, 1), target[:, i], data_range=1.0)
-        values.append(psnr)
-        module.log(f"{prefix}/psnr_ev{int(ev[0, i]):+d}", psnr, sync_dist=True, batch_size=len(pred))
-    module.log(f"{prefix}/psnr_stack", torch.stack(values).mean(), sync_dist=True, prog_bar=True,
-               batch_size=len(pred))
-
-
-def mu_psnr(radiance: torch.Tensor, hdr: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
-    """PSNR of ``mu_law(x / max(x))`` between prediction and ground truth (each divided by its own maximum)."""
-    def compress(x: torch.Tensor) -> torch.Tensor:
-        return mu_law(x / x.amax((1, 2, 3), keepdim=True).clamp_min(1e-12), mu)
-
-    return peak_signal_noise_ratio(compress(radiance), compress(hdr), data_range=1.0)
+    """Log :func:`~hdrsyn.metrics.stack_psnr` of a batch of stacks ``(B, N, 3, H, W)`` (the centre is the
+    input and is skipped) as ``<prefix>/psnr/ev{+-k}`` and its means over the stop-up and stop-down
+    exposures as ``<prefix>/psnr/up`` / ``psnr/down``: the keys and definitions of
+    :class:`~hdrsyn.metrics.StackMetrics`, averaged over images by Lightning."""
+    psnr = stack_psnr(pred, target)
+    evs = [int(value) for i, value in enumerate(ev[0]) if i != pred.shape[1] // 2]
+    size = len(pred)
+    for column, value in enumerate(evs):
+        module.log(f"{prefix}/psnr/ev{value:+d}", psnr[:, column].mean(), sync_dist=True, batch_size=size)
+    up = torch.tensor([value > 0 for value in evs], device=psnr.device)
+    module.log(f"{prefix}/psnr/up", psnr[:, up].mean(), sync_dist=True, prog_bar=True, batch_size=size)
+    module.log(f"{prefix}/psnr/down", psnr[:, ~up].mean(), sync_dist=True, batch_size=size)
 
 
 def hdr_preview(radiance: torch.Tensor) -> torch.Tensor:
@@ -70,7 +78,8 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
                        stack: torch.Tensor | None = None) -> None:
     """Write each item's HDR (``hdr/<name>.exr``), preview (``preview/<name>.png``) and, when ``stack``
     ``(B, N, 3, H, W)`` is given, its exposures side by side (``stack/<name>.png``). ``/`` in names
-    becomes ``_``. Under DDP every rank's items are gathered and only rank 0 writes."""
+    becomes ``_``. Each item's files are written all or nothing, replacing those of an earlier pass. Under
+    DDP every rank's items are gathered and only rank 0 writes."""
     if module.trainer.world_size > 1:
         radiance = module.all_gather(radiance).flatten(0, 1)
         stack = None if stack is None else module.all_gather(stack).flatten(0, 1)
@@ -82,53 +91,80 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
     previews = hdr_preview(radiance)
     for i, name in enumerate(names):
         stem = str(name).replace("/", "_")
-        write_hdr(folder / "hdr" / f"{stem}.exr", radiance[i].permute(1, 2, 0).float().cpu().numpy())
-        write_ldr(folder / "preview" / f"{stem}.png", previews[i].permute(1, 2, 0).float().cpu().numpy())
-        if stack is not None:
-            sheet = torch.cat(list(stack[i]), dim=-1)
-            write_ldr(folder / "stack" / f"{stem}.png", sheet.permute(1, 2, 0).float().cpu().numpy())
+        paths = [folder / "hdr" / f"{stem}.exr", folder / "preview" / f"{stem}.png"]
+        paths += [] if stack is None else [folder / "stack" / f"{stem}.png"]
+        with output_group(paths, overwrite=True) as staged:  # a test pass replaces the last one's files
+            write_hdr(staged[paths[0]], radiance[i].permute(1, 2, 0).float().cpu().numpy())
+            write_ldr(staged[paths[1]], previews[i].permute(1, 2, 0).float().cpu().numpy())
+            if stack is not None:
+                sheet = torch.cat(list(stack[i]), dim=-1)
+                write_ldr(staged[paths[2]], sheet.permute(1, 2, 0).float().cpu().numpy())
 
 
-class HDRTestMetrics(nn.Module):
+class HDRMetrics(nn.Module):
     """HDR scores (:mod:`hdrsyn.metrics`, default protocols) and, for stack methods, stack scores.
 
-    ``update`` per test batch; ``compute`` returns ``{"test/<key>": value}`` with the keys of
+    ``update`` per batch; ``compute`` returns ``{"<prefix>/<key>": value}`` with the keys of
     :class:`~hdrsyn.metrics.MuLawPSNR` (``mu_psnr``: median scale alignment, maximum -> 1, mu = 5000),
-    :class:`~hdrsyn.metrics.LogPSNR`, :class:`~hdrsyn.metrics.PU21PSNR` and
-    :class:`~hdrsyn.metrics.PU21SSIM` (0.1 / 99.9 % -> 1..1000 cd/m²), optionally
-    :class:`~hdrsyn.metrics.ColorVideoVDP` (``cvvdp``), each with its ``_std``, and of
-    :class:`~hdrsyn.metrics.StackMetrics` (``psnr/ev+1``, ``ssim/up``, ...) once a stack was given.
+    :class:`~hdrsyn.metrics.LogPSNR`, :class:`~hdrsyn.metrics.PU21PSNR`, :class:`~hdrsyn.metrics.PU21SSIM`
+    (0.1 / 99.9 % -> 1..1000 cd/m²), :class:`~hdrsyn.metrics.ColorVideoVDP` (``cvvdp``, in JOD), their
+    CRF-corrected versions (``crf/<key>``, :mod:`hdrsyn.metrics.crf_correction`), each with its ``_std``,
+    and, once a stack was given, :class:`~hdrsyn.metrics.StackMetrics` (``psnr/ev+1``, ``ssim/up``, ...).
 
     Args:
-        mu: mu of the mu-law PSNR.
-        cvvdp: also score ColorVideoVDP (needs the ``cvvdp`` package; about a second per 128-px image on CPU).
+        prefix: key prefix (``"val"``, ``"test"``).
+        cvvdp: score ColorVideoVDP; None: when the ``cvvdp`` package is installed (0.05 s per 128-px
+            image on one CPU core, twice that with ``crf_correction``).
+        crf_correction: also report every HDR score after the per-image CRF correction.
+
+    Example:
+        >>> import torch
+        >>> metrics = HDRMetrics("test", cvvdp=False, crf_correction=False)
+        >>> ref = torch.rand(1, 3, 32, 32) + 0.01
+        >>> metrics.update(2 * ref, ref)
+        >>> bool(metrics.compute()["test/mu_psnr"] > 60)  # scale-aligned: a scaled copy is perfect
+        True
     """
 
-    def __init__(self, mu: float = 5000.0, cvvdp: bool = False) -> None:
+    def __init__(self, prefix: str = "test", cvvdp: bool | None = None, crf_correction: bool = True) -> None:
         super().__init__()
-        hdr = [MuLawPSNR(mu), LogPSNR(), PU21PSNR(), PU21SSIM(), *([ColorVideoVDP()] if cvvdp else [])]
-        self.hdr = nn.ModuleList(hdr)
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"prefix must be a non-empty string, got {prefix!r}")
+        self.prefix = prefix
+        self.cvvdp = cvvdp_available() if cvvdp is None else bool(cvvdp)
+        self.crf_correction = crf_correction
+
+        def hdr_metrics() -> list[PerImageHDRMetric]:
+            return [MuLawPSNR(), LogPSNR(), PU21PSNR(), PU21SSIM(), *([ColorVideoVDP()] if self.cvvdp else [])]
+
+        corrected = [CRFCorrected(metric) for metric in hdr_metrics()] if crf_correction else []
+        self.hdr = nn.ModuleList([*hdr_metrics(), *corrected])
         self.stack = StackMetrics()
         self._has_stack = False
+        self._updated = False
         self.names: list[str] = []
 
     def update(self, radiance: torch.Tensor, hdr: torch.Tensor, stack: torch.Tensor | None = None,
                target_stack: torch.Tensor | None = None, names: Sequence[str] = ()) -> None:
         """Add a batch: predicted and true HDR ``(B, 3, H, W)``, optionally predicted and true stacks and
         the scene names (for the per-image table)."""
+        if stack is not None and target_stack is None:
+            raise ValueError("a predicted stack needs its target_stack")
         self.names.extend(str(name) for name in names)
         for metric in self.hdr:
             metric.update(radiance.float(), hdr.float())
         if stack is not None:
-            if target_stack is None:
-                raise ValueError("a predicted stack needs its target_stack")
             self.stack.update(stack.float(), target_stack.float())
             self._has_stack = True
+        self._updated = True
 
     def compute(self) -> dict[str, torch.Tensor]:
+        """The epoch's scores (synced across DDP ranks); empty before the first update."""
+        if not self._updated:
+            return {}
         out = {}
         for metric in [*self.hdr, *([self.stack] if self._has_stack else [])]:
-            out.update({f"test/{key}": value for key, value in metric.compute().items()})
+            out.update({f"{self.prefix}/{key}": value for key, value in metric.compute().items()})
         return out
 
     def per_image(self) -> tuple[list[str], dict[str, list[float]]]:
@@ -143,11 +179,31 @@ class HDRTestMetrics(nn.Module):
             names = [name for part in gathered for name in part]
         return names, columns
 
+    def protocol(self) -> dict:
+        """How the numbers were made: normalisation per metric, mu, ColorVideoVDP's display, CRF correction."""
+        plain = [m for m in self.hdr if not isinstance(m, CRFCorrected)]
+        cvvdp = next((m for m in plain if isinstance(m, ColorVideoVDP)), None)
+        return {
+            "normalization": {m.key: m.normalization.as_dict() for m in plain if m.normalization is not None},
+            "mu_psnr_mu": EVAL_MU,
+            "cvvdp": None if cvvdp is None else {"display": cvvdp.display, "pixels_per_degree": cvvdp.ppd},
+            "crf_correction": crf_protocol() if self.crf_correction else None,
+        }
+
     def reset(self) -> None:
         for metric in [*self.hdr, self.stack]:
             metric.reset()
         self._has_stack = False
+        self._updated = False
         self.names = []
+
+
+def wandb_run_record(logger: object) -> dict | None:
+    """Project, group, name, job type and id of a :class:`WandbLogger`'s run (None for other loggers)."""
+    if not isinstance(logger, WandbLogger):
+        return None
+    run = logger.experiment
+    return {key: getattr(run, key, None) for key in ("project", "group", "name", "job_type", "id")}
 
 
 def log_run_conventions(module: pl.LightningModule, method: str, stage: str) -> None:
@@ -161,25 +217,36 @@ def log_run_conventions(module: pl.LightningModule, method: str, stage: str) -> 
                                    "image_size": getattr(datamodule, "image_size", None)})
 
 
-def finish_test(module: pl.LightningModule, metrics: HDRTestMetrics, folder: Path, method: str) -> dict[str, float]:
+def finish_test(module: pl.LightningModule, metrics: HDRMetrics, folder: Path, method: str) -> dict[str, float]:
     """End of a test epoch: log the scores, write ``metrics_per_image.csv`` and ``summary.json`` to ``folder``
-    and, with W&B, a ``test/per_image`` table (one schema for every method). Only rank 0 writes."""
+    and, with W&B, a ``test/per_image`` table (one schema for every method). Only rank 0 writes.
+
+    ``summary.json`` holds the scores (mean and std), the protocol (:meth:`HDRMetrics.protocol`), the
+    tested checkpoint (path, its ``global_step``, sha256), the code's git commit, the data fingerprint
+    and the W&B run.
+    """
     summary = {key: float(value) for key, value in metrics.compute().items()}
-    module.log_dict(summary)
+    module.log_dict(summary, sync_dist=True)
     names, columns = metrics.per_image()
     metrics.reset()
-    if module.trainer.global_rank != 0:
+    trainer = module.trainer
+    if trainer.global_rank != 0:
         return summary
-    datamodule = module.trainer.datamodule
+    datamodule = trainer.datamodule
+    checkpoint = checkpoint_record(trainer.ckpt_path)
     record = {
         "method": method,
-        "run": Path(module.trainer.default_root_dir).name,
+        "run": Path(trainer.default_root_dir).name,
         "dataset": getattr(datamodule, "dataset", None),
         "image_size": getattr(datamodule, "image_size", None),
         "num_images": len(names),
-        "global_step": module.global_step,
-        "protocol": {m.key: m.normalization.as_dict() for m in metrics.hdr if m.normalization is not None},
-        "metrics": {key.removeprefix("test/"): value for key, value in summary.items()},
+        "global_step": module.global_step if checkpoint is None else checkpoint["global_step"],
+        "checkpoint": checkpoint,
+        "git": git_state(),
+        "data_fingerprint": data_fingerprint(datamodule),
+        "wandb": wandb_run_record(module.logger),
+        "protocol": metrics.protocol(),
+        "metrics": {key.removeprefix(f"{metrics.prefix}/"): value for key, value in summary.items()},
     }
     header = ["method", "name", *columns]
     rows = [[method, name, *(columns[key][i] for key in columns)] for i, name in enumerate(names)]

@@ -19,6 +19,9 @@ class GlobalStage(StackStage):
         width: width preset of the generator (``cpu``, ``paper``, ``tiny``).
         num_steps: recursions per direction (3: EV -3..+3).
         use_gru, use_cin: ablation switches of the global U-Net.
+        shift_residual: each step is a residual on the analytic exposure shift of its input, from a
+            zero-initialised head (ours, default); False = the paper's output (see
+            :class:`~hdrsyn.networks.StackGenerator`).
         lambda_l1, lambda_hist: weights of Eq. 4 (paper 1 and 0.1; the authors' code uses 0.01 for hist).
         teacher_forcing: add the teacher-forced pass.
         lr, betas, weight_decay: gradient-centralised Adam (paper lr 1e-4, betas 0.5/0.999; the
@@ -33,6 +36,7 @@ class GlobalStage(StackStage):
         num_steps: int = 3,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
         lambda_l1: float = 1.0,
         lambda_hist: float = 0.1,
         teacher_forcing: bool = True,
@@ -41,7 +45,7 @@ class GlobalStage(StackStage):
         weight_decay: float = 5e-5,
     ) -> None:
         generator = StackGenerator(width, num_steps, use_refine=False, use_local=False, use_gru=use_gru,
-                                   use_cin=use_cin)
+                                   use_cin=use_cin, shift_residual=shift_residual)
         super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay)
         self.save_hyperparameters()
 

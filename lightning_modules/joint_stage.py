@@ -7,23 +7,18 @@ from pathlib import Path
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 
+from hdrsyn.errors import UsageError
 from hdrsyn.model_registry import stack_reconstructor
 from hdrsyn.networks import StackGenerator
 from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
-from lightning_modules.evaluation import (
-    HDRTestMetrics,
-    finish_test,
-    hdr_preview,
-    mu_psnr,
-    output_folder,
-    write_test_outputs,
-)
-from lightning_modules.visuals import log_image
+from lightning_modules.global_stage import GlobalStage
+from lightning_modules.hdr_method import HDRMethod
+from lightning_modules.local_stage import LocalStage
 from losses.cobi import CoBiLoss
 from losses.hdr import hdr_loss
 from losses.objectives import global_objective, local_objective, refine_objective, without_centre
-from ops.hdr_synthesis import synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLES, check_smoothness, synthesize_hdr
 
 
 def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -32,7 +27,7 @@ def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> 
     return log_ratio.exp()
 
 
-class JointStage(StackStage):
+class JointStage(HDRMethod, StackStage):
     """The paper's full model trained end-to-end (Sec. 3, Fig. 1).
 
     The generated stack (EV -3..+3) is merged by :func:`ops.hdr_synthesis.synthesize_hdr` and the
@@ -45,7 +40,8 @@ class JointStage(StackStage):
     loaded in :meth:`configure_model`, before a ``--ckpt_path`` resume would overwrite them).
 
     Args:
-        width, num_steps, use_gru, use_cin: as :class:`~lightning_modules.global_stage.GlobalStage`.
+        width, num_steps, use_gru, use_cin, shift_residual: as
+            :class:`~lightning_modules.global_stage.GlobalStage`.
         use_local: the global/local decomposition (False: no local net, no edge input).
         use_refine: the refinement networks.
         use_hdr_layer: train through the HDR synthesis layer (False drops the HDR loss: the ablation
@@ -66,8 +62,13 @@ class JointStage(StackStage):
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
         betas, weight_decay: gradient-centralised Adam.
+        cvvdp: score ColorVideoVDP at test (``test/cvvdp``); None: when the ``cvvdp`` package is installed.
+        crf_correction: also report the CRF-corrected test scores (``test/crf/<key>``).
         output_dir: where ``test`` writes HDR images, previews, stack sheets, ``metrics_per_image.csv`` and
             ``summary.json`` (default ``<default_root_dir>/test``).
+
+    Validation and test are those of every HDR method (:class:`~lightning_modules.hdr_method.HDRMethod`),
+    plus ``val/loss_hdr``.
     """
 
     stage_name = "joint"
@@ -78,6 +79,7 @@ class JointStage(StackStage):
         num_steps: int = 3,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
         use_local: bool = True,
         use_refine: bool = True,
         use_hdr_layer: bool = True,
@@ -102,11 +104,19 @@ class JointStage(StackStage):
         lr_refine: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
+        cvvdp: bool | None = None,
+        crf_correction: bool = True,
         output_dir: str | None = None,
     ) -> None:
         if hdr_scale not in ("log_mean", "crf_max"):
-            raise ValueError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
-        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin)
+            raise UsageError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
+        if hdr_sampling not in DEFAULT_SAMPLES:
+            raise UsageError(f"hdr_sampling must be one of {list(DEFAULT_SAMPLES)}, got {hdr_sampling!r}")
+        try:
+            check_smoothness(hdr_smoothness)
+        except ValueError as error:
+            raise UsageError(f"hdr_{error}") from None
+        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin, shift_residual)
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
         lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
         super().__init__(generator, trained, lr, betas, weight_decay)
@@ -114,20 +124,24 @@ class JointStage(StackStage):
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
         if self.local_ckpt is not None and not use_local:
-            raise ValueError("local_ckpt is given but use_local=False: the model has no local networks")
+            raise UsageError("local_ckpt is given but use_local=False: the model has no local networks")
         self.cobi = None
         if lambda_cobi > 0 and use_refine:
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
         self._stage_weights_loaded = False
-        self.test_metrics = HDRTestMetrics(mu)
+        self.configure_evaluation(cvvdp, crf_correction, output_dir)
 
     def configure_model(self) -> None:
         """Load the earlier stages' sub-networks once (a ``--ckpt_path`` resume then overrides them)."""
         if self._stage_weights_loaded:
             return
-        for path, subnet in ((self.global_ckpt, "global_net"), (self.local_ckpt, "local_net")):
+        sources = (("global_ckpt", "global_net", GlobalStage), ("local_ckpt", "local_net", LocalStage))
+        for argument, subnet, stage in sources:
+            path = getattr(self, argument)
             if path is not None:
-                names = load_subnets(self.generator, path, [subnet], self.hparams.width)
+                source = f"{stage.__module__}.{stage.__qualname__}"
+                names = load_subnets(self.generator, path, [subnet], self.hparams.width,
+                                     self.hparams.shift_residual, argument, source)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
 
@@ -136,6 +150,7 @@ class JointStage(StackStage):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("cobi.")}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         if self.cobi is not None:
             checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
 
@@ -181,30 +196,15 @@ class JointStage(StackStage):
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
         return loss
 
-    def evaluate(self, batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Autoregressive stack and its HDR; returns (stack outputs, radiance)."""
-        out = self.generator(batch["ldr"])
-        return out, self.synthesize(out["stack"], batch)
+    def evaluate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autoregressive stack and its HDR: ``(stack, radiance)``."""
+        stack = self.generator(batch["ldr"])["stack"]
+        return stack, self.synthesize(stack, batch)
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        out, radiance = self.evaluate(batch)
-        size = len(batch["ldr"])
-        self.log_stack_psnr("val", out["stack"], batch["stack"], batch["ev"])
-        self.log("val/mu_psnr", mu_psnr(radiance, batch["hdr"], self.hparams.mu), sync_dist=True, prog_bar=True,
-                 batch_size=size)
+    def validation_extras(self, batch: dict, stack: torch.Tensor | None, radiance: torch.Tensor) -> dict:
+        """The HDR loss (at the loss's scale, :meth:`scaled_for_loss`) as ``val/loss_hdr``."""
         scaled = self.scaled_for_loss(radiance, batch["hdr"])
-        self.log("val/loss_hdr", hdr_loss(scaled, batch["hdr"], self.hparams.mu), sync_dist=True, batch_size=size)
-        if batch_idx == 0:
-            self.log_stack_image("val/stack", out["stack"][0], batch["stack"][0])
-            previews = torch.cat([hdr_preview(radiance[:1]), hdr_preview(batch["hdr"][:1])], dim=-1)[0]
-            log_image(self.logger, "val/hdr_pred_vs_true", previews, self.global_step)
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        out, radiance = self.evaluate(batch)
-        self.log_stack_psnr("test", out["stack"], batch["stack"], batch["ev"])
-        write_test_outputs(self, output_folder(self.hparams.output_dir, self.trainer), batch["name"], radiance,
-                           out["stack"])
-        self.test_metrics.update(radiance, batch["hdr"], out["stack"], batch["stack"], batch["name"])
+        return {"val/loss_hdr": hdr_loss(scaled, batch["hdr"], self.hparams.mu)}
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
         """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.reconstruct.reconstruct_image`); with
@@ -220,8 +220,6 @@ class JointStage(StackStage):
             if self.trainer.global_rank == 0:
                 for name, result in items:
                     stem = name.replace("/", "_")
-                    write_outputs(result, output_paths(stem, Path(self.hparams.output_dir) / "predict", model))
+                    paths = output_paths(stem, Path(self.hparams.output_dir) / "predict", model)
+                    write_outputs(result, paths, overwrite=True)
         return results
-
-    def on_test_epoch_end(self) -> None:
-        finish_test(self, self.test_metrics, output_folder(self.hparams.output_dir, self.trainer), "JointStage")

@@ -17,7 +17,8 @@ class LocalStage(StackStage):
     only so that the checkpoint has the generator's layout, and are frozen.
 
     Args:
-        width, num_steps, use_gru, use_cin: as :class:`~lightning_modules.global_stage.GlobalStage`.
+        width, num_steps, use_gru, use_cin, shift_residual: as
+            :class:`~lightning_modules.global_stage.GlobalStage`.
         lambda_edge: weight of Eq. 5 (paper 1).
         edge_sigma: Canny sigma of the target edge maps (paper 2).
         lr, betas, weight_decay: gradient-centralised Adam.
@@ -31,6 +32,7 @@ class LocalStage(StackStage):
         num_steps: int = 3,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
         lambda_edge: float = 1.0,
         edge_sigma: float = 2.0,
         lr: float = 1e-4,
@@ -38,7 +40,7 @@ class LocalStage(StackStage):
         weight_decay: float = 5e-5,
     ) -> None:
         generator = StackGenerator(width, num_steps, use_refine=False, use_local=True, use_gru=use_gru,
-                                   use_cin=use_cin)
+                                   use_cin=use_cin, shift_residual=shift_residual)
         super().__init__(generator, ["local_net"], {"local_net": lr}, betas, weight_decay)
         self.save_hyperparameters()
 

@@ -1,7 +1,8 @@
-"""Differentiable HDR operators: CRF recovery, linearisation, merge, tone mapping, edges."""
+"""Differentiable HDR operators: CRF recovery, linearisation, merge, tone mapping, edges, exposure shift."""
 
 from ops.crf import hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.edges import CannyEdges, canny_edges
+from ops.exposure import ExposureShift, exposure_shift
 from ops.hdr_synthesis import HDRSynthesis, synthesize_hdr
 from ops.linearize import LogInverseCRF, apply_log_inverse_crf
 from ops.merge import merge_log_radiance
@@ -9,12 +10,14 @@ from ops.tonemap import MuLaw, ReinhardGlobal, gamma_encode, luminance, mu_law, 
 
 __all__ = [
     "CannyEdges",
+    "ExposureShift",
     "HDRSynthesis",
     "LogInverseCRF",
     "MuLaw",
     "ReinhardGlobal",
     "apply_log_inverse_crf",
     "canny_edges",
+    "exposure_shift",
     "gamma_encode",
     "hat_weights",
     "luminance",

@@ -190,7 +190,11 @@ def solve_debevec(
     scale = system_kept.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True)[..., None]
     reduced = system_kept + ridge * scale * torch.eye(n_levels - 1, dtype=torch.float64, device=device)
     factor, info = torch.linalg.cholesky_ex(reduced)
-    KORNIA_CHECK(bool((info == 0).all()), "CRF system is not positive definite; check the exposure times")
+    if not bool((info == 0).all()):
+        raise ValueError(
+            f"the CRF system (smoothness={smoothness}, log exposure times {log_times.tolist()}) is not positive "
+            "definite; use a smoothness near 20 and exposure times within a few hundred stops"
+        )
     target = rhs[..., keep, None]
     solution = torch.cholesky_solve(target, factor)
     for _ in range(refinements):  # iterative refinement removes the ridge's bias on determined directions

@@ -2,50 +2,74 @@
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from typing import Literal
 
 import torch
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_TENSOR
 from torch import nn
 
-from ops.crf import sample_grossberg, sample_spatial, solve_debevec
+from ops.crf import N_LEVELS, hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.layout import in_memory_order
 from ops.merge import merge_log_radiance
 from ops.precision import full_precision
 
 Sampling = Literal["grossberg", "spatial"]
 DEFAULT_SAMPLES = {"grossberg": 256, "spatial": 70}
+#: Largest accepted CRF smoothness lambda (HDR Toolbox uses 20, OpenCV 10; far larger values swamp the data).
+MAX_SMOOTHNESS = 1000.0
+#: Least share of samples well exposed in two exposures (see :func:`coverage`) before a merge warns.
+MIN_COVERAGE = 0.01
 
 
 def check_stack(stack: torch.Tensor, exposure_times: torch.Tensor) -> None:
-    """Validate a ``(B, N, 3, H, W)`` stack (float in [0, 1], or uint8) and its ``(B, N)`` increasing times."""
-    KORNIA_CHECK_IS_TENSOR(stack, "stack must be a tensor")
-    KORNIA_CHECK_IS_TENSOR(exposure_times, "exposure_times must be a tensor")
-    KORNIA_CHECK(
-        stack.dim() == 5 and stack.shape[2] == 3,
-        f"stack must be (B, N, 3, H, W), got shape {tuple(stack.shape)}",
-    )
-    KORNIA_CHECK(
-        stack.is_floating_point() or stack.dtype == torch.uint8,
-        f"stack must be a float tensor in [0, 1] or an 8-bit (uint8) tensor, got {stack.dtype}",
-    )
+    """Validate a ``(B, N, 3, H, W)`` stack (float in [0, 1], or uint8) and its ``(B, N)`` increasing times.
+
+    Raises ``TypeError`` for a non-tensor or a wrong dtype and ``ValueError`` for bad shapes or values.
+    """
+    if not isinstance(stack, torch.Tensor) or not isinstance(exposure_times, torch.Tensor):
+        raise TypeError("stack and exposure_times must be tensors")
+    if stack.dim() != 5 or stack.shape[2] != 3:
+        raise ValueError(f"stack must be (B, N, 3, H, W), got shape {tuple(stack.shape)}")
+    if not (stack.is_floating_point() or stack.dtype == torch.uint8):
+        raise TypeError(f"stack must be a float tensor in [0, 1] or an 8-bit (uint8) tensor, got {stack.dtype}")
     b, n = stack.shape[:2]
-    KORNIA_CHECK(n >= 2, f"an HDR merge needs at least 2 exposures, got N={n}")
-    KORNIA_CHECK(
-        exposure_times.shape == (b, n),
-        f"exposure_times must be (B, N) = ({b}, {n}), got shape {tuple(exposure_times.shape)}",
-    )
+    if n < 2:
+        raise ValueError(f"an HDR merge needs at least 2 exposures, got N={n}")
+    if exposure_times.shape != (b, n):
+        raise ValueError(f"exposure_times must be (B, N) = ({b}, {n}), got shape {tuple(exposure_times.shape)}")
     if stack.is_floating_point():
         low, high = torch.aminmax(in_memory_order(stack.detach()))  # no copy of a channels-last view
-        KORNIA_CHECK(
-            bool(low >= 0) and bool(high <= 1),
-            f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]",
+        if low.isnan() or high.isnan():
+            raise ValueError("stack contains NaN")
+        if low < 0 or high > 1:
+            raise ValueError(f"stack values must lie in [0, 1], got [{float(low):.4g}, {float(high):.4g}]")
+    if not bool((torch.isfinite(exposure_times) & (exposure_times > 0)).all()):
+        raise ValueError(
+            f"exposure_times must be finite and positive (seconds or 2**EV), got {exposure_times.tolist()}"
         )
-    KORNIA_CHECK(bool((exposure_times > 0).all()), "exposure_times must be positive (seconds or 2**EV)")
-    KORNIA_CHECK(
-        bool((exposure_times.diff(dim=1) > 0).all()),
-        f"exposure_times must be strictly increasing along N (no duplicates), got {exposure_times.tolist()}",
-    )
+    if not bool((exposure_times.diff(dim=1) > 0).all()):
+        raise ValueError(
+            f"exposure_times must be strictly increasing along N (no duplicates), got {exposure_times.tolist()}"
+        )
+
+
+def check_smoothness(smoothness: float) -> None:
+    """Raise ``ValueError`` unless the CRF smoothness lambda is a number in (0, :data:`MAX_SMOOTHNESS`]."""
+    if not isinstance(smoothness, numbers.Real) or not 0 < smoothness <= MAX_SMOOTHNESS:
+        raise ValueError(f"smoothness must be a number in (0, {MAX_SMOOTHNESS:g}] (default 20), got {smoothness!r}")
+
+
+def coverage(samples: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """``(B,)`` share of the ``(B, C, P, N)`` samples that are well exposed in at least two exposures.
+
+    Only such samples tie the exposures together in Eq. 1; "well exposed" is a hat weight of at least
+    0.1 (levels 5-95 %). Below :data:`MIN_COVERAGE` the stack is black, clipped or its exposures too far
+    apart, and the recovered response is a guess.
+    """
+    levels = samples.to(torch.float64) / (n_levels - 1)
+    good = (hat_weights(levels) >= 0.1).sum(-1) >= 2
+    return good.flatten(1).to(torch.float64).mean(-1)
 
 
 @full_precision
@@ -84,13 +108,23 @@ def synthesize_hdr(
         ``f^-1`` values at the levels ``k / 255``.
     """
     check_stack(stack, exposure_times)
-    KORNIA_CHECK(sampling in DEFAULT_SAMPLES, f"sampling must be one of {list(DEFAULT_SAMPLES)}, got {sampling!r}")
-    KORNIA_CHECK(smoothness > 0, f"smoothness must be > 0, got {smoothness}")
+    if sampling not in DEFAULT_SAMPLES:
+        raise ValueError(f"sampling must be one of {list(DEFAULT_SAMPLES)}, got {sampling!r}")
+    if n_samples is not None and (not isinstance(n_samples, int) or n_samples < 2):
+        raise ValueError(f"n_samples must be an integer >= 2 or None, got {n_samples!r}")
+    check_smoothness(smoothness)
     log_times = exposure_times.detach().to(torch.float64).log()
     with torch.no_grad():
         count = n_samples or DEFAULT_SAMPLES[sampling]
-        sampler = sample_grossberg if sampling == "grossberg" else sample_spatial
-        g = solve_debevec(sampler(stack, count), log_times, smoothness)
+        samples = (sample_grossberg if sampling == "grossberg" else sample_spatial)(stack, count)
+        if bool((coverage(samples) < MIN_COVERAGE).any()):
+            warnings.warn(
+                "HDR synthesis: almost no pixel is well exposed in two or more exposures (a black or clipped "
+                "stack, or exposures too far apart); the recovered response and radiance are unreliable",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        g = solve_debevec(samples, log_times, smoothness)
         if normalize:
             g = g - g[..., -1].amax(-1)[:, None, None]
     log_radiance = merge_log_radiance(stack, g, log_times, detach_weights)

@@ -7,8 +7,9 @@ devices, float16 / bfloat16, stacks whose exposure planes are not dense).
 
 The library is compiled once per source and compiler into ``$HDRSYN_CACHE_DIR`` (default
 ``~/.cache/hdrsyn``) with ``$CC`` (default ``cc``), with OpenMP, or without it (one thread) when the
-compiler has none. Without a compiler, or when the build fails, one warning says why and the PyTorch
-path is used. ``HDRSYN_NATIVE=0`` turns the kernels off.
+compiler has none. A cached library that does not load (truncated, corrupt) is rebuilt. Without a
+compiler, or when the build fails, one warning says why and the PyTorch path is used.
+``HDRSYN_NATIVE=0`` turns the kernels off.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hdrsyn"
 
 
-def build(compiler: str | None = None, directory: Path | None = None, openmp: bool = True) -> Path:
+def build(
+    compiler: str | None = None, directory: Path | None = None, openmp: bool = True, rebuild: bool = False
+) -> Path:
     """Compile ``native.c`` (once per source, compiler, flags and machine) and return the library's path.
 
     The library is written under a temporary name and renamed, so concurrent processes (DDP ranks)
-    never load a half-written file. Raises :class:`NativeBuildError` naming the compiler on failure.
+    never load a half-written file; ``rebuild`` replaces a cached one. Raises :class:`NativeBuildError`
+    naming the compiler on failure.
     """
     compiler = compiler or os.environ.get("CC") or "cc"
     directory = directory or cache_dir()
@@ -55,7 +59,7 @@ def build(compiler: str | None = None, directory: Path | None = None, openmp: bo
     source = SOURCE.read_bytes()
     key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode(), platform.machine().encode()]))
     target = directory / f"hdrsyn_native_{key.hexdigest()[:16]}.so"
-    if target.exists():
+    if target.exists() and not rebuild:
         return target
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -85,15 +89,23 @@ def _declare(library: ctypes.CDLL) -> ctypes.CDLL:
     return library
 
 
+def _open(openmp: bool) -> ctypes.CDLL:
+    """Build (or reuse) and load the library; a cached file that does not load (truncated, corrupt) is rebuilt."""
+    try:
+        return ctypes.CDLL(str(build(openmp=openmp)))
+    except OSError:
+        return ctypes.CDLL(str(build(openmp=openmp, rebuild=True)))
+
+
 @functools.cache
 def _load() -> ctypes.CDLL | None:
     try:
         try:
-            path = build()
+            library = _open(openmp=True)
         except NativeBuildError as error:
-            path = build(openmp=False)
+            library = _open(openmp=False)
             warnings.warn(f"HDR synthesis: CPU kernels built without OpenMP (one thread): {error}", stacklevel=3)
-        return _declare(ctypes.CDLL(str(path)))
+        return _declare(library)
     except (NativeBuildError, OSError, AttributeError) as error:
         warnings.warn(
             f"HDR synthesis: compiled CPU kernels unavailable, using the PyTorch path (about 2x slower on CPU): "

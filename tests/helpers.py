@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,3 +30,59 @@ class RecordScenes(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.names))
+
+
+def randomize_heads(module: torch.nn.Module, std: float = 0.1) -> None:
+    """Give the zero-initialised output heads of the global and refinement nets random weights, as
+    training would (with zero heads nothing upstream of them changes the output)."""
+    from hdrsyn.networks import GlobalUNet, RefineUNet
+
+    for m in module.modules():
+        if isinstance(m, (GlobalUNet, RefineUNet)):
+            torch.nn.init.normal_(m.head.weight, 0.0, std)
+
+
+@dataclass
+class OfflineRun:
+    """What a W&B offline run recorded: its name, group and job type, config keys and logged (history) keys."""
+
+    path: Path
+    name: str
+    group: str
+    job_type: str
+    config: dict[str, object] = field(default_factory=dict)
+    logged: set[str] = field(default_factory=set)
+
+
+def read_offline_run(folder: Path) -> OfflineRun:
+    """Parse ``folder/run-*.wandb``: a LevelDB-style log (7-byte header, 32 KiB blocks of records with a
+    7-byte header: crc32c, length, type 1 = full, 2..4 = first/middle/last part) of W&B ``Record`` protobufs."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = folder.glob("run-*.wandb")
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B transaction log"
+    block, pos, parts = 32 * 1024, 7, []
+    run = OfflineRun(folder, "", "", "")
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        if left < 7 or kind == 0:
+            pos += left
+            continue
+        parts.append(data[pos + 7:pos + 7 + length])
+        pos += 7 + length
+        if kind not in (1, 4):
+            continue
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(b"".join(parts))
+        parts = []
+        which = record.WhichOneof("record_type")
+        if which == "run":
+            run.name, run.group, run.job_type = record.run.display_name, record.run.run_group, record.run.job_type
+            run.config.update({item.key: json.loads(item.value_json) for item in record.run.config.update})
+        elif which == "config":
+            run.config.update({item.key: json.loads(item.value_json) for item in record.config.update})
+        elif which == "history":
+            run.logged.update(item.key or "/".join(item.nested_key) for item in record.history.item)
+    return run

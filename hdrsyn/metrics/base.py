@@ -1,4 +1,4 @@
-"""Base class of the per-image HDR metrics: normalise each pair, keep one score per image."""
+"""Base class of the per-image HDR metrics: each metric is a functional form plus this ``Metric`` around it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,21 @@ from torchmetrics.utilities.data import dim_zero_cat
 from hdrsyn.metrics.normalization import PERCENTILE_1_1000, HDRNormalization, check_hdr_pair
 
 
+def normalized_pair(
+    preds: Tensor, target: Tensor, normalization: HDRNormalization | None
+) -> tuple[Tensor, Tensor]:
+    """Check a ``(B, 3, H, W)`` pair and map it by ``normalization`` (None: leave it as it is)."""
+    check_hdr_pair(preds, target)
+    return (preds, target) if normalization is None else normalization(preds, target)
+
+
 class PerImageHDRMetric(Metric):
     """``update(preds, target)`` on ``(B, 3, H, W)`` linear RGB; ``compute()`` -> ``{key: mean, key_std: std}``.
 
-    Each pair is first mapped by ``normalization`` (None: inputs are already in the units the metric
-    expects). Scores are kept per image (``"cat"`` state, gathered across DDP ranks); the standard
-    deviation is the population one (numpy's default, ``ddof=0``).
+    :meth:`score` is the metric's functional form (e.g. :func:`~hdrsyn.metrics.pu21_psnr`) called with
+    this metric's settings, ``normalization`` included, so a score is defined once. Scores are kept per
+    image (``"cat"`` state, gathered across DDP ranks); the standard deviation is the population one
+    (numpy's default, ``ddof=0``).
     """
 
     is_differentiable = False
@@ -32,12 +41,9 @@ class PerImageHDRMetric(Metric):
 
     @abstractmethod
     def score(self, preds: Tensor, target: Tensor) -> Tensor:
-        """Per-image scores ``(B,)`` of already normalised images."""
+        """Per-image scores ``(B,)`` of a raw (not yet normalised) pair: the functional form."""
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        check_hdr_pair(preds, target)
-        if self.normalization is not None:
-            preds, target = self.normalization(preds, target)
         self.scores.append(self.score(preds, target).detach().reshape(-1))
 
     def per_image(self) -> Tensor:

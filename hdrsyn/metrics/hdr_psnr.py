@@ -4,25 +4,67 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from hdrsyn.metrics.base import PerImageHDRMetric
+from hdrsyn.metrics.base import PerImageHDRMetric, normalized_pair
 from hdrsyn.metrics.normalization import HDRNormalization
 from ops.tonemap import mu_law
 
 #: Scale alignment, then the reference maximum -> 1.
 MAX_NORMALIZATION = HDRNormalization(mode="max", peak=1.0)
+#: mu of the mu-law PSNR: the paper's HDR-loss value, one number for every method.
+EVAL_MU = 5000.0
+
+
+def mu_law_psnr(
+    preds: Tensor, target: Tensor, mu: float = EVAL_MU, normalization: HDRNormalization | None = MAX_NORMALIZATION
+) -> Tensor:
+    """Per-image PSNR (dB, peak 1) of ``mu_law(x)`` (``log(1 + mu x) / log(1 + mu)``), shape ``(B,)``.
+
+    After ``normalization`` (default: median scale alignment, reference maximum -> 1) both images are
+    clamped to [0, 1] before the mu-law.
+
+    Example:
+        >>> import torch
+        >>> ref = torch.rand(2, 3, 16, 16) + 0.01
+        >>> (mu_law_psnr(3 * ref * (1 + 0.01 * torch.rand_like(ref)), ref) > 40).tolist()
+        [True, True]
+    """
+    if mu <= 0:
+        raise ValueError(f"mu must be > 0, got {mu}")
+    preds, target = normalized_pair(preds, target, normalization)
+    diff = mu_law(preds.clamp(0, 1), mu) - mu_law(target.clamp(0, 1), mu)
+    return -10 * diff.square().flatten(1).mean(1).log10()
+
+
+def log_psnr(
+    preds: Tensor, target: Tensor, eps: float = 1e-4, normalization: HDRNormalization | None = MAX_NORMALIZATION
+) -> Tensor:
+    """Per-image PSNR (dB) of ``log10(max(x, eps))`` after scale alignment and max normalisation, ``(B,)``.
+
+    The peak signal is the reference's log range ``log10(max(x_ref)) - log10(eps)`` (4 decades with
+    the defaults).
+
+    Example:
+        >>> import torch
+        >>> ref = torch.rand(1, 3, 16, 16) + 0.01
+        >>> bool(log_psnr(ref * (1 + 0.1 * torch.rand_like(ref)), ref) > 20)
+        True
+    """
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    preds, target = normalized_pair(preds, target, normalization)
+    log_pred, log_ref = preds.clamp_min(eps).log10(), target.clamp_min(eps).log10()
+    peak = log_ref.flatten(1).amax(1) - log_ref.new_tensor(eps).log10()
+    mse = (log_pred - log_ref).square().flatten(1).mean(1)
+    return 10 * (peak.square() / mse).log10()
 
 
 class MuLawPSNR(PerImageHDRMetric):
-    """PSNR (dB, peak 1) of ``mu_law(x)`` (``log(1 + mu x) / log(1 + mu)``) on max-normalised HDR.
-
-    After ``normalization`` (default: median scale alignment, reference maximum -> 1) both images are
-    clamped to [0, 1] before the mu-law. ``compute()`` -> ``{"mu_psnr", "mu_psnr_std"}``.
-    """
+    """:func:`mu_law_psnr` per image. ``compute()`` -> ``{"mu_psnr", "mu_psnr_std"}``."""
 
     key = "mu_psnr"
 
     def __init__(
-        self, mu: float = 5000.0, normalization: HDRNormalization | None = MAX_NORMALIZATION, **kwargs
+        self, mu: float = EVAL_MU, normalization: HDRNormalization | None = MAX_NORMALIZATION, **kwargs
     ) -> None:
         super().__init__(normalization, **kwargs)
         if mu <= 0:
@@ -30,16 +72,11 @@ class MuLawPSNR(PerImageHDRMetric):
         self.mu = mu
 
     def score(self, preds: Tensor, target: Tensor) -> Tensor:
-        diff = mu_law(preds.clamp(0, 1), self.mu) - mu_law(target.clamp(0, 1), self.mu)
-        return -10 * diff.square().flatten(1).mean(1).log10()
+        return mu_law_psnr(preds, target, self.mu, self.normalization)
 
 
 class LogPSNR(PerImageHDRMetric):
-    """PSNR (dB) of ``log10(max(x, eps))`` after scale alignment and max normalisation.
-
-    The peak signal is the reference's log range ``log10(max(x_ref)) - log10(eps)`` (4 decades with
-    the defaults). ``compute()`` -> ``{"log_psnr", "log_psnr_std"}``.
-    """
+    """:func:`log_psnr` per image. ``compute()`` -> ``{"log_psnr", "log_psnr_std"}``."""
 
     key = "log_psnr"
 
@@ -50,7 +87,4 @@ class LogPSNR(PerImageHDRMetric):
         self.eps = eps
 
     def score(self, preds: Tensor, target: Tensor) -> Tensor:
-        log_pred, log_ref = preds.clamp_min(self.eps).log10(), target.clamp_min(self.eps).log10()
-        peak = log_ref.flatten(1).amax(1) - log_ref.new_tensor(self.eps).log10()
-        mse = (log_pred - log_ref).square().flatten(1).mean(1)
-        return 10 * (peak.square() / mse).log10()
+        return log_psnr(preds, target, self.eps, self.normalization)

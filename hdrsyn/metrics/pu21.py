@@ -14,7 +14,8 @@ import math
 from torch import Tensor
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from hdrsyn.metrics.base import PerImageHDRMetric
+from hdrsyn.metrics.base import PerImageHDRMetric, normalized_pair
+from hdrsyn.metrics.normalization import PERCENTILE_1_1000, HDRNormalization
 from ops.tonemap import luminance
 
 #: ``banding_glare`` parameters p1..p7 of the PU21 paper (the variant its authors recommend).
@@ -40,26 +41,55 @@ def pu21_encode(y: Tensor) -> Tensor:
     return p7 * (((p1 + p2 * y_p) / (1 + p3 * y_p)) ** p5 - p6)
 
 
+def pu21_psnr(
+    preds: Tensor, target: Tensor, normalization: HDRNormalization | None = PERCENTILE_1_1000
+) -> Tensor:
+    """Per-image PSNR (dB) of PU21-encoded RGB, peak 256, ``(B,)``; ``normalization`` makes the pair absolute.
+
+    Example:
+        >>> import torch
+        >>> ref = torch.rand(1, 3, 16, 16) + 0.01
+        >>> bool(pu21_psnr(ref * (1 + 0.05 * torch.rand_like(ref)), ref) > 30)
+        True
+    """
+    preds, target = normalized_pair(preds, target, normalization)
+    mse = (pu21_encode(preds) - pu21_encode(target)).square().flatten(1).mean(1)
+    return 20 * math.log10(PU21_PEAK) - 10 * mse.log10()
+
+
+def pu21_ssim(
+    preds: Tensor, target: Tensor, normalization: HDRNormalization | None = PERCENTILE_1_1000
+) -> Tensor:
+    """Per-image SSIM of PU21-encoded luminance, data range 256, ``(B,)``.
+
+    torchmetrics' SSIM (11-px Gaussian window, sigma 1.5, reflected borders cropped), so values differ
+    slightly from MATLAB's ``ssim`` near image borders.
+
+    Example:
+        >>> import torch
+        >>> ref = torch.rand(1, 3, 16, 16) + 0.01
+        >>> bool(pu21_ssim(ref, ref) > 0.999)
+        True
+    """
+    preds, target = normalized_pair(preds, target, normalization)
+    return structural_similarity_index_measure(
+        pu21_encode(luminance(preds)), pu21_encode(luminance(target)), data_range=PU21_PEAK, reduction="none"
+    )
+
+
 class PU21PSNR(PerImageHDRMetric):
-    """PSNR (dB) of PU21-encoded RGB, peak 256. ``compute()`` -> ``{"pu21_psnr", "pu21_psnr_std"}``."""
+    """:func:`pu21_psnr` per image. ``compute()`` -> ``{"pu21_psnr", "pu21_psnr_std"}``."""
 
     key = "pu21_psnr"
 
     def score(self, preds: Tensor, target: Tensor) -> Tensor:
-        mse = (pu21_encode(preds) - pu21_encode(target)).square().flatten(1).mean(1)
-        return 20 * math.log10(PU21_PEAK) - 10 * mse.log10()
+        return pu21_psnr(preds, target, self.normalization)
 
 
 class PU21SSIM(PerImageHDRMetric):
-    """SSIM of PU21-encoded luminance, data range 256. ``compute()`` -> ``{"pu21_ssim", "pu21_ssim_std"}``.
-
-    torchmetrics' SSIM (11-px Gaussian window, sigma 1.5, reflected borders cropped), so values differ
-    slightly from MATLAB's ``ssim`` near image borders.
-    """
+    """:func:`pu21_ssim` per image. ``compute()`` -> ``{"pu21_ssim", "pu21_ssim_std"}``."""
 
     key = "pu21_ssim"
 
     def score(self, preds: Tensor, target: Tensor) -> Tensor:
-        return structural_similarity_index_measure(
-            pu21_encode(luminance(preds)), pu21_encode(luminance(target)), data_range=PU21_PEAK, reduction="none"
-        )
+        return pu21_ssim(preds, target, self.normalization)

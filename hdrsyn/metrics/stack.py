@@ -37,6 +37,57 @@ def ms_ssim_betas_for(
     raise ValueError(f"{height}x{width} images are too small for (MS-)SSIM with an {kernel_size}-px window")
 
 
+def stack_psnr(preds: Tensor, target: Tensor) -> Tensor:
+    """PSNR ``10 log10(1 / MSE)`` of each generated exposure, ``(B, N - 1)`` (columns by EV, centre removed).
+
+    ``preds`` and ``target`` are ``(B, N, 3, H, W)`` stacks in [0, 1] (N odd, darkest first); the centre
+    image is the network input and is left out; predictions are clamped to [0, 1].
+
+    Example:
+        >>> import torch
+        >>> target = torch.rand(1, 7, 3, 16, 16)
+        >>> stack_psnr(target, target).shape
+        torch.Size([1, 6])
+    """
+    p, t = _generated(preds, target)
+    return _psnr(p, t).view(target.shape[0], -1)
+
+
+def stack_scores(preds: Tensor, target: Tensor, ms_ssim_betas: tuple[float, ...] | None = None) -> dict[str, Tensor]:
+    """``{"psnr", "ssim", "ms_ssim"}`` of each generated exposure, each ``(B, N - 1)`` (see :class:`StackMetrics`).
+
+    ``ms_ssim_betas`` default: :data:`MS_SSIM_BETAS` shortened to the image size (:func:`ms_ssim_betas_for`).
+
+    Example:
+        >>> import torch
+        >>> target = torch.rand(2, 7, 3, 32, 32)
+        >>> {k: tuple(v.shape) for k, v in stack_scores(target, target).items()}
+        {'psnr': (2, 6), 'ssim': (2, 6), 'ms_ssim': (2, 6)}
+    """
+    p, t = _generated(preds, target)
+    betas = ms_ssim_betas_for(*t.shape[-2:]) if ms_ssim_betas is None else ms_ssim_betas
+    batch = target.shape[0]
+    return {
+        "psnr": _psnr(p, t).view(batch, -1),
+        "ssim": structural_similarity_index_measure(p, t, data_range=1.0, reduction="none").view(batch, -1),
+        "ms_ssim": multiscale_structural_similarity_index_measure(
+            p, t, data_range=1.0, betas=betas, reduction="none"
+        ).view(batch, -1),
+    }
+
+
+def _psnr(p: Tensor, t: Tensor) -> Tensor:
+    return -10 * torch.log10((p - t).square().flatten(1).mean(1))
+
+
+def _generated(preds: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """The generated exposures of both stacks as ``(B (N - 1), 3, H, W)``, predictions clamped to [0, 1]."""
+    _check_stacks(preds, target)
+    n = target.shape[1]
+    keep = [i for i in range(n) if i != n // 2]
+    return preds[:, keep].clamp(0, 1).flatten(0, 1).to(target.dtype), target[:, keep].flatten(0, 1)
+
+
 class StackMetrics(Metric):
     """PSNR, SSIM and MS-SSIM of each synthesised exposure against the ground truth, per relative EV.
 
@@ -77,24 +128,12 @@ class StackMetrics(Metric):
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add a batch of stacks ``(B, N, 3, H, W)`` in [0, 1]."""
         _check_stacks(preds, target)
-        batch, n = target.shape[:2]
-        keep = [i for i in range(n) if i != n // 2]
-        p = preds[:, keep].clamp(0, 1).flatten(0, 1).to(target.dtype)
-        t = target[:, keep].flatten(0, 1)
-        betas = ms_ssim_betas_for(*t.shape[-2:], betas=self.ms_ssim_betas)
+        betas = ms_ssim_betas_for(*target.shape[-2:], betas=self.ms_ssim_betas)
         if betas != self.ms_ssim_betas and betas != self.ms_ssim_betas_used:
-            rank_zero_warn(f"MS-SSIM on {tuple(t.shape[-2:])} images uses {len(betas)} scales, betas={betas}")
+            rank_zero_warn(f"MS-SSIM on {tuple(target.shape[-2:])} images uses {len(betas)} scales, betas={betas}")
         self.ms_ssim_betas_used = betas
-        mse = (p - t).square().flatten(1).mean(1)
-        values = {
-            "psnr": -10 * torch.log10(mse),
-            "ssim": structural_similarity_index_measure(p, t, data_range=1.0, reduction="none"),
-            "ms_ssim": multiscale_structural_similarity_index_measure(
-                p, t, data_range=1.0, betas=betas, reduction="none"
-            ),
-        }
-        for name, value in values.items():
-            getattr(self, name).append(value.view(batch, n - 1))
+        for name, value in stack_scores(preds, target, betas).items():
+            getattr(self, name).append(value)
 
     def per_image(self) -> dict[str, Tensor]:
         """``{quantity: (num_images, N - 1)}`` values, columns ordered by EV (centre removed), synced across ranks."""

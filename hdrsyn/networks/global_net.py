@@ -6,13 +6,21 @@ import torch
 from torch import nn
 
 from hdrsyn.networks.unet import UNetTrunk
+from ops.exposure import exposure_shift
 
 
 class GlobalUNet(nn.Module):
     """5-level recurrent U-Net mapping an image to the next exposure's global tone.
 
-    Images are in [-1, 1]. Output ``(tanh(head(features)) + input) / 2`` stays in [-1, 1] (the authors'
-    residual average). The ConvGRU hidden state at ``H / 32`` is an explicit input and output so that it
+    Images are in [-1, 1]. Two output formulations:
+
+    - paper (``shift_ev=None``): ``(tanh(head(features)) + input) / 2`` (the authors' residual average);
+    - exposure residual (``shift_ev=+-1``): ``clip(shift(input) + head(features), -1, 1)`` where ``shift``
+      is the analytic one-stop exposure shift :func:`ops.exposure.exposure_shift` and the head starts at
+      zero, so the untrained net already outputs the physically shifted image and training learns only
+      what the formula cannot (the camera's real response, clipped highlights and shadows).
+
+    The ConvGRU hidden state at ``H / 32`` is an explicit input and output so that it
     carries across recursion steps; the decoder's conditional instance norms are keyed by ``style``
     (the recursion step, i.e. the target EV).
 
@@ -21,20 +29,34 @@ class GlobalUNet(nn.Module):
         max_channels: channel cap (paper 1024).
         num_styles: number of CIN styles (target-EV steps); None = plain instance norm (CIN ablation).
         use_gru: keep the ConvGRU bottleneck (False = GRU ablation; the hidden state is then always None).
+        shift_ev: exposure step of the analytic shift the output is a residual on (+1 stop-up, -1
+            stop-down); None = the paper's output.
     """
 
     levels = 5
 
     def __init__(
-        self, base_channels: int = 32, max_channels: int = 1024, num_styles: int | None = 3, use_gru: bool = True
+        self,
+        base_channels: int = 32,
+        max_channels: int = 1024,
+        num_styles: int | None = 3,
+        use_gru: bool = True,
+        shift_ev: float | None = None,
     ) -> None:
         super().__init__()
+        self.shift_ev = shift_ev
         self.trunk = UNetTrunk(3, base_channels, max_channels, self.levels, num_styles, use_gru, "global net")
         self.head = nn.Conv2d(self.trunk.out_channels, 3, 3, padding=1)
+        if shift_ev is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(
         self, image: torch.Tensor, style: int | torch.Tensor = 0, hidden: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Map ``image`` ``(B, 3, H, W)`` in [-1, 1] to ``(next_image, hidden)``."""
         features, hidden = self.trunk(image, style, hidden)
-        return (torch.tanh(self.head(features)) + image) / 2, hidden
+        if self.shift_ev is None:
+            return (torch.tanh(self.head(features)) + image) / 2, hidden
+        shifted = exposure_shift((image + 1) / 2, self.shift_ev) * 2 - 1
+        return (shifted + self.head(features)).clamp(-1, 1), hidden

@@ -47,6 +47,9 @@ class ExposureNet(nn.Module):
         use_local: keep the local net, i.e. the global/local decomposition (False: no edge path at all).
         use_gru: keep the ConvGRU bottlenecks (False: no state is carried).
         use_cin: condition decoder norms on the step (False: plain instance norm).
+        shift_residual: each step is a residual on the analytic one-stop exposure shift of its input and
+            the refinement net starts as the identity (False: the paper's output averages).
+        direction: +1 for the stop-up net, -1 for the stop-down net (the sign of the shift).
     """
 
     def __init__(
@@ -57,16 +60,23 @@ class ExposureNet(nn.Module):
         use_local: bool = True,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
+        direction: int = 1,
     ) -> None:
         super().__init__()
         KORNIA_CHECK(num_steps >= 1, f"num_steps must be >= 1, got {num_steps}")
+        if direction not in (1, -1):
+            raise ValueError(f"direction must be +1 (stop-up) or -1 (stop-down), got {direction}")
         widths = get_widths(width)
         self.num_steps = num_steps
         styles = num_steps if use_cin else None
         gw, lw, rw = widths.global_net, widths.local_net, widths.refine_net
-        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, use_gru)
+        shift_ev = float(direction) if shift_residual else None
+        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, use_gru, shift_ev)
         self.local_net = LocalUNet(lw.base_channels, lw.max_channels, styles, use_gru) if use_local else None
-        self.refine_net = RefineUNet(rw.base_channels, rw.max_channels, use_local) if use_refine else None
+        self.refine_net = (
+            RefineUNet(rw.base_channels, rw.max_channels, use_local, shift_residual) if use_refine else None
+        )
 
     def forward(
         self, image: torch.Tensor, step: int, state: ExposureState | None = None, refine: bool = True
@@ -97,10 +107,21 @@ class StackGenerator(nn.Module):
     work in [-1, 1]. All components off (``use_refine=use_local=use_gru=use_cin=False``) gives the
     recursive plain U-Net baseline.
 
+    With ``shift_residual`` (the default) the untrained generator outputs the analytic exposure stack
+    ``clip(x * 2**(EV / 2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`, applied one stop per step);
+    ``shift_residual=False`` is the paper's formulation.
+
     Args:
         width: width preset (``paper``, ``cpu``, ``tiny``) or :class:`GeneratorWidths`.
         num_steps: recursions per direction (3 for EV -3..+3).
-        use_refine, use_local, use_gru, use_cin: ablation switches, see :class:`ExposureNet`.
+        use_refine, use_local, use_gru, use_cin, shift_residual: switches, see :class:`ExposureNet`.
+
+    Example:
+        >>> from ops.exposure import exposure_shift
+        >>> ldr = torch.rand(1, 3, 32, 32)
+        >>> stack = StackGenerator("tiny")(ldr)["stack"]
+        >>> torch.allclose(stack[:, 6], exposure_shift(ldr, 3.0), atol=1e-6)
+        True
     """
 
     def __init__(
@@ -111,11 +132,13 @@ class StackGenerator(nn.Module):
         use_local: bool = True,
         use_gru: bool = True,
         use_cin: bool = True,
+        shift_residual: bool = True,
     ) -> None:
         super().__init__()
         self.num_steps = num_steps
-        self.up = ExposureNet(width, num_steps, use_refine, use_local, use_gru, use_cin)
-        self.down = ExposureNet(width, num_steps, use_refine, use_local, use_gru, use_cin)
+        switches = (use_refine, use_local, use_gru, use_cin, shift_residual)
+        self.up = ExposureNet(width, num_steps, *switches, direction=1)
+        self.down = ExposureNet(width, num_steps, *switches, direction=-1)
 
     @property
     def size_multiple(self) -> int:

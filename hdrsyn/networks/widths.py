@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kornia.core.check import KORNIA_CHECK
+from hdrsyn.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -38,5 +38,6 @@ def get_widths(width: str | GeneratorWidths) -> GeneratorWidths:
     """Resolve a preset name (``paper``, ``cpu``, ``tiny``) or pass a :class:`GeneratorWidths` through."""
     if isinstance(width, GeneratorWidths):
         return width
-    KORNIA_CHECK(width in WIDTH_PRESETS, f"unknown width preset {width!r}; choose from {sorted(WIDTH_PRESETS)}")
+    if not isinstance(width, str) or width not in WIDTH_PRESETS:
+        raise UsageError(f"unknown width preset width={width!r}; choose from {sorted(WIDTH_PRESETS)}")
     return WIDTH_PRESETS[width]

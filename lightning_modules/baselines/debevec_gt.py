@@ -18,12 +18,12 @@ class DebevecReference(ReferenceMethod):
 
     Args:
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda (as :class:`JointStage`).
-        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0, mu: float = 5000.0,
-                 cvvdp: bool = False, output_dir: str | None = None) -> None:
-        super().__init__(mu, cvvdp, output_dir)
+    def __init__(self, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0, cvvdp: bool | None = None,
+                 crf_correction: bool = True, output_dir: str | None = None) -> None:
+        super().__init__(cvvdp, crf_correction, output_dir)
         self.save_hyperparameters()
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:

@@ -34,7 +34,7 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         lambda_adv: weight of the generator's LSGAN term (paper 0.01).
         lr, betas: Adam for both generators and both discriminators (pix2pix: 2e-4, (0.5, 0.999)).
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda of the merge (as :class:`JointStage`).
-        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(
@@ -48,11 +48,11 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         betas: tuple[float, float] = (0.5, 0.999),
         hdr_sampling: str = "grossberg",
         hdr_smoothness: float = 20.0,
-        mu: float = 5000.0,
-        cvvdp: bool = False,
+        cvvdp: bool | None = None,
+        crf_correction: bool = True,
         output_dir: str | None = None,
     ) -> None:
-        super().__init__(mu, cvvdp, output_dir)
+        super().__init__(cvvdp, crf_correction, output_dir)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.generator = DeepRecursiveHDRI(base_channels, levels, num_steps)

@@ -21,7 +21,7 @@ class ExpandNetBaseline(HDRBaseline):
         channels: ExpandNet width (paper 64: 0.46 M parameters, small enough for CPU).
         lambda_cosine: weight of the cosine term (paper 5).
         lr: Adam learning rate (paper 7e-5).
-        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(
@@ -29,11 +29,11 @@ class ExpandNetBaseline(HDRBaseline):
         channels: int = 64,
         lambda_cosine: float = 5.0,
         lr: float = 7e-5,
-        mu: float = 5000.0,
-        cvvdp: bool = False,
+        cvvdp: bool | None = None,
+        crf_correction: bool = True,
         output_dir: str | None = None,
     ) -> None:
-        super().__init__(mu, cvvdp, output_dir)
+        super().__init__(cvvdp, crf_correction, output_dir)
         self.save_hyperparameters()
         self.net = ExpandNet(channels)
 

@@ -26,7 +26,7 @@ class HDRCNNBaseline(HDRBaseline):
         lambda_ir: illuminance vs reflectance weight (paper 0.5).
         sigma: illuminance low-pass filter (paper 2 px).
         lr: Adam learning rate (paper 5e-5).
-        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(
@@ -38,11 +38,11 @@ class HDRCNNBaseline(HDRBaseline):
         lambda_ir: float = 0.5,
         sigma: float = 2.0,
         lr: float = 5e-5,
-        mu: float = 5000.0,
-        cvvdp: bool = False,
+        cvvdp: bool | None = None,
+        crf_correction: bool = True,
         output_dir: str | None = None,
     ) -> None:
-        super().__init__(mu, cvvdp, output_dir)
+        super().__init__(cvvdp, crf_correction, output_dir)
         self.save_hyperparameters()
         self.net = HDRCNN(base_channels, gamma, threshold, encoder_weights=encoder_weights)
 

@@ -14,14 +14,14 @@ class LinearExpansion(ReferenceMethod):
 
     Args:
         gamma: exponent of the inverse camera curve (2.2: sRGB-like).
-        mu, cvvdp, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, gamma: float = 2.2, mu: float = 5000.0, cvvdp: bool = False,
-                 output_dir: str | None = None) -> None:
+    def __init__(self, gamma: float = 2.2, cvvdp: bool | None = None,
+                 crf_correction: bool = True, output_dir: str | None = None) -> None:
         if gamma <= 0:
             raise ValueError(f"gamma must be > 0, got {gamma}")
-        super().__init__(mu, cvvdp, output_dir)
+        super().__init__(cvvdp, crf_correction, output_dir)
         self.save_hyperparameters()
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:

@@ -10,6 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from hdrsyn import export
 from hdrsyn.export import main
 from hdrsyn.model_registry import load_reconstructor
 from lightning_modules.global_stage import GlobalStage
@@ -72,3 +73,14 @@ def test_export_refuses_global_stage(tmp_path: Path, capsys) -> None:
     path = save_checkpoint(GlobalStage(width="tiny"), tmp_path / "global.ckpt")
     assert main(["--ckpt", str(path), "-o", str(tmp_path / "g.onnx")]) == 2
     assert "GlobalStage checkpoint" in capsys.readouterr().err and not (tmp_path / "g.onnx").exists()
+
+
+def test_a_file_that_fails_the_runtime_check_is_not_left(ckpt: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    def mismatch(*args) -> float:  # noqa: ANN002
+        raise RuntimeError("ONNX output (1, 7, 3, 64, 96) differs from PyTorch's")
+
+    monkeypatch.setattr(export, "export_onnx", lambda model, path, size: Path(path).write_bytes(b"onnx"))
+    monkeypatch.setattr(export, "compare_onnx", mismatch)
+    assert main(["--ckpt", str(ckpt), "-o", str(tmp_path / "g.onnx"), "--size", "64"]) == 2
+    assert "differs from PyTorch" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == [], "neither the file nor a temporary is left"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,7 @@ from PIL.TiffImagePlugin import IFDRational
 from hdrsyn import io as hio
 from hdrsyn.io import (
     ImageIOError,
+    output_group,
     read_exposure_time,
     read_hdr,
     read_ldr,
@@ -544,3 +546,32 @@ def test_successful_write_replaces_destination(existing: tuple[Path, bytes], ldr
     assert path.read_bytes() != before
     assert sorted(p.name for p in path.parent.iterdir()) == ["dest.png"]
     assert read_ldr(path).shape == ldr_image.shape
+
+
+def test_output_group_commits_all_or_nothing(tmp_path: Path) -> None:
+    paths = [tmp_path / "out" / "x.exr", tmp_path / "out" / "x_preview.png"]
+    with pytest.raises(RuntimeError, match="encoder failed"), output_group(paths) as staged:
+        staged[paths[0]].write_bytes(b"hdr")
+        raise RuntimeError("encoder failed")
+    assert not list((tmp_path / "out").iterdir()), "neither file nor temporary is left"
+    with output_group(paths) as staged:
+        for path in paths:
+            staged[path].write_bytes(b"first")
+    assert [p.read_bytes() for p in paths] == [b"first", b"first"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_output_groups_racing_into_one_folder_never_mix(tmp_path: Path, overwrite: bool) -> None:
+    """Run A checks and encodes, run B commits the same names meanwhile, then A commits: refused or whole."""
+    paths = [tmp_path / "x.exr", tmp_path / "x_preview.png"]
+    with contextlib.ExitStack() as run_a:
+        if not overwrite:
+            run_a.enter_context(pytest.raises(FileExistsError, match="refusing to overwrite"))
+        staged_a = run_a.enter_context(output_group(paths, overwrite))
+        for path in paths:
+            staged_a[path].write_bytes(b"A")
+        with output_group(paths, overwrite) as staged_b:
+            for path in paths:
+                staged_b[path].write_bytes(b"B")
+    assert {p.read_bytes() for p in paths} == ({b"A"} if overwrite else {b"B"})
+    assert sorted(tmp_path.iterdir()) == sorted(paths), "no temporary is left"

@@ -12,6 +12,7 @@ from PIL import Image
 
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.io import read_hdr, read_ldr, write_ldr
+from hdrsyn import merge
 from hdrsyn.merge import load_stack, main
 from ops.hdr_synthesis import synthesize_hdr
 
@@ -94,7 +95,7 @@ def test_a_16bit_file_makes_the_stack_float(stack) -> None:
         ("sizes", "one size"),
         ("unreadable", "broken.png"),
         ("no_exif", "no EXIF ExposureTime"),
-        ("count", "8 images but 3 exposure values"),
+        ("count", "8 images but 3 values for --times"),
         ("exists", "refusing to overwrite"),
     ],
 )
@@ -119,3 +120,65 @@ def test_merge_errors_are_clear(stack, tmp_path: Path, capsys, case: str, messag
     assert message in capsys.readouterr().err
     if case == "exists":
         assert out.read_bytes() == b"keep me"
+
+
+MEMORIAL = memorial_stack()[0][::-1]  # longest exposure first: memorial00 (32 s) .. memorial15
+
+
+def memorial(*indices: int) -> list[str]:
+    """Paths of ``memorial<i>.png``: each index is half the exposure of the one before."""
+    return [str(MEMORIAL[i]) for i in indices]
+
+
+def test_evs_contradicting_the_images_are_refused(tmp_path: Path, capsys) -> None:
+    """The issue's case: memorial07..09 halve the exposure each, but the EVs given increase."""
+    out = tmp_path / "w.exr"
+    assert main([*memorial(7, 8, 9), "--ev", "-4", "-3", "-2", "-o", str(out)]) == 2
+    assert "do not match the images" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_times_in_any_order_paired_with_their_images_give_the_same_merge(tmp_path: Path) -> None:
+    assert main([*memorial(7, 8, 9), "--ev", "-2", "-3", "-4", "-o", str(tmp_path / "a.exr")]) == 0
+    assert main([*memorial(9, 7, 8), "--ev", "-4", "-2", "-3", "-o", str(tmp_path / "b.exr")]) == 0
+    np.testing.assert_array_equal(read_hdr(tmp_path / "a.exr"), read_hdr(tmp_path / "b.exr"))
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.01])
+def test_black_or_very_dark_stacks_are_refused(tmp_path: Path, capsys, scale: float) -> None:
+    files = []
+    for i, path in enumerate(memorial(7, 8, 9)):
+        files.append(str(tmp_path / f"dark{i}.png"))
+        write_ldr(files[-1], read_ldr(path) * scale)
+    assert main([*files, "--ev", "0", "-1", "-2", "-o", str(tmp_path / "out.exr")]) == 2
+    assert "nothing to merge" in capsys.readouterr().err and not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--times", "inf", "0.5", "0.25"], "--times values must be finite"),
+        (["--times", "1", "nan", "0.25"], "--times values must be finite"),
+        (["--times", "1", "-0.5", "0.25"], "finite and positive"),
+        (["--ev", "2000", "1", "0"], "--ev values must lie within"),
+        (["--ev", "100", "0", "-100"], "overflows a float32 HDR file"),
+        (["--ev", "0", "-1", "-2", "--smoothness", "-5"], "--smoothness"),
+        (["--ev", "0", "-1", "-2", "--smoothness", "nan"], "--smoothness"),
+        (["--ev", "0", "-1", "-2", "--smoothness", "inf"], "--smoothness"),
+        (["--ev", "0", "-1", "-2", "--smoothness", "1e308"], "--smoothness"),
+    ],
+)
+def test_bad_options_fail_cleanly_and_a_corrected_rerun_succeeds(tmp_path: Path, capsys, options, message) -> None:
+    out = tmp_path / "m.exr"
+    assert main([*memorial(7, 8, 9), *options, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not list(tmp_path.iterdir())
+    assert main([*memorial(7, 8, 9), "--ev", "0", "-1", "-2", "-o", str(out)]) == 0
+
+
+def test_a_failed_write_leaves_no_outputs(tmp_path: Path, monkeypatch) -> None:
+    def disk_full(path, image) -> None:  # noqa: ANN001
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(merge, "write_ldr", disk_full)  # the preview, written last
+    assert main([*memorial(7, 8, 9), "--ev", "0", "-1", "-2", "-o", str(tmp_path / "m.exr")]) == 2
+    assert not list(tmp_path.iterdir()), "no HDR, curve or temporary file is left"

@@ -214,3 +214,57 @@ def test_baseline_checkpoints_reconstruct(module: str, output: str, tmp_path: Pa
     ldr = torch.rand(3, 70, 50)
     result = reconstruct_image(reconstructor, ldr)
     assert result["radiance"].shape == (3, 70, 50) and torch.isfinite(result["radiance"]).all()
+
+
+def test_cli_names_a_checkpoint_with_nan_weights(joint: JointStage, photo: np.ndarray, tmp_path: Path, capsys) -> None:
+    path = save_checkpoint(joint, tmp_path / "diverged.ckpt")
+    checkpoint = torch.load(path, weights_only=False)
+    next(v for v in checkpoint["state_dict"].values() if v.is_floating_point()).fill_(float("nan"))
+    torch.save(checkpoint, path)
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    assert main([str(tmp_path / "a.png"), "--ckpt", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 1 weight tensor(s) hold NaN or Inf" in err and "[0, 1]" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_names_a_checkpoint_of_an_unknown_width(joint: JointStage, photo: np.ndarray, tmp_path: Path,
+                                                   capsys) -> None:
+    path = save_checkpoint(joint, tmp_path / "huge.ckpt")
+    checkpoint = torch.load(path, weights_only=False)
+    checkpoint["hyper_parameters"]["width"] = "huge"
+    torch.save(checkpoint, path)
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    assert main([str(tmp_path / "a.png"), "--ckpt", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "unknown width preset width='huge'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_cli_refuses_a_black_or_white_photo(ckpt: Path, tmp_path: Path, capsys, value: int) -> None:
+    cv2.imwrite(str(tmp_path / "flat.png"), np.full((40, 30, 3), value, np.uint8))
+    assert main([str(tmp_path / "flat.png"), "--ckpt", str(ckpt), "-o", str(tmp_path / "out")]) == 1
+    assert "nothing to reconstruct" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_written_meanwhile_by_another_run_are_not_mixed(ckpt: Path, photo: np.ndarray, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    """Two runs into one folder with the same stem: the one that commits second is refused as a whole."""
+    import hdrsyn.reconstruct as reconstruct
+
+    cv2.imwrite(str(tmp_path / "x.png"), photo)
+    out = tmp_path / "out"
+    original = reconstruct.reconstruct_image
+
+    def other_run_finishes_first(*args, **kwargs) -> dict:  # noqa: ANN002, ANN003
+        result = original(*args, **kwargs)
+        out.mkdir()
+        (out / "x_preview.png").write_bytes(b"the other run's")
+        return result
+
+    monkeypatch.setattr(reconstruct, "reconstruct_image", other_run_finishes_first)
+    assert main([str(tmp_path / "x.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["x_preview.png"]
+    assert (out / "x_preview.png").read_bytes() == b"the other run's"

@@ -6,11 +6,13 @@ import pytest
 from hdrsyn.render import (
     EMoR,
     EVS,
+    VARIED_CAPTURE,
     ViewSampling,
     apply_response,
     auto_exposure,
     square_crop,
     equirect_to_perspective,
+    jpeg_compress,
     luminance,
     render_random_view,
     render_stack,
@@ -135,3 +137,27 @@ def test_views_above_the_horizon(emor: EMoR) -> None:
         assert hdr.max() / hdr.min() < 2
     ground = [render_random_view(pano, emor, rng, 16, True, ViewSampling(noise=False))[1] for _ in range(8)]
     assert max(h.max() / h.min() for h in ground) > 100
+
+
+def test_jpeg_compress_round_trip() -> None:
+    yy, xx = np.mgrid[0:32, 0:32]
+    smooth = np.stack([xx * 8, yy * 8, (xx + yy) * 4], -1).astype(np.uint8)[None].repeat(2, 0)
+    noisy = np.random.default_rng(0).integers(0, 256, smooth.shape, dtype=np.uint8)
+    assert np.abs(jpeg_compress(smooth, 95).astype(int) - smooth).mean() < 2
+    high, low = (np.abs(jpeg_compress(noisy, q).astype(int) - noisy).mean() for q in (95, 20))
+    assert 0 < high < low
+    with pytest.raises(ValueError, match="quality"):
+        jpeg_compress(smooth, 0)
+
+
+def test_varied_capture_changes_exposure_and_adds_jpeg(emor: EMoR) -> None:
+    pano = np.exp2(np.random.default_rng(0).uniform(-4, 4, (64, 128, 3))).astype(np.float32)
+    fixed = [render_random_view(pano, emor, np.random.default_rng(i), 32, True)[1] for i in range(6)]
+    varied = [render_random_view(pano, emor, np.random.default_rng(i), 32, True, VARIED_CAPTURE)[1]
+              for i in range(6)]
+    # the fixed key lands every view's log-average luminance near 0.18 (unless clipping lowers it)
+    log_avg = [np.exp(np.log(luminance(h) + 1e-6).mean()) for h in (*fixed, *varied)]
+    assert np.ptp(log_avg[:6]) < np.ptp(log_avg[6:])
+    # default sampling draws no extra random numbers: the default views are unchanged
+    same = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(key=(0.18, 0.18)))
+    np.testing.assert_array_equal(same[0], render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0])

@@ -1,13 +1,17 @@
-"""NonFiniteGuard: a NaN loss never reaches the weights."""
+"""NonFiniteGuard: a NaN loss never reaches the weights. StageCheckpoint: last.ckpt is the newest model."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.demos.boring_classes import BoringModel
 from torch.utils.data import DataLoader
 
-from lightning_modules.callbacks import NonFiniteGuard
+from lightning_modules.callbacks import NonFiniteGuard, StageCheckpoint
 
 
 class Poisoned(pl.LightningModule):
@@ -43,3 +47,32 @@ def test_skip_policy_keeps_weights_finite_and_counts() -> None:
 def test_stop_policy_names_the_batch() -> None:
     with pytest.raises(FloatingPointError, match=r"scenes \['bad'\]"):
         fit("stop")
+
+
+def boring_fit(folder: Path, seed: int, **trainer_args: object) -> BoringModel:
+    """Fit Lightning's BoringModel for one step with a StageCheckpoint writing to ``folder``."""
+    torch.manual_seed(seed)
+    model = BoringModel()
+    trainer = pl.Trainer(callbacks=[StageCheckpoint(dirpath=folder, save_last=True)], logger=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                         limit_val_batches=0, **trainer_args)
+    trainer.fit(model)
+    return model
+
+
+def test_fast_dev_run_leaves_no_checkpoint(tmp_path: Path) -> None:
+    boring_fit(tmp_path, 0, fast_dev_run=1)
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_a_new_fit_replaces_last_ckpt_and_last_means_last_ckpt(tmp_path: Path) -> None:
+    boring_fit(tmp_path, 0, max_steps=1)
+    second = boring_fit(tmp_path, 1, max_steps=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch=0-step=1.ckpt", "last.ckpt"]
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=False)["state_dict"]
+    assert all(torch.equal(saved[k], v) for k, v in second.state_dict().items())
+    shutil.copy(tmp_path / "last.ckpt", tmp_path / "last-v1.ckpt")  # stale, and newer, from an older version
+    trainer = pl.Trainer(callbacks=[StageCheckpoint(dirpath=tmp_path, save_last=True)], logger=False,
+                         enable_progress_bar=False, accelerator="cpu", limit_test_batches=1)
+    trainer.test(BoringModel(), ckpt_path="last", verbose=False)
+    assert Path(trainer.ckpt_path) == tmp_path / "last.ckpt"

@@ -75,8 +75,8 @@ def test_only_rank_zero_writes_checkpoints(ddp_runs: Path) -> None:
 
 def test_ddp_metric_equals_single_process(ddp_runs: Path) -> None:
     """6 test views split 3 + 3 over two ranks: the reduced mean equals the one-process mean."""
-    ddp = logged_metric(ddp_runs, "test_ddp", "test/psnr_stack")
-    single = logged_metric(ddp_runs, "test_single", "test/psnr_stack")
+    ddp = logged_metric(ddp_runs, "test_ddp", "test/psnr/up")
+    single = logged_metric(ddp_runs, "test_single", "test/psnr/up")
     assert ddp == pytest.approx(single, rel=1e-5)
     assert sorted(p.name for p in (ddp_runs / "out_ddp" / "hdr").iterdir()) == sorted(
         p.name for p in (ddp_runs / "out_single" / "hdr").iterdir()

@@ -133,10 +133,27 @@ def test_saturated_and_black_regions_have_no_holes() -> None:
         (torch.rand(1, 2, 3, 8, 8), torch.tensor([[2.0, 1.0]]), "strictly increasing"),
         (torch.rand(1, 2, 3, 8, 8), torch.tensor([[1.0, 1.0]]), "strictly increasing"),
         (torch.rand(1, 2, 3, 8, 8), torch.tensor([[0.0, 1.0]]), "positive"),
+        (torch.rand(1, 2, 3, 8, 8), torch.tensor([[1.0, float("inf")]]), "finite and positive"),
+        (torch.rand(1, 2, 3, 8, 8), torch.tensor([[float("nan"), 1.0]]), "finite and positive"),
+        (torch.full((1, 2, 3, 8, 8), float("nan")), torch.tensor([[1.0, 2.0]]), "stack contains NaN"),
         (torch.rand(1, 2, 3, 8, 8), torch.ones(1, 3), r"exposure_times must be \(B, N\)"),
         (torch.randint(0, 255, (1, 2, 3, 8, 8)), torch.tensor([[1.0, 2.0]]), "float tensor in .* or an 8-bit"),
     ],
 )
 def test_bad_input_messages(stack: torch.Tensor, times: torch.Tensor, message: str) -> None:
-    with pytest.raises(Exception, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         synthesize_hdr(stack, times)
+
+
+@pytest.mark.parametrize("smoothness", [-5.0, 0.0, float("nan"), float("inf"), 1e300, "20"])
+def test_bad_smoothness_names_it(smoothness: object) -> None:
+    with pytest.raises(ValueError, match=r"smoothness must be a number in \(0, 1000\]"):
+        synthesize_hdr(torch.rand(1, 2, 3, 8, 8).sort(dim=1).values, torch.tensor([[1.0, 2.0]]), smoothness=smoothness)
+
+
+@pytest.mark.parametrize("level", [0.0, 0.005, 1.0])
+def test_a_black_dark_or_clipped_stack_warns(level: float) -> None:
+    stack = torch.full((1, 3, 3, 8, 8), level)
+    stack[:, :, :, 0, 0] = torch.tensor([0.0, 0.004, 0.008])[:, None]  # a few distinct, but unusable, values
+    with pytest.warns(RuntimeWarning, match="almost no pixel is well exposed"):
+        synthesize_hdr(stack, torch.tensor([[1.0, 2.0, 4.0]]))

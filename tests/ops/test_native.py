@@ -165,3 +165,13 @@ def test_one_channel_stack_with_a_unit_channel_stride(monkeypatch) -> None:
         out.sum().backward()
         results.append((out.detach(), stack.grad))
     torch.testing.assert_close(results[0], results[1], rtol=0, atol=1e-12)
+
+
+def test_a_corrupt_cached_library_is_rebuilt(monkeypatch, fresh_library, tmp_path) -> None:
+    cached = tmp_path / native.build().name  # the name the current source builds to
+    cached.write_bytes(b"not a shared library")  # e.g. a file damaged by a full disk or a crash
+    monkeypatch.setenv("HDRSYN_CACHE_DIR", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt, not warned about
+        assert native.library() is not None
+    assert cached.read_bytes() != b"not a shared library" and list(tmp_path.iterdir()) == [cached]

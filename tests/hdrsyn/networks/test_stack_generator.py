@@ -7,10 +7,13 @@ from hdrsyn.networks import (
     ConvGRUCell,
     ExposureNet,
     ExposureState,
+    GlobalUNet,
     LocalUNet,
     RefineUNet,
     StackGenerator,
 )
+from ops.exposure import exposure_shift
+from tests.helpers import randomize_heads
 
 N = 3  # steps per direction
 
@@ -37,8 +40,33 @@ def targets() -> torch.Tensor:
 
 @pytest.fixture
 def generator() -> StackGenerator:
+    """A generator whose output depends on every sub-network (heads randomised)."""
     torch.manual_seed(2)
-    return StackGenerator("tiny", num_steps=N)
+    gen = StackGenerator("tiny", num_steps=N)
+    randomize_heads(gen)
+    return gen
+
+
+@torch.no_grad()
+def test_untrained_generator_is_the_analytic_exposure_stack(ldr):
+    out = StackGenerator("tiny", num_steps=N)(ldr)
+    for i, ev in enumerate(range(-N, N + 1)):
+        torch.testing.assert_close(out["stack"][:, i], exposure_shift(ldr, float(ev)), atol=2e-6, rtol=0)
+    torch.testing.assert_close(out["global"], out["stack"][:, [0, 1, 2, 4, 5, 6]])
+
+
+@torch.no_grad()
+def test_paper_formulation_averages_tanh_with_the_input(ldr):
+    torch.manual_seed(3)
+    net = GlobalUNet(4, 32, 3, True, shift_ev=None)
+    x = ldr * 2 - 1
+    features, _ = net.trunk(x, 0)
+    torch.testing.assert_close(net(x, 0)[0], (torch.tanh(net.head(features)) + x) / 2)
+    assert net.head.weight.abs().sum() > 0
+    refine = StackGenerator("tiny", shift_residual=False).up.refine_net
+    assert not refine.residual and refine.head.weight.abs().sum() > 0
+    with pytest.raises(ValueError, match="direction"):
+        ExposureNet("tiny", direction=0)
 
 
 @torch.no_grad()

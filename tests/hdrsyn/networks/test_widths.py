@@ -1,6 +1,5 @@
 import pytest
 import torch
-from kornia.core.exceptions import BaseError
 
 from hdrsyn.networks import WIDTH_PRESETS, ExposureNet, GeneratorWidths, NetWidth, StackGenerator, get_widths
 
@@ -43,5 +42,5 @@ def test_get_widths():
     assert get_widths(custom) is custom
     assert get_widths("paper") is WIDTH_PRESETS["paper"]
     assert get_widths("paper").global_net == NetWidth(32, 1024)
-    with pytest.raises(BaseError, match="unknown width preset"):
+    with pytest.raises(ValueError, match="unknown width preset width=.huge."):
         get_widths("huge")

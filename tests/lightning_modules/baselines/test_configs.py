@@ -53,7 +53,8 @@ def test_config_parses_with_the_shared_conventions(path: Path) -> None:
     model = config["model"]["class_path"]
     assert model.startswith("lightning_modules.baselines." if kind == "baselines" else "lightning_modules.joint_stage.")
     for callback in config["trainer"].get("callbacks") or []:
-        if callback["class_path"].endswith("ModelCheckpoint"):
+        assert not callback["class_path"].endswith("ModelCheckpoint"), "StageCheckpoint: no stale last-v1.ckpt"
+        if callback["class_path"].endswith("StageCheckpoint"):
             assert callback["init_args"]["dirpath"] == f"runs/{kind}/{path.stem}/checkpoints"
 
 

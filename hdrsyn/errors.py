@@ -1,0 +1,23 @@
+"""Errors that are the user's to fix (a bad argument, file or dataset); the command lines print their message alone."""
+
+from __future__ import annotations
+
+
+class UsageError(ValueError):
+    """A bad argument, input file or dataset; the message names it and says what to do."""
+
+
+class MissingFileError(UsageError, FileNotFoundError):
+    """A file or folder named by an argument does not exist."""
+
+
+def usage_error(error: BaseException) -> UsageError | None:
+    """The :class:`UsageError` that caused ``error`` (itself, or one in its ``__cause__`` / ``__context__`` chain)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UsageError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,68 @@
+"""Stage hand-off and resume: a damaged, swapped or diverged checkpoint is refused, named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hdrsyn.errors import UsageError
+from lightning_modules.global_stage import GlobalStage
+from lightning_modules.joint_stage import JointStage
+
+GLOBAL = "lightning_modules.global_stage.GlobalStage"
+
+
+def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) -> Path:
+    """A tiny GlobalStage checkpoint as LightningCLI saves it, claiming ``class_path``."""
+    state = GlobalStage(width="tiny").state_dict()
+    if nan:
+        state["generator.down.global_net.trunk.stem.0.weight"][0] = float("nan")
+    torch.save({"state_dict": state, "hyper_parameters": {"_class_path": class_path, "width": "tiny"}}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("swapped", "is a LocalStage checkpoint, but global_ckpt takes a GlobalStage checkpoint"),
+        ("nan", "generator.down.global_net.trunk.stem.0.weight holds NaN or Inf"),
+        ("truncated", "cannot be read .* truncated or not a checkpoint"),
+        ("not_a_checkpoint", "is not a Lightning checkpoint"),
+    ],
+)
+def test_bad_global_ckpt_is_named(tmp_path: Path, damage: str, message: str) -> None:
+    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.local_stage.LocalStage" if damage == "swapped"
+                            else GLOBAL, nan=damage == "nan")
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "not_a_checkpoint":
+        torch.save([1, 2, 3], path)
+    model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
+    with pytest.raises(UsageError, match=f"global_ckpt='{path}'.*{message}"):
+        model.configure_model()
+
+
+def test_a_good_global_ckpt_loads(tmp_path: Path) -> None:
+    path = stage_checkpoint(tmp_path / "g.ckpt")
+    model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
+    model.configure_model()
+    saved = torch.load(path, weights_only=False)["state_dict"]
+    assert torch.equal(model.state_dict()["generator.up.global_net.trunk.stem.0.weight"],
+                       saved["generator.up.global_net.trunk.stem.0.weight"])
+
+
+@pytest.mark.parametrize(("argument", "value"), [("hdr_smoothness", -5.0), ("hdr_smoothness", float("inf")),
+                                                 ("hdr_sampling", "random")])
+def test_bad_hdr_layer_arguments_are_refused_when_built(argument: str, value: object) -> None:
+    with pytest.raises(UsageError, match=argument):
+        JointStage(width="tiny", lambda_cobi=0.0, **{argument: value})
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_when_loaded() -> None:
+    model = GlobalStage(width="tiny")
+    state = model.state_dict()
+    state["generator.up.global_net.trunk.stem.0.bias"][0] = float("inf")
+    with pytest.raises(UsageError, match="--ckpt_path.*NaN or Inf in generator.up.global_net.trunk.stem.0.bias"):
+        model.on_load_checkpoint({"state_dict": state})
