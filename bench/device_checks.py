@@ -216,7 +216,7 @@ def train_check(plan: Plan, batches: list[dict], precision: str, compiled: bool,
 def make_photo(size: tuple[int, int], path: Path) -> Path:
     """A ``width x height`` JPEG photo: a bundled HDR panorama, exposed, gamma-encoded and resized."""
     hdr = read_hdr(Path(__file__).resolve().parents[1] / "hdrsyn/assets/hdri/city.exr")
-    ldr = np.clip((hdr / np.median(hdr) * 0.18) ** (1 / 2.2), 0, 1)
+    ldr = np.clip((np.maximum(hdr, 0) / np.median(hdr) * 0.18) ** (1 / 2.2), 0, 1)
     image = cv2.resize((ldr * 255).round().astype(np.uint8), size, interpolation=cv2.INTER_CUBIC)
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]):
         raise OSError(f"cannot write {path}")

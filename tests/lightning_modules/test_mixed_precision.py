@@ -1,14 +1,14 @@
 """bf16 mixed precision (``--trainer.precision bf16-mixed``) against float32, on CPU autocast.
 
-Stated tolerances, for a freshly initialised tiny model on one 64 px batch (measured: loss within 5e-4,
-gradients within 5 % (HDRCNN 12 %) with cosine >= 0.993; with the histogram term, gradient cosine 0.74
-(global) and 0.91 (joint)):
+Stated tolerances, for a tiny model (random values in its zero-initialised heads) on one 64 px batch
+(measured: loss within 6e-4, gradients within 3 % (HDRCNN 12 %) with cosine >= 0.993; with the histogram
+term, gradient cosine 0.87 (global) and 0.91 (joint)):
 
 * loss: relative difference < 2e-3, for every stage and trained baseline with its default objective;
 * gradient of all parameters: relative L2 difference < 0.1 (HDRCNN 0.2) and cosine similarity > 0.99,
   with the histogram term of Eq. 4 off. That term's pixel gradient is piecewise constant on 1/255-wide
-  bins; bf16 moves the generated images by ~2e-3 (half a bin), and a float32 perturbation of 1e-3 already
-  turns its gradient as much, so it is compared through the loss value only.
+  bins; bf16 moves the generated images by 7e-4 on average (up to 3e-2), across bin edges, and a float32
+  perturbation of 1e-3 already turns its gradient as much, so it is compared through the loss only.
 """
 
 from __future__ import annotations
@@ -57,8 +57,13 @@ def loss_and_gradient(model: pl.LightningModule, batch: dict, bf16: bool) -> tup
 
 
 def build(name: str, **kwargs: object) -> pl.LightningModule:
+    """The model with random values in its zero-initialised convolutions (the generator's heads start at 0,
+    so that its stack is the analytic exposure shift: bf16 would not reach the outputs)."""
     torch.manual_seed(0)
     model = MODELS[name](**kwargs)
+    for weight in model.parameters():
+        if weight.dim() == 4 and not weight.any():
+            torch.nn.init.normal_(weight, std=0.02)
     model.log = model.log_dict = lambda *args, **kw: None  # no trainer attached
     return model
 
