@@ -19,6 +19,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
+from torchvision.models.vgg import cfgs, make_layers
 
 from datamodules.sample import SampleDataset
 from hdrsyn import reconstruct
@@ -28,9 +29,10 @@ from lightning_modules.joint_stage import JointStage
 from ops.hdr_synthesis import synthesize_hdr
 
 PAPER_ITERATIONS = 70_000
-#: Largest error of the op on the device against the CPU result in the same dtype: log radiance, gradient
-#: (relative to its largest value).
-OP_TOLERANCE = {torch.float64: (1e-9, 1e-9), torch.float32: (1e-4, 1e-4)}
+#: Largest error of the op on the device against the CPU result in the same dtype: log radiance and inverse
+#: CRF, gradient (relative to its largest value). float64 allows for another Cholesky (cuSOLVER vs LAPACK) on
+#: directions the samples barely determine (README: < 1e-7 against a dense least-squares solve).
+OP_TOLERANCE = {torch.float64: (1e-6, 1e-6), torch.float32: (1e-4, 1e-4)}
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def peak_memory_gb(device: str) -> float | None:
 def sample_batches(size: int) -> list[dict]:
     """Three real training batches (batch 1) of the bundled sample at ``size`` px: the validation scenes."""
     data = SampleDataset("val", image_size=size, views_per_scene=1)
-    return [{k: (v[None] if isinstance(v, torch.Tensor) else [v]) for k, v in data[i].items()} for i in range(len(data))]
+    items = (data[i] for i in range(len(data)))
+    return [{k: v[None] if isinstance(v, torch.Tensor) else [v] for k, v in item.items()} for item in items]
 
 
 @contextlib.contextmanager
@@ -101,7 +104,7 @@ def pytorch_path() -> Iterator[None]:
 
 
 def _op_result(stack: torch.Tensor, times: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Log radiance, log inverse CRF and the gradient of ``sum(weights * log radiance)``, on the CPU in float64."""
+    """Log radiance, log inverse CRF and the gradient of ``sum(weights * log radiance)``, as CPU float64."""
     stack = stack.detach().requires_grad_()
     radiance, inverse_crf = synthesize_hdr(stack, times)
     (radiance.log() * weights.to(radiance)).sum().backward()
@@ -146,7 +149,9 @@ class StepTimer(pl.Callback):
         synchronize(self.device)
         self.start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_end(  # noqa: ANN001
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx
+    ) -> None:
         synchronize(self.device)
         now = time.perf_counter()
         self.losses.append(float(outputs["loss"]))
@@ -160,8 +165,6 @@ class StepTimer(pl.Callback):
 
 def random_vgg19_weights(path: Path) -> Path:
     """A randomly initialised VGG-19 ``features.*`` state dict: CoBi's cost without the pretrained file."""
-    from torchvision.models.vgg import cfgs, make_layers
-
     torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, path)
     return path
 

@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.device_check import TRAINING, main, write_json
+from bench.device_checks import random_vgg19_weights
+from losses.cobi import VGG19Features
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench/device_check.sh"
 
@@ -45,3 +48,9 @@ def test_report_of_a_missing_json_and_of_a_killed_check(tmp_path: Path, capsys: 
 
 def test_shell_script_parses() -> None:
     assert subprocess.run(["bash", "-n", str(SCRIPT)], check=False).returncode == 0
+
+
+def test_random_vgg19_weights_load_as_cobi_features(tmp_path: Path) -> None:
+    """The GPU plan's CoBi runs on these (the CPU plan leaves CoBi out)."""
+    features = VGG19Features(random_vgg19_weights(tmp_path / "vgg.pth"))
+    assert [f.shape[1] for f in features(torch.rand(1, 3, 32, 32))] == [256, 512]
