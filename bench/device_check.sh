@@ -13,7 +13,12 @@ limit="${DEVICE_CHECK_LIMIT:-600}"
 python="${PYTHON:-python}"
 out="runs/device_check"
 args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do [[ "${args[i]}" == "--out" ]] && out="${args[i + 1]}"; done
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --out) out="${args[i + 1]:-$out}" ;;
+        --out=*) out="${args[i]#--out=}" ;;
+    esac
+done
 export WANDB_MODE="${WANDB_MODE:-disabled}"
 # No new check starts after limit - 30 s; timeout stops a check that overruns (the JSON keeps the others).
 timeout --kill-after=10 "$((limit - 10))" "$python" bench/device_check.py --deadline "$((limit - 30))" "$@"
