@@ -59,6 +59,8 @@ class JointStage(HDRMethod, StackStage):
             a scale; ``"crf_max"`` uses the layer's own scale (``f^-1(1) = 1``, as the authors' code),
             which drifts when a generated stack has no saturated pixel (g(255) is then extrapolated).
         teacher_forcing: add the teacher-forced pass.
+        lr: one learning rate for the global and local nets, overriding ``lr_global`` / ``lr_local`` (the
+            name the earlier stages use, so that one overlay sets all three stages).
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
         betas, weight_decay: gradient-centralised Adam.
@@ -99,6 +101,7 @@ class JointStage(HDRMethod, StackStage):
         hdr_smoothness: float = 20.0,
         hdr_scale: str = "log_mean",
         teacher_forcing: bool = True,
+        lr: float | None = None,
         lr_global: float = 1e-4,
         lr_local: float = 1e-4,
         lr_refine: float = 1e-4,
@@ -118,8 +121,10 @@ class JointStage(HDRMethod, StackStage):
             raise UsageError(f"hdr_{error}") from None
         generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin, shift_residual)
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
-        lr = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
-        super().__init__(generator, trained, lr, betas, weight_decay)
+        if lr is not None:
+            lr_global = lr_local = lr
+        rates = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
+        super().__init__(generator, trained, rates, betas, weight_decay)
         self.save_hyperparameters()
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")

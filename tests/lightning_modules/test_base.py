@@ -19,7 +19,8 @@ def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) ->
     state = GlobalStage(width="tiny").state_dict()
     if nan:
         state["generator.down.global_net.trunk.stem.0.weight"][0] = float("nan")
-    torch.save({"state_dict": state, "hyper_parameters": {"_class_path": class_path, "width": "tiny"}}, path)
+    hparams = {"_class_path": class_path, "width": "tiny", "shift_residual": True}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
     return path
 
 
@@ -66,3 +67,12 @@ def test_a_checkpoint_with_nan_weights_is_refused_when_loaded() -> None:
     state["generator.up.global_net.trunk.stem.0.bias"][0] = float("inf")
     with pytest.raises(UsageError, match="--ckpt_path.*NaN or Inf in generator.up.global_net.trunk.stem.0.bias"):
         model.on_load_checkpoint({"state_dict": state})
+
+
+def test_checkpoint_of_the_other_output_formulation_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "paper.ckpt"
+    state = GlobalStage(width="tiny", shift_residual=False).state_dict()
+    torch.save({"state_dict": state, "hyper_parameters": {"_class_path": GLOBAL, "width": "tiny"}}, path)
+    model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
+    with pytest.raises(UsageError, match="trained with shift_residual=False, but this model has shift_residual=True"):
+        model.configure_model()

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from hdrsyn.io import read_hdr
-from lightning_modules.baselines import DebevecReference, LinearExpansion
+from lightning_modules.baselines import DebevecReference, ExposureShiftReference, LinearExpansion
+from ops.exposure import exposure_shift
 
 EVS = torch.arange(-3.0, 4.0)
 
@@ -57,3 +58,19 @@ def test_linear_expansion_is_the_inverse_gamma_input(tmp_path: Path) -> None:
     assert results["test/mu_psnr"] < run_test(DebevecReference(output_dir=str(tmp_path / "d")), batch)["test/mu_psnr"]
     written = torch.from_numpy(read_hdr(tmp_path / "hdr/synthetic.exr")).permute(2, 0, 1)[None]
     torch.testing.assert_close(written, radiance, rtol=1e-3, atol=1e-6)
+
+
+def test_exposure_shift_reference_is_exact_for_a_gamma_camera(tmp_path: Path) -> None:
+    """For a camera with response E^(1/2.2) the analytic stack equals the true one wherever the input is
+    neither clipped nor too dark, and its merge is the input linearised (clipped highlights stay flat)."""
+    batch = rendered_batch(gamma=2.2)
+    model = ExposureShiftReference(output_dir=str(tmp_path))
+    stack, radiance = model.evaluate(batch)
+    torch.testing.assert_close(stack[:, 5], exposure_shift(batch["ldr"], 2.0))
+    mid = (batch["ldr"] > 0.2) & (batch["ldr"] < 0.6)
+    assert (stack[:, 4] - batch["stack"][:, 4]).abs()[mid].max() < 1.5 / 255 * 2 ** (1 / 2.2)
+    unclipped = batch["hdr"] < 0.9
+    assert log_error_up_to_scale(radiance, batch["hdr"])[unclipped].median() < 0.05
+    results = run_test(model, batch)
+    assert results["test/psnr/up"] > 30
+    assert (tmp_path / "stack/synthetic.png").is_file()

@@ -1,0 +1,37 @@
+"""The analytic exposure stack merged by the HDR layer: the reference our generator starts from."""
+
+from __future__ import annotations
+
+import torch
+
+from lightning_modules.baselines.base import ReferenceMethod
+from ops.exposure import exposure_shift
+from ops.hdr_synthesis import synthesize_hdr
+
+
+class ExposureShiftReference(ReferenceMethod):
+    """Stack ``clip((x^gamma 2^EV)^(1/gamma), 0, 1)`` for the batch's EVs (:func:`ops.exposure.exposure_shift`),
+    merged by :func:`~ops.hdr_synthesis.synthesize_hdr` as :class:`JointStage` merges its generated stack.
+
+    It is what the untrained generator outputs (``shift_residual=True``), so the stack and HDR scores a
+    trained model adds over it are what training bought. No parameters: run with ``lightning test`` only.
+
+    Args:
+        gamma: exponent of the assumed camera response.
+        hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda (as :class:`JointStage`).
+        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+    """
+
+    def __init__(self, gamma: float = 2.2, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0,
+                 cvvdp: bool | None = None, crf_correction: bool = True, output_dir: str | None = None) -> None:
+        if not gamma > 0:
+            raise ValueError(f"gamma must be > 0, got {gamma}")
+        super().__init__(cvvdp, crf_correction, output_dir)
+        self.save_hyperparameters()
+
+    def evaluate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        ldr = batch["ldr"]
+        stack = torch.stack([exposure_shift(ldr, float(ev), self.hparams.gamma) for ev in batch["ev"][0]], 1)
+        radiance, _ = synthesize_hdr(stack, self.times(batch), self.hparams.hdr_sampling,
+                                     smoothness=self.hparams.hdr_smoothness)
+        return stack, radiance
