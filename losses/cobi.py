@@ -10,6 +10,8 @@ import torchvision
 from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE, KORNIA_CHECK_SHAPE
 from torch import nn
 
+from ops.precision import full_precision
+
 #: Index of each ReLU output in ``torchvision.models.vgg19().features``.
 VGG19_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -68,6 +70,7 @@ def _contextual_similarity(distance: torch.Tensor, bandwidth: float, eps: float)
     return torch.softmax(-relative / bandwidth, dim=-1)
 
 
+@full_precision
 def contextual_bilateral_loss(
     pred_features: torch.Tensor,
     target_features: torch.Tensor,
@@ -83,7 +86,7 @@ def contextual_bilateral_loss(
     ``-log(mean_j max_i CX_ij)`` averaged over the batch (``i`` prediction, ``j`` target features).
     This is the formulation of Zhang et al.'s and the authors' code; the paper writes it as the mean
     of ``min_k (D + ws D')``. The paper sets ``ws = 0.1``, ``h = 0.5``; the authors' code effectively
-    runs ``ws = 0.5``, ``h = 0.5``.
+    runs ``ws = 0.5``, ``h = 0.5``. Distances are computed in float32 inside autocast (bf16 features cast up).
     """
     KORNIA_CHECK_SHAPE(pred_features, ["B", "C", "H", "W"])
     KORNIA_CHECK_SAME_SHAPE(pred_features, target_features)

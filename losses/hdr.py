@@ -7,16 +7,18 @@ import torch.nn.functional as F
 from kornia.core.check import KORNIA_CHECK_SAME_SHAPE
 from torch import nn
 
+from ops.precision import full_precision
 from ops.tonemap import mu_law
 
 
+@full_precision
 def hdr_loss(pred_hdr: torch.Tensor, target_hdr: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
     """L1 between mu-law tone-mapped HDR images (Eq. 7 middle term).
 
     ``mean |T(H_hat) - T(H)|`` with ``T(H) = log(1 + mu H) / log(1 + mu)``: the paper's
     ``(1/N) sum_i |log((1 + mu H_hat_i) / (1 + mu H_i))|`` divided by the constant ``log(1 + mu)``.
     Inputs should be normalised to about [0, 1] (negative values are clamped to 0). The paper uses
-    ``mu = 5000``, the authors' code ``mu = 100``.
+    ``mu = 5000``, the authors' code ``mu = 100``. Computed in float32 inside autocast.
     """
     KORNIA_CHECK_SAME_SHAPE(pred_hdr, target_hdr)
     return F.l1_loss(mu_law(pred_hdr, mu), mu_law(target_hdr, mu))

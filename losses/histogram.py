@@ -6,7 +6,10 @@ import torch
 from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE
 from torch import nn
 
+from ops.precision import full_precision
 
+
+@full_precision
 def soft_histogram(image: torch.Tensor, bins: int = 256) -> torch.Tensor:
     """Per-channel soft histogram ``(*, C, bins)`` of ``image`` ``(*, C, H, W)`` in [0, 1].
 
@@ -15,7 +18,7 @@ def soft_histogram(image: torch.Tensor, bins: int = 256) -> torch.Tensor:
     splits its unit mass between the two nearest centres. Counts are divided by the pixel count ``H * W``,
     so each channel sums to 1. For 8-bit values ``k / 255`` and 256 bins this is exactly the hard
     histogram; elsewhere it is piecewise linear in the pixel values, hence differentiable almost
-    everywhere. Values are clamped to [0, 1] (no gradient outside).
+    everywhere. Values are clamped to [0, 1] (no gradient outside). Computed in float32 inside autocast.
     """
     KORNIA_CHECK(image.dim() >= 3, f"image must be (*, C, H, W), got shape {tuple(image.shape)}")
     KORNIA_CHECK(bins >= 2, f"bins must be >= 2, got {bins}")

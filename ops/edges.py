@@ -12,7 +12,10 @@ from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_COLOR_OR_GRAY
 from kornia.filters import canny
 from torch import nn
 
+from ops.precision import full_precision
 
+
+@full_precision
 def canny_edges(
     image: torch.Tensor, sigma: float = 2.0, low_threshold: float = 0.1, high_threshold: float = 0.2
 ) -> torch.Tensor:
@@ -24,6 +27,7 @@ def canny_edges(
     one. On CPU that is computed with OpenCV's connected components (milliseconds); kornia's iterative
     hysteresis, used on other devices and when tracing / exporting / compiling, gives the same map but needs one convolution per pixel of the
     longest edge chain (about 1.5 s per 256x256 stack on two CPU cores).
+    Inside autocast it computes in float32 (thresholds on bfloat16 gradients would move edges).
     """
     KORNIA_CHECK_IS_COLOR_OR_GRAY(image, "image must be (B, 3, H, W) or (B, 1, H, W)")
     KORNIA_CHECK(sigma > 0, f"sigma must be > 0, got {sigma}")

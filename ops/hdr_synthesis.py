@@ -12,6 +12,7 @@ from torch import nn
 from ops.crf import N_LEVELS, hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.layout import in_memory_order
 from ops.merge import merge_log_radiance
+from ops.precision import full_precision
 
 Sampling = Literal["grossberg", "spatial"]
 DEFAULT_SAMPLES = {"grossberg": 256, "spatial": 70}
@@ -71,6 +72,7 @@ def coverage(samples: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
     return good.flatten(1).to(torch.float64).mean(-1)
 
 
+@full_precision
 def synthesize_hdr(
     stack: torch.Tensor,
     exposure_times: torch.Tensor,
@@ -87,6 +89,8 @@ def synthesize_hdr(
     2. Inverse CRF ``g`` per item and channel from Eq. 1 (Debevec & Malik), detached as in the paper.
     3. ``ln E`` by Debevec's hat-weighted log-domain merge of the piecewise-linear ``g`` (Eq. 2-3),
        through which gradients reach every image of the stack.
+
+    Inside autocast (mixed precision) it runs in float32 at least, a half-precision stack cast up.
 
     Args:
         stack: ``(B, N, 3, H, W)`` exposures, float in [0, 1] (differentiable) or ``uint8`` (8-bit photos,

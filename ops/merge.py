@@ -50,7 +50,8 @@ class _Workspace:
         self.index = empty_like_layout(chunk, torch.long)
         b, c = chunk.shape[:2]
         base = empty_like_layout(chunk, base_dtype)
-        self.base = base.copy_(torch.arange(b * c).view(b, c, 1) * n_levels)  # row (b, c) of the flat tables
+        rows = torch.arange(b * c, device=chunk.device).view(b, c, 1) * n_levels
+        self.base = base.copy_(rows)  # row (b, c) of the flat tables
         self.rows = b * c
 
     def _flat(self, buffer: torch.Tensor) -> torch.Tensor:

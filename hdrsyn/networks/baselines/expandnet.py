@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE, KORNIA_CHECK_SHAPE
 from torch import nn
 
+from ops.precision import full_precision
+
 #: Side to which the global branch resizes its input; six stride-2 convolutions take it to 4x4.
 GLOBAL_SIZE = 256
 
@@ -65,6 +67,7 @@ class ExpandNet(nn.Module):
         return self.fusion(features)
 
 
+@full_precision
 def expandnet_loss(pred: torch.Tensor, target: torch.Tensor, lambda_cosine: float = 5.0) -> torch.Tensor:
     """``L = mean |pred - target| + lambda (1 - mean_i cos(pred_i, target_i))`` over pixels ``i`` (RGB vectors).
 

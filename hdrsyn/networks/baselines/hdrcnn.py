@@ -12,6 +12,7 @@ from kornia.filters import gaussian_blur2d
 from torch import nn
 from torchvision.models.vgg import make_layers
 
+from ops.precision import full_precision
 from ops.tonemap import luminance
 
 #: VGG16 convolution widths per level (torchvision's configuration "D" at width 64).
@@ -151,6 +152,7 @@ class HDRCNN(nn.Module):
         return HDRCNNOutput((1 - alpha) * linear_input + alpha * log_hdr.exp(), log_hdr, alpha)
 
 
+@full_precision
 def hdrcnn_loss(
     log_pred: torch.Tensor,
     target: torch.Tensor,
