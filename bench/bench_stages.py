@@ -1,10 +1,13 @@
 """Seconds per training step of each stage, and peak memory, at CPU and paper width on 256x256.
 
+``--throughput`` instead compares the CPU-width generator's forward GFLOP/s with a plain 64 -> 64 3x3
+convolution's, both measured in this process (the target of issue "The method must learn": >= 0.6).
+
 Each (stage, width) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own. A step is the stage's full ``training_step`` + backward + GC-Adam update on one real sample of the
 bundled data (batch 1, as in the paper). The CPU-width global stage is the reference of the ratios.
 
-    python bench/bench_stages.py [--size 256] [--steps 3] [--widths cpu paper]
+    python bench/bench_stages.py [--size 256] [--steps 3] [--widths cpu paper] [--throughput]
 """
 
 from __future__ import annotations
@@ -52,13 +55,48 @@ def measure(stage: str, width: str, size: int, steps: int) -> dict:
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def generator_throughput(size: int, repeats: int = 5) -> dict:
+    """GFLOP/s of the CPU-width generator's forward and of a plain 64 -> 64 3x3 conv at ``size``, interleaved."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hdrsyn.networks import StackGenerator
+
+    torch.manual_seed(0)
+    generator = StackGenerator("cpu").eval()
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval()
+    image, features = torch.rand(1, 3, size, size), torch.rand(1, 64, size, size)
+    runs = {"generator": (lambda: generator(image)), "conv": (lambda: conv(features))}
+    flops, best = {}, {}
+    with torch.no_grad():
+        for name, run in runs.items():
+            with FlopCounterMode(display=False) as counter:
+                run()
+            flops[name] = counter.get_total_flops()
+        for _ in range(repeats):
+            for name, run in runs.items():
+                time.sleep(0.05)  # let the thread pool settle before each timing
+                start = time.perf_counter()
+                run()
+                best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    rates = {name: flops[name] / best[name] / 1e9 for name in runs}
+    return {"generator_gflops": rates["generator"], "conv_gflops": rates["conv"],
+            "ratio": rates["generator"] / rates["conv"], "generator_seconds": best["generator"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--widths", nargs="+", default=["cpu", "paper"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--throughput", action="store_true", help="generator vs plain-conv GFLOP/s only")
     args = parser.parse_args()
+    if args.throughput:
+        r = generator_throughput(args.size)
+        print(f"generator forward {r['generator_gflops']:.1f} GFLOP/s ({r['generator_seconds'] * 1e3:.0f} ms), "
+              f"plain 64->64 3x3 conv {r['conv_gflops']:.1f} GFLOP/s: ratio {r['ratio']:.2f}")
+        return
     if args.child:
         print(json.dumps(measure(args.child[0], args.child[1], args.size, args.steps)))
         return
