@@ -43,5 +43,14 @@ def batch() -> dict:
     }
 
 
+@pytest.fixture()
+def saturated(batch: dict) -> dict:
+    """The fake batch with a clipped corner, so that HDRCNN's blend mask is non-empty."""
+    batch = dict(batch)
+    batch["ldr"] = batch["ldr"].clone()
+    batch["ldr"][..., :16, :16] = 1.0
+    return batch
+
+
 def read_config(path: Path) -> dict:
     return yaml.safe_load(path.read_text())

@@ -37,15 +37,6 @@ MODELS: dict[str, Callable[..., pl.LightningModule]] = {
 }
 
 
-@pytest.fixture()
-def clipped(batch: dict) -> dict:
-    """The fake batch with a clipped corner (HDRCNN's blend mask is then non-empty)."""
-    batch = dict(batch)
-    batch["ldr"] = batch["ldr"].clone()
-    batch["ldr"][..., :16, :16] = 1.0
-    return batch
-
-
 def loss_and_gradient(model: pl.LightningModule, batch: dict, bf16: bool) -> tuple[float, torch.Tensor]:
     """The training loss (under CPU bf16 autocast when ``bf16``) and the flattened gradient of all parameters."""
     model.zero_grad()
@@ -69,25 +60,25 @@ def build(name: str, **kwargs: object) -> pl.LightningModule:
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_bf16_loss_and_gradients_match_float32(name: str, clipped: dict) -> None:
+def test_bf16_loss_and_gradients_match_float32(name: str, saturated: dict) -> None:
     model = build(name, **({"lambda_hist": 0.0} if name in ("global", "joint") else {}))
-    loss32, grad32 = loss_and_gradient(model, clipped, bf16=False)
-    loss16, grad16 = loss_and_gradient(model, clipped, bf16=True)
+    loss32, grad32 = loss_and_gradient(model, saturated, bf16=False)
+    loss16, grad16 = loss_and_gradient(model, saturated, bf16=True)
     assert abs(loss16 - loss32) / abs(loss32) < LOSS_TOLERANCE
     assert ((grad16 - grad32).norm() / grad32.norm()).item() < GRAD_TOLERANCE.get(name, 0.1)
     assert F.cosine_similarity(grad16, grad32, dim=0).item() > 0.99
 
 
 @pytest.mark.parametrize("name", ["global", "joint"])
-def test_bf16_loss_with_the_histogram_term_matches_float32(name: str, clipped: dict) -> None:
+def test_bf16_loss_with_the_histogram_term_matches_float32(name: str, saturated: dict) -> None:
     model = build(name)
-    loss32, _ = loss_and_gradient(model, clipped, bf16=False)
-    loss16, grad16 = loss_and_gradient(model, clipped, bf16=True)
+    loss32, _ = loss_and_gradient(model, saturated, bf16=False)
+    loss16, grad16 = loss_and_gradient(model, saturated, bf16=True)
     assert abs(loss16 - loss32) / abs(loss32) < LOSS_TOLERANCE
     assert torch.isfinite(grad16).all()
 
 
-def test_bf16_mixed_trainer_fits_every_stage_and_the_gan_baseline(clipped: dict) -> None:
+def test_bf16_mixed_trainer_fits_every_stage_and_the_gan_baseline(saturated: dict) -> None:
     """``precision="bf16-mixed"`` through Lightning: one step each, finite losses, weights updated."""
     torch.manual_seed(0)
     models = {name: MODELS[name]() for name in ("global", "local", "joint")}
@@ -97,7 +88,7 @@ def test_bf16_mixed_trainer_fits_every_stage_and_the_gan_baseline(clipped: dict)
         trainer = pl.Trainer(accelerator="cpu", precision="bf16-mixed", max_steps=1, logger=False,
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                              limit_val_batches=0)
-        trainer.fit(model, DataLoader([clipped], batch_size=None))
+        trainer.fit(model, DataLoader([saturated], batch_size=None))
         assert torch.isfinite(trainer.callback_metrics["train/loss"]), name
         after = [p.detach() for p in model.parameters() if p.requires_grad]
         assert any(not torch.equal(a, b) for a, b in zip(before, after)), name

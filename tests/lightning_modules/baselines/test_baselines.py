@@ -44,15 +44,6 @@ def loader(batch: dict, n: int = 1) -> DataLoader:
     return DataLoader([batch] * n, batch_size=None)
 
 
-@pytest.fixture()
-def saturated(batch: dict) -> dict:
-    """The fake batch with a clipped corner, so that HDRCNN's blend mask is non-empty."""
-    batch = dict(batch)
-    batch["ldr"] = batch["ldr"].clone()
-    batch["ldr"][..., :16, :16] = 1.0
-    return batch
-
-
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_fits_two_steps_and_tests(name: str, saturated: dict, tmp_path: Path) -> None:
     torch.manual_seed(0)
