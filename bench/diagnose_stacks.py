@@ -1,7 +1,7 @@
 """Stack PSNR per relative EV on the bundled validation views: references next to stage checkpoints.
 
 References: copying the input into every exposure, the analytic exposure shift
-``clip((x^2.2 2^EV)^(1/2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`) and, with ``--init``, the
+``clip((x^2.2 2^EV)^(1/2.2), 0, 1)`` (:func:`ops.exposure.exposure_stack`) and, with ``--init``, the
 untrained CPU-width generator in the paper's output formulation (seed 0). Each checkpoint
 (``label=path`` of a global, local or joint stage) is scored as trained and, with ``--init``, as the
 untrained model of the same configuration (seed 0): what training bought. Writes a markdown table.
@@ -24,7 +24,7 @@ from hdrsyn.io import atomic_write
 from hdrsyn.metrics import stack_psnr
 from hdrsyn.networks import StackGenerator
 from hdrsyn.render import EVS
-from ops.exposure import exposure_shift
+from ops.exposure import exposure_stack
 
 GENERATED_EVS = [ev for ev in EVS if ev != 0]
 
@@ -62,7 +62,7 @@ def main() -> None:
     data = HDRStackDataModule(image_size=args.image_size, num_workers=0, batch_size=8)
     data.setup("validate")
     methods = {"copy input": lambda ldr: ldr[:, None].expand(-1, len(EVS), -1, -1, -1),
-               "analytic shift": lambda ldr: torch.stack([exposure_shift(ldr, float(ev)) for ev in EVS], 1)}
+               "analytic shift": lambda ldr: exposure_stack(ldr, EVS)}
     if args.init:
         torch.manual_seed(0)
         paper = StackGenerator("cpu", shift_residual=False).eval()

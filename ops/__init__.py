@@ -2,7 +2,7 @@
 
 from ops.crf import hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.edges import CannyEdges, canny_edges
-from ops.exposure import ExposureShift, exposure_shift
+from ops.exposure import ExposureShift, exposure_shift, exposure_stack
 from ops.hdr_synthesis import HDRSynthesis, synthesize_hdr
 from ops.linearize import LogInverseCRF, apply_log_inverse_crf
 from ops.merge import merge_log_radiance
@@ -18,6 +18,7 @@ __all__ = [
     "apply_log_inverse_crf",
     "canny_edges",
     "exposure_shift",
+    "exposure_stack",
     "gamma_encode",
     "hat_weights",
     "luminance",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from kornia.core.check import KORNIA_CHECK_IS_TENSOR
 from torch import nn
@@ -32,6 +34,17 @@ def exposure_shift(image: torch.Tensor, ev: float, gamma: float = 2.2) -> torch.
     if not abs(ev) < 64:
         raise ValueError(f"ev must be a finite number of stops with |ev| < 64, got {ev}")
     return (image.clamp_min(0) * 2.0 ** (ev / gamma)).clamp_max(1)
+
+
+def exposure_stack(image: torch.Tensor, evs: Iterable[float], gamma: float = 2.2) -> torch.Tensor:
+    """The analytic exposure stack ``(B, N, C, H, W)`` of ``image`` ``(B, C, H, W)``: one
+    :func:`exposure_shift` per EV of ``evs`` (in that order; EV 0 is the clipped input).
+
+    Example:
+        >>> exposure_stack(torch.full((1, 3, 2, 2), 0.5), [-1, 0, 1]).shape
+        torch.Size([1, 3, 3, 2, 2])
+    """
+    return torch.stack([exposure_shift(image, float(ev), gamma) for ev in evs], dim=1)
 
 
 class ExposureShift(nn.Module):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
-from ops.exposure import exposure_shift
+from ops.exposure import exposure_stack
 from ops.hdr_synthesis import synthesize_hdr
 
 
 class ExposureShiftReference(ReferenceMethod):
-    """Stack ``clip((x^gamma 2^EV)^(1/gamma), 0, 1)`` for the batch's EVs (:func:`ops.exposure.exposure_shift`),
+    """Stack ``clip((x^gamma 2^EV)^(1/gamma), 0, 1)`` for the batch's EVs (:func:`ops.exposure.exposure_stack`),
     merged by :func:`~ops.hdr_synthesis.synthesize_hdr` as :class:`JointStage` merges its generated stack.
 
     It is what the untrained generator outputs (``shift_residual=True``), so the stack and HDR scores a
@@ -30,8 +30,7 @@ class ExposureShiftReference(ReferenceMethod):
         self.save_hyperparameters()
 
     def evaluate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        ldr = batch["ldr"]
-        stack = torch.stack([exposure_shift(ldr, float(ev), self.hparams.gamma) for ev in batch["ev"][0]], 1)
+        stack = exposure_stack(batch["ldr"], batch["ev"][0].tolist(), self.hparams.gamma)
         radiance, _ = synthesize_hdr(stack, self.times(batch), self.hparams.hdr_sampling,
                                      smoothness=self.hparams.hdr_smoothness)
         return stack, radiance

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from ops.exposure import ExposureShift, exposure_shift
+from ops.exposure import ExposureShift, exposure_shift, exposure_stack
 
 
 def test_matches_linearise_scale_reencode() -> None:
@@ -19,6 +19,14 @@ def test_clips_and_composes() -> None:
     torch.testing.assert_close(exposure_shift(exposure_shift(x, 1.0), 1.0), exposure_shift(x, 2.0))
     torch.testing.assert_close(exposure_shift(exposure_shift(x, -1.0), -2.0), exposure_shift(x, -3.0))
     assert exposure_shift(torch.tensor([-0.5]), 1.0).item() == 0
+
+
+def test_stack_is_one_shift_per_ev() -> None:
+    x = torch.rand(2, 3, 4, 4)
+    stack = exposure_stack(x, [-2, 0, 3], gamma=2.0)
+    assert stack.shape == (2, 3, 3, 4, 4)
+    for i, ev in enumerate((-2.0, 0.0, 3.0)):
+        torch.testing.assert_close(stack[:, i], exposure_shift(x, ev, 2.0))
 
 
 def test_gradcheck_and_module() -> None:
