@@ -13,7 +13,7 @@ import torch
 
 from hdrsyn.io import HDR_EXTENSIONS, output_group, read_exposure_time, read_ldr_levels, write_hdr, write_ldr
 from hdrsyn.plots import plot_response
-from ops.crf import level_histograms, sample_grossberg
+from ops.crf import grossberg_quantiles, level_histograms
 from ops.hdr_synthesis import MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
 from ops.tonemap import gamma_encode, reinhard_global
 
@@ -67,13 +67,14 @@ def load_stack(files: Sequence[Path]) -> np.ndarray:
     return np.stack([image.astype(np.float32) / np.iinfo(image.dtype).max for image in images])
 
 
-def check_exposure_order(files: Sequence[Path], times: np.ndarray, stack: torch.Tensor) -> None:
+def check_exposure_order(files: Sequence[Path], times: np.ndarray, histograms: torch.Tensor) -> None:
     """Refuse times that contradict the images: a longer exposure must not give a darker image.
 
-    ``stack`` is ``(1, N, 3, H, W)`` sorted by ``times`` (increasing). Images are compared by their mean
-    level; a camera response is increasing, so this holds pixel by pixel, clipping included.
+    ``histograms`` are the ``(1, N, 3, 256)`` :func:`~ops.crf.level_histograms` of the stack sorted by
+    ``times`` (increasing). Images are compared by their mean level; a camera response is increasing, so
+    this holds pixel by pixel, clipping included.
     """
-    counts = level_histograms(stack)[0].sum(1).to(torch.float64)  # (N, 256) over channels
+    counts = histograms[0].sum(1).to(torch.float64)  # (N, 256) over channels
     means = (counts @ torch.linspace(0, 1, 256, dtype=torch.float64) / counts.sum(-1)).tolist()
     for i in range(len(files) - 1):
         if means[i] > means[i + 1] + ORDER_TOLERANCE:
@@ -121,8 +122,9 @@ def merge_files(
     order = np.argsort(times)
     files, times = [files[i] for i in order], times[order]
     stack = torch.from_numpy(load_stack(files)).permute(0, 3, 1, 2)[None]
-    check_exposure_order(files, times, stack)
-    if coverage(sample_grossberg(stack))[0] < MIN_COVERAGE:
+    histograms = level_histograms(stack)  # one pass for both checks
+    check_exposure_order(files, times, histograms)
+    if coverage(grossberg_quantiles(histograms))[0] < MIN_COVERAGE:
         raise MergeError(
             "nothing to merge: almost no pixel is well exposed (5-95 % of full scale) in two or more of the images; "
             "the stack is black, clipped, or its exposures are too far apart"

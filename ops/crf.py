@@ -89,9 +89,16 @@ def sample_grossberg(stack: torch.Tensor, n_samples: int = 256, n_levels: int = 
     Returns:
         ``(B, C, n_samples, N)`` int64 levels.
     """
-    cdf = level_histograms(stack, n_levels).cumsum(-1).to(torch.float64)
+    return grossberg_quantiles(level_histograms(stack, n_levels), n_samples)
+
+
+def grossberg_quantiles(histograms: torch.Tensor, n_samples: int = 256) -> torch.Tensor:
+    """:func:`sample_grossberg` from the stack's ``(B, N, C, n_levels)`` :func:`level_histograms`, for
+    callers that already counted them: ``(B, C, n_samples, N)`` int64 levels."""
+    n_levels = histograms.shape[-1]
+    cdf = histograms.cumsum(-1).to(torch.float64)
     cdf = cdf / cdf[..., -1:]
-    quantiles = torch.linspace(0.0, 1.0, n_samples, dtype=torch.float64, device=stack.device)
+    quantiles = torch.linspace(0.0, 1.0, n_samples, dtype=torch.float64, device=histograms.device)
     quantiles = quantiles.expand(*cdf.shape[:-1], n_samples).contiguous()
     above = torch.searchsorted(cdf, quantiles).clamp_(max=n_levels - 1)  # first level with cdf >= q
     below_value = cdf.gather(-1, (above - 1).clamp_(min=0))
