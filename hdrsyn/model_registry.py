@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +125,17 @@ def _init_arguments(class_path: str) -> set[str]:
     return {p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
+def nonfinite_tensors(state: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of a state dict that hold NaN or Inf (diverged or damaged weights).
+
+    Example:
+        >>> nonfinite_tensors({"a": torch.ones(2), "b": torch.tensor([1.0, float("nan")]), "step": 3})
+        ['b']
+    """
+    return [key for key, value in state.items()
+            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+
+
 def checkpoint_class(checkpoint: dict[str, Any], path: Path, model_class: str | None = None) -> str:
     """The LightningModule class path of ``checkpoint`` (see the module docstring)."""
     hparams = checkpoint.get("hyper_parameters")
@@ -168,7 +179,7 @@ def load_reconstructor(
         )
     if entry.build is None:
         raise CheckpointError(f"{path} is a {class_path} checkpoint: {entry.refusal}")
-    damaged = [k for k, v in checkpoint["state_dict"].items() if torch.is_tensor(v) and not bool(v.isfinite().all())]
+    damaged = nonfinite_tensors(checkpoint["state_dict"])
     if damaged:
         raise CheckpointError(
             f"{path}: {len(damaged)} weight tensor(s) hold NaN or Inf (first {damaged[0]}); training diverged or "

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from hdrsyn.errors import MissingFileError, UsageError
+from hdrsyn.model_registry import nonfinite_tensors
 from hdrsyn.networks import StackGenerator
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
@@ -83,11 +84,12 @@ def load_subnets(
                 f"{path}: {key} has shape {tuple(value.shape)} but this model expects "
                 f"{tuple(own[key].shape) if key in own else 'no such parameter'} (different width or ablation?)"
             )
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise UsageError(
-                f"{where}: generator.{key} holds NaN or Inf (training diverged or the file is damaged); "
-                "use an earlier checkpoint"
-            )
+    damaged = nonfinite_tensors(state)
+    if damaged:
+        raise UsageError(
+            f"{where}: generator.{damaged[0]} holds NaN or Inf (training diverged or the file is damaged); "
+            "use an earlier checkpoint"
+        )
     generator.load_state_dict(state, strict=False)
     return sorted(state)
 
@@ -125,12 +127,12 @@ class StackStage(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse a checkpoint (``--ckpt_path``) whose weights hold NaN or Inf, naming the first such tensor."""
-        for key, value in checkpoint["state_dict"].items():
-            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                raise UsageError(
-                    f"the checkpoint to load (--ckpt_path) holds NaN or Inf in {key} (training diverged or the "
-                    "file is damaged); use an earlier checkpoint"
-                )
+        damaged = nonfinite_tensors(checkpoint["state_dict"])
+        if damaged:
+            raise UsageError(
+                f"the checkpoint to load (--ckpt_path) holds NaN or Inf in {damaged[0]} (training diverged or the "
+                "file is damaged); use an earlier checkpoint"
+            )
 
     def setup(self, stage: str) -> None:
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)
