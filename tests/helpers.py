@@ -11,6 +11,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from hdrsyn.networks import GlobalUNet, RefineUNet
+
 
 def to_stack(images: np.ndarray) -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 -> ``(1, N, 3, H, W)`` float32 in [0, 1]."""
@@ -35,8 +37,6 @@ class RecordScenes(pl.Callback):
 def randomize_heads(module: torch.nn.Module, std: float = 0.1) -> None:
     """Give the zero-initialised output heads of the global and refinement nets random weights, as
     training would (with zero heads nothing upstream of them changes the output)."""
-    from hdrsyn.networks import GlobalUNet, RefineUNet
-
     for m in module.modules():
         if isinstance(m, (GlobalUNet, RefineUNet)):
             torch.nn.init.normal_(m.head.weight, 0.0, std)
