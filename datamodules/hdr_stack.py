@@ -63,7 +63,10 @@ class HDRStackDataModule(pl.LightningDataModule):
         zoom: range of the random zoom factor.
         hflip: random horizontal flips.
         edge_sigma: Canny sigma of the edge maps.
-        views_per_scene: rendered views per bundled panorama (``"sample"`` only).
+        views_per_scene: rendered views per bundled training panorama (``"sample"`` only).
+        val_views_per_scene: rendered views per held-out panorama (``"sample"`` only; default
+            ``views_per_scene``). The first ``k`` views of a panorama do not depend on how many follow, so
+            a run with more training views can keep the default runs' 3 x 8 validation views.
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
         vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
@@ -89,6 +92,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         on_bad_scene: OnBadScene = "error",
         pin_memory: bool = False,
         vary_capture: bool = True,
+        val_views_per_scene: int | None = None,
     ) -> None:
         super().__init__()
         if dataset not in ("sample", "vds", "hdr_eye"):
@@ -112,6 +116,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         self.hflip = hflip
         self.edge_sigma = edge_sigma
         self.views_per_scene = views_per_scene
+        self.val_views_per_scene = views_per_scene if val_views_per_scene is None else val_views_per_scene
         self.on_bad_scene = on_bad_scene
         self.pin_memory = pin_memory
         self.vary_capture = vary_capture
@@ -133,10 +138,10 @@ class HDRStackDataModule(pl.LightningDataModule):
         if self.augment:
             augment = StackAugment(self.image_size, num_images=len(EVS) + 1, zoom=self.zoom, hflip=self.hflip)
         if self.dataset == "sample":
-            views = dict(views_per_scene=self.views_per_scene, seed=self.seed)
             sampling = VARIED_CAPTURE if self.vary_capture else ViewSampling()
-            self.train_set = SampleDataset("train", augment=augment, sampling=sampling, **views, **common)
-            self.val_set = SampleDataset("val", **views, **common)
+            self.train_set = SampleDataset("train", augment=augment, sampling=sampling,
+                                           views_per_scene=self.views_per_scene, seed=self.seed, **common)
+            self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)
             return
         scenes = scan_vds(self.root, "train", self.on_bad_scene)
         train_scenes, val_scenes = split_scenes(scenes, self.val_fraction, self.seed, scene_sources(self.root))
@@ -147,7 +152,8 @@ class HDRStackDataModule(pl.LightningDataModule):
         common = dict(image_size=self.image_size, edge_sigma=self.edge_sigma, on_bad_scene=self.on_bad_scene)
         if self.dataset == "sample":
             if self.val_set is None:
-                self.val_set = SampleDataset("val", views_per_scene=self.views_per_scene, seed=self.seed, **common)
+                self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed,
+                                             **common)
             self.test_set = self.val_set
         elif self.dataset == "vds":
             self.test_set = VDSDataset(scan_vds(self.root, "test", self.on_bad_scene), **common)

@@ -3,7 +3,9 @@
 Each stage is ``lightning fit --config experiments/<stage>.yaml [overlays]``; the joint stage takes the
 first two stages' ``last.ckpt`` through its config (``global_ckpt`` / ``local_ckpt``); the test pass
 writes HDR outputs with the joint stage's last checkpoint. Each step is its own W&B run (the CLI finishes
-the run before the next step starts).
+the run before the next step starts). With ``resume``, each stage continues from its own ``last.ckpt``
+(``--ckpt_path last``; a stage without one starts from scratch, a finished one stops at once), so an
+interrupted pipeline is run again with the same command.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from hdrsyn.cli import lightning_main
 STAGES = ("global", "local", "joint")
 
 
-def run(experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STAGES, test: bool = True) -> None:
-    """Fit ``stages`` in order with their configs (plus ``overlays``), then test the joint stage."""
+def run(
+    experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STAGES, test: bool = True, resume: bool = False
+) -> None:
+    """Fit ``stages`` in order with their configs (plus ``overlays``), then test the joint stage; with
+    ``resume``, each fit continues from its stage's ``last.ckpt`` when there is one."""
     missing = [p for p in [*(experiments / f"{s}.yaml" for s in stages), *overlays] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"config file(s) not found: {', '.join(map(str, missing))}")
@@ -27,7 +32,8 @@ def run(experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STA
     for stage in stages:
         start = time.perf_counter()
         print(f"== hdrsyn pipeline: fit {stage} stage", flush=True)
-        lightning_main(["fit", "--config", str(experiments / f"{stage}.yaml"), *extra])
+        resume_args = ["--ckpt_path", "last"] if resume else []
+        lightning_main(["fit", "--config", str(experiments / f"{stage}.yaml"), *extra, *resume_args])
         print(f"== {stage} stage done in {time.perf_counter() - start:.0f} s", flush=True)
     if test:
         print("== hdrsyn pipeline: test the joint stage", flush=True)
@@ -35,15 +41,17 @@ def run(experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STA
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test]``."""
+    """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test] [--resume]``."""
     parser = argparse.ArgumentParser(prog="hdrsyn pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of the stage configs")
     parser.add_argument("--overlay", type=Path, action="append", default=[], help="extra config applied to every stage")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--no-test", action="store_true", help="skip the final test pass")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each stage from its last.ckpt (after an interruption)")
     args = parser.parse_args(argv)
     try:
-        run(args.experiments, args.overlay, args.stages, not args.no_test)
+        run(args.experiments, args.overlay, args.stages, not args.no_test, args.resume)
     except FileNotFoundError as error:
         print(f"hdrsyn pipeline: error: {error}")
         return 2

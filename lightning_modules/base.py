@@ -18,6 +18,8 @@ from lightning_modules.visuals import log_image, stack_grid
 
 #: Sub-network names inside each direction of :class:`StackGenerator`.
 SUBNETS = ("global_net", "local_net", "refine_net")
+#: Learning-rate schedules of every stage: constant, or cosine decay to 0 over ``trainer.max_steps``.
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
@@ -111,8 +113,12 @@ class StackStage(pl.LightningModule):
         lr: dict[str, float],
         betas: tuple[float, float],
         weight_decay: float,
+        lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
+        if lr_schedule not in LR_SCHEDULES:
+            raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
+        self.lr_schedule = lr_schedule
         self.generator = generator
         self.trained = tuple(trained)
         self.lr = dict(lr)
@@ -137,13 +143,22 @@ class StackStage(pl.LightningModule):
     def setup(self, stage: str) -> None:
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        """Gradient-centralised Adam, one group per trained sub-network; with ``lr_schedule="cosine"`` each
+        group's rate decays from its own value to 0 along a half cosine over ``trainer.max_steps``."""
         groups = []
         for name in self.trained:
             params = [p for module in self._subnets(name) for p in module.parameters()]
             if params:
                 groups.append({"params": params, "lr": self.lr[name], "name": name})
-        return GCAdam(groups, betas=self.betas, weight_decay=self.weight_decay)
+        optimizer = GCAdam(groups, betas=self.betas, weight_decay=self.weight_decay)
+        if self.lr_schedule == "constant":
+            return optimizer
+        steps = self.trainer.max_steps
+        if steps is None or steps < 1:
+            raise UsageError("lr_schedule='cosine' needs trainer.max_steps (the length of the decay)")
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     times = staticmethod(exposure_times)
 

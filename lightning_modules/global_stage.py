@@ -26,6 +26,7 @@ class GlobalStage(StackStage):
         teacher_forcing: add the teacher-forced pass.
         lr, betas, weight_decay: gradient-centralised Adam (paper lr 1e-4, betas 0.5/0.999; the
             authors' weight decay 5e-5).
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
     """
 
     stage_name = "global"
@@ -43,10 +44,11 @@ class GlobalStage(StackStage):
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
+        lr_schedule: str = "constant",
     ) -> None:
         generator = StackGenerator(width, num_steps, use_refine=False, use_local=False, use_gru=use_gru,
                                    use_cin=use_cin, shift_residual=shift_residual)
-        super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay)
+        super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
 
     def objective(self, batch: dict, teacher: bool) -> dict[str, torch.Tensor]:

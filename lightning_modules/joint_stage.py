@@ -64,6 +64,7 @@ class JointStage(HDRMethod, StackStage):
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
         betas, weight_decay: gradient-centralised Adam.
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
         cvvdp: score ColorVideoVDP at test (``test/cvvdp``); None: when the ``cvvdp`` package is installed.
         crf_correction: also report the CRF-corrected test scores (``test/crf/<key>``).
         output_dir: where ``test`` writes HDR images, previews, stack sheets, ``metrics_per_image.csv`` and
@@ -107,6 +108,7 @@ class JointStage(HDRMethod, StackStage):
         lr_refine: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
+        lr_schedule: str = "constant",
         cvvdp: bool | None = None,
         crf_correction: bool = True,
         output_dir: str | None = None,
@@ -124,7 +126,7 @@ class JointStage(HDRMethod, StackStage):
         if lr is not None:
             lr_global = lr_local = lr
         rates = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
-        super().__init__(generator, trained, rates, betas, weight_decay)
+        super().__init__(generator, trained, rates, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")

@@ -22,6 +22,7 @@ class LocalStage(StackStage):
         lambda_edge: weight of Eq. 5 (paper 1).
         edge_sigma: Canny sigma of the target edge maps (paper 2).
         lr, betas, weight_decay: gradient-centralised Adam.
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
     """
 
     stage_name = "local"
@@ -38,10 +39,11 @@ class LocalStage(StackStage):
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
+        lr_schedule: str = "constant",
     ) -> None:
         generator = StackGenerator(width, num_steps, use_refine=False, use_local=True, use_gru=use_gru,
                                    use_cin=use_cin, shift_residual=shift_residual)
-        super().__init__(generator, ["local_net"], {"local_net": lr}, betas, weight_decay)
+        super().__init__(generator, ["local_net"], {"local_net": lr}, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
 
     def objective(self, batch: dict) -> dict[str, torch.Tensor]:

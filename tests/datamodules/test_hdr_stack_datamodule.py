@@ -25,6 +25,20 @@ def test_default_is_the_bundled_sample_and_batches_collate() -> None:
     assert datamodule.test_set is datamodule.val_set
 
 
+def test_more_training_views_keep_the_validation_views() -> None:
+    """``val_views_per_scene`` holds the held-out views fixed while the training set grows."""
+    few = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0)
+    many = HDRStackDataModule(image_size=32, views_per_scene=3, val_views_per_scene=1, num_workers=0)
+    few.setup("fit")
+    many.setup("fit")
+    assert len(many.train_set) == 3 * len(few.train_set) == 39
+    assert many.val_set.names == few.val_set.names and len(few.val_set) == 3
+    assert (many.val_set.stacks == few.val_set.stacks).all()
+    assert [many.train_set.names[3 * i] for i in range(13)] == few.train_set.names
+    many.setup("test")
+    assert many.test_set.names == few.val_set.names
+
+
 def test_vds_splits(vds_root: Path) -> None:
     datamodule = HDRStackDataModule("vds", root=vds_root, image_size=32, num_workers=0, val_fraction=0.34)
     datamodule.setup("fit")

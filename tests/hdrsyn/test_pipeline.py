@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from hdrsyn.metrics import cvvdp_available
 from tests.helpers import read_offline_run
@@ -86,3 +87,27 @@ def test_each_run_holds_only_its_own_stage_metrics(pipeline_runs: Path) -> None:
     summary = json.loads((pipeline_runs / "joint" / "test" / "summary.json").read_text())
     assert summary["wandb"]["id"] == joint_test.path.name.rsplit("-", 1)[-1]
     assert summary["checkpoint"]["global_step"] == summary["global_step"] == 1
+
+
+def test_resume_continues_each_stage_from_its_last_checkpoint(tmp_path: Path) -> None:
+    """An interrupted release pipeline is run again with ``--resume``: the stage goes on from ``last.ckpt``
+    (its step count and learning-rate schedule), instead of starting over; the release configs parse."""
+    def pipeline(steps: int) -> subprocess.CompletedProcess:
+        (tmp_path / "tiny.yaml").write_text(TINY.replace("max_steps: 1", f"max_steps: {steps}"))
+        env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        return subprocess.run([sys.executable, "-m", "hdrsyn", "pipeline", "--experiments",
+                               str(ROOT / "experiments" / "release"), "--overlay", "tiny.yaml", "--stages", "global",
+                               "--no-test", "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    last = tmp_path / "runs" / "release" / "global" / "checkpoints" / "last.ckpt"
+    first = pipeline(2)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert torch.load(last, weights_only=False)["global_step"] == 2
+    again = pipeline(3)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Restored all states from the checkpoint" in again.stdout + again.stderr
+    checkpoint = torch.load(last, weights_only=False)
+    assert checkpoint["global_step"] == 3
+    assert checkpoint["lr_schedulers"][0]["last_epoch"] == 3  # the cosine decay went on, not restarted

@@ -76,3 +76,27 @@ def test_checkpoint_of_the_other_output_formulation_is_refused(tmp_path: Path) -
     model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
     with pytest.raises(UsageError, match="trained with shift_residual=False, but this model has shift_residual=True"):
         model.configure_model()
+
+
+def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
+    """``lr_schedule="cosine"``: lr_k = lr_0 (1 + cos(pi k / max_steps)) / 2, per step, in every group."""
+    import math
+
+    import pytorch_lightning as pl
+
+    from datamodules.hdr_stack import HDRStackDataModule
+
+    seen: list[float] = []
+
+    class Record(pl.Callback):
+        def on_train_batch_start(self, trainer: pl.Trainer, *args: object) -> None:
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    module = GlobalStage(width="tiny", lr=1e-3, lr_schedule="cosine")
+    trainer = pl.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, callbacks=[Record()])
+    trainer.fit(module, HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0))
+    assert seen == pytest.approx([1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)])
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(UsageError, match="lr_schedule must be one of"):
+        GlobalStage(width="tiny", lr_schedule="step")
