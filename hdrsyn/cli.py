@@ -17,7 +17,8 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 TOOLS = {
     "pipeline": ("pipeline", "run the paper's three training stages and a test pass"),
     "compare": ("compare", "one table and bar chart from several runs' test summaries"),
-    "reconstruct": ("reconstruct", "single photos -> exposure stack -> HDR with a trained checkpoint"),
+    "reconstruct": ("reconstruct", "single photos -> exposure stack -> HDR with the packaged model or a checkpoint"),
+    "package-model": ("pretrained", "package a trained joint-stage checkpoint as a model of this installation"),
     "export": ("export", "export the stack generator to ONNX"),
     "merge": ("merge", "merge a bracketed stack of photos into an HDR file"),
     "make-dataset": ("make_dataset", "render a VDS-layout dataset from a folder of HDR photos"),

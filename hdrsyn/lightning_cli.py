@@ -15,6 +15,8 @@ from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 from hdrsyn.errors import MissingFileError, UsageError, usage_error
 from hdrsyn.provenance import data_fingerprint, git_state
 
+JOINT_STAGE = "lightning_modules.joint_stage.JointStage"
+
 
 class HDRSynCLI(LightningCLI):
     """LightningCLI in which ``--config`` and the command line alone define the model.
@@ -39,6 +41,22 @@ class HDRSynCLI(LightningCLI):
             while cause.__cause__ is not None:
                 cause = cause.__cause__
             raise UsageError(f"bad configuration: {cause}") from error
+
+    def before_instantiate_classes(self) -> None:
+        """``predict`` with the joint stage and no ``--ckpt_path`` uses the packaged model
+        (``pretrained: default``, no stage hand-off), so it works on a fresh install."""
+        if self.subcommand != "predict":
+            return
+        config = self.config["predict"]
+        model = config.get("model")
+        if config.get("ckpt_path") is not None or getattr(model, "class_path", None) != JOINT_STAGE:
+            return
+        arguments = model.init_args
+        if arguments.get("pretrained") is None:
+            arguments.pretrained = "default"
+            arguments.global_ckpt = arguments.local_ckpt = None
+            print("hdrsyn predict: no --ckpt_path: using the packaged model (hdrsyn/assets/models/MODEL.md)",
+                  file=sys.stderr)
 
     def _run_subcommand(self, subcommand: str) -> None:
         check_ckpt_path(self.config_init[subcommand].get("ckpt_path"))

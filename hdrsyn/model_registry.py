@@ -156,19 +156,37 @@ def checkpoint_class(checkpoint: dict[str, Any], path: Path, model_class: str | 
     return matches[0]
 
 
-def load_reconstructor(
-    path: str | Path, device: str | torch.device = "cpu", model_class: str | None = None
-) -> Reconstructor:
-    """Load a checkpoint (a trusted file: it is unpickled) as an eval-mode :class:`Reconstructor` on ``device``."""
+#: ``format`` of a packaged model file (:mod:`hdrsyn.pretrained`): tensors and plain values only.
+PACKAGED_FORMAT = "hdrsyn-model"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint (a trusted file: it is unpickled) or a packaged model (read with
+    ``weights_only=True``; its half-precision weights come back as float32), as a dictionary."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - a Lightning checkpoint holds more than tensors: load it in full
+        checkpoint = None
+    if isinstance(checkpoint, dict) and checkpoint.get("format") == PACKAGED_FORMAT:
+        state = checkpoint.get("state_dict", {})
+        checkpoint["state_dict"] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+                                    for k, v in state.items()}
+        return checkpoint
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - torch.load raises many types for a bad file
         raise CheckpointError(f"cannot read checkpoint {path}: {error}") from error
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (got a {type(checkpoint).__name__})")
+    return checkpoint
+
+
+def build_reconstructor(checkpoint: dict[str, Any], path: Path, model_class: str | None = None) -> Reconstructor:
+    """An eval-mode :class:`Reconstructor` (on the CPU) from ``checkpoint`` (:func:`read_checkpoint`) read
+    from ``path``; refuses classes without a reconstructor, training stages and NaN / Inf weights."""
     class_path = checkpoint_class(checkpoint, path, model_class)
     _import_module_of(class_path)
     entry = _REGISTRY.get(class_path)
@@ -192,7 +210,15 @@ def load_reconstructor(
         raise CheckpointError(f"cannot build a {class_path} from {path}: {error}") from error
     model.class_path = class_path
     model.network.eval()
-    return model.to(device)
+    return model
+
+
+def load_reconstructor(
+    path: str | Path, device: str | torch.device = "cpu", model_class: str | None = None
+) -> Reconstructor:
+    """Load a checkpoint or packaged model file as an eval-mode :class:`Reconstructor` on ``device``."""
+    path = Path(path)
+    return build_reconstructor(read_checkpoint(path), path, model_class).to(device)
 
 
 def restore_module(cls: type[nn.Module], hparams: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> nn.Module:

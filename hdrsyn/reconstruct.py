@@ -1,4 +1,5 @@
-"""``hdrsyn reconstruct``: single photos -> generated exposure stack -> HDR radiance, with a trained checkpoint.
+"""``hdrsyn reconstruct``: single photos -> generated exposure stack -> HDR radiance, with the packaged model
+or a trained checkpoint.
 
 Per input ``<stem>.<ext>`` the output folder receives ``<stem>.exr`` (and/or ``<stem>.hdr``), one PNG per
 generated exposure ``<stem>_ev-3.png`` .. ``<stem>_ev+3.png`` (EV 0 is the input), the recovered response
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, write_hdr, write_ldr
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 from hdrsyn.plots import plot_response
+from hdrsyn.pretrained import pretrained_path
 from hdrsyn.tiling import check_tiling, run_tiled
 from ops.crf import hat_weights
 from ops.hdr_synthesis import MIN_COVERAGE, synthesize_hdr
@@ -142,11 +144,12 @@ def reconstruct_files(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn reconstruct IMAGE|FOLDER... --ckpt CKPT -o OUTDIR``; 0 if every file succeeded, 1 if any failed."""
+    """``hdrsyn reconstruct IMAGE|FOLDER... [--ckpt CKPT] -o OUTDIR``; 0 if every file succeeded, 1 if any failed."""
     parser = argparse.ArgumentParser(prog="hdrsyn reconstruct", description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", type=Path, help="JPEG/PNG/TIFF photos or folders of them")
-    parser.add_argument("--ckpt", type=Path, required=True,
-                        help="checkpoint of the joint stage (or of a registered model)")
+    parser.add_argument("--ckpt", type=Path, default=None,
+                        help="checkpoint of the joint stage (or of a registered model, or a packaged model file); "
+                             "default: the packaged model (hdrsyn/assets/models/MODEL.md)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -163,7 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = torch.device(args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"--device {args.device}: no CUDA device is available")
-        model = load_reconstructor(args.ckpt, device, args.model_class)
+        ckpt = args.ckpt
+        if ckpt is None:
+            ckpt = pretrained_path()
+            print(f"hdrsyn reconstruct: using the packaged model {ckpt}", file=sys.stderr)
+        model = load_reconstructor(ckpt, device, args.model_class)
         if args.tile is not None:
             check_tiling(args.tile, args.overlap, model.size_multiple)
         files = collect_inputs(args.inputs)

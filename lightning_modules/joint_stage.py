@@ -8,7 +8,8 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 
 from hdrsyn.errors import UsageError
-from hdrsyn.model_registry import stack_reconstructor
+from hdrsyn.model_registry import read_checkpoint, stack_reconstructor
+from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
 from hdrsyn.networks import StackGenerator
 from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
@@ -47,6 +48,9 @@ class JointStage(HDRMethod, StackStage):
         use_hdr_layer: train through the HDR synthesis layer (False drops the HDR loss: the ablation
             without the differentiable layer).
         global_ckpt, local_ckpt: checkpoints of :class:`GlobalStage` / :class:`LocalStage` to start from.
+        pretrained: a packaged model to start from instead (:mod:`hdrsyn.pretrained`; ``"default"`` = the
+            default model), all six networks; its architecture must match. ``lightning predict`` without
+            ``--ckpt_path`` sets it to ``"default"`` (see :class:`hdrsyn.lightning_cli.HDRSynCLI`).
         lambda_l1, lambda_hist, lambda_edge, lambda_refine, lambda_hdr, lambda_cobi: lambda1..lambda6 of
             Eq. 4-7 (paper: 1, 0.1, 1, 1, 1, 0.1).
         mu: mu-law compression of the HDR loss (paper 5000; the authors' code 100).
@@ -88,6 +92,7 @@ class JointStage(HDRMethod, StackStage):
         use_hdr_layer: bool = True,
         global_ckpt: str | None = None,
         local_ckpt: str | None = None,
+        pretrained: str | None = None,
         lambda_l1: float = 1.0,
         lambda_hist: float = 0.1,
         lambda_edge: float = 1.0,
@@ -130,6 +135,12 @@ class JointStage(HDRMethod, StackStage):
         self.save_hyperparameters()
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
+        self.pretrained = None
+        if pretrained is not None:
+            if global_ckpt is not None or local_ckpt is not None:
+                raise UsageError("pretrained and global_ckpt / local_ckpt both give the starting weights; set "
+                                 "global_ckpt: null and local_ckpt: null, or pretrained: null")
+            self.pretrained = pretrained_path(None if pretrained == "default" else pretrained)
         if self.local_ckpt is not None and not use_local:
             raise UsageError("local_ckpt is given but use_local=False: the model has no local networks")
         self.cobi = None
@@ -139,9 +150,12 @@ class JointStage(HDRMethod, StackStage):
         self.configure_evaluation(cvvdp, crf_correction, output_dir)
 
     def configure_model(self) -> None:
-        """Load the earlier stages' sub-networks once (a ``--ckpt_path`` resume then overrides them)."""
+        """Load the earlier stages' sub-networks, or the packaged model, once (a ``--ckpt_path`` then
+        overrides them)."""
         if self._stage_weights_loaded:
             return
+        if self.pretrained is not None:
+            self.load_packaged(self.pretrained)
         sources = (("global_ckpt", "global_net", GlobalStage), ("local_ckpt", "local_net", LocalStage))
         for argument, subnet, stage in sources:
             path = getattr(self, argument)
@@ -151,6 +165,19 @@ class JointStage(HDRMethod, StackStage):
                                      self.hparams.shift_residual, argument, source)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
+
+    def load_packaged(self, path: Path) -> None:
+        """Copy a packaged model's generator weights (:mod:`hdrsyn.pretrained`) into this model."""
+        packaged = read_checkpoint(path)
+        saved = packaged["hyper_parameters"]
+        differ = {k: (saved[k], self.hparams[k]) for k in KEPT_HPARAMS if k in saved and saved[k] != self.hparams[k]}
+        if differ:
+            raise UsageError(f"pretrained={str(path)!r} was built with " + ", ".join(
+                f"{k}={a!r}" for k, (a, _) in differ.items()) + "; this model has " + ", ".join(
+                f"{k}={b!r}" for k, (_, b) in differ.items()) + ": set the same in model.init_args")
+        prefix = "generator."
+        self.generator.load_state_dict({k[len(prefix):]: v for k, v in packaged["state_dict"].items()})
+        rank_zero_info(f"JointStage: loaded the packaged model {path}")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Leave the frozen VGG-19 out of checkpoints: it is loaded from ``vgg_weights``."""

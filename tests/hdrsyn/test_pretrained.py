@@ -1,0 +1,107 @@
+"""Packaged models (``hdrsyn.pretrained``): packaging, verification on load, the default for the tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import hdrsyn.pretrained as pretrained
+from hdrsyn.errors import MissingFileError, UsageError
+from hdrsyn.model_registry import CheckpointError, load_reconstructor
+from hdrsyn.pretrained import load_pretrained, package_model, pretrained_path, read_manifest
+from hdrsyn.reconstruct import main as reconstruct_main
+from hdrsyn.reconstruct import reconstruct_image
+from lightning_modules.global_stage import GlobalStage
+from lightning_modules.joint_stage import JointStage
+from tests.hdrsyn.test_reconstruct import save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny joint-stage checkpoint whose heads are not zero (so that the weights matter)."""
+    torch.manual_seed(0)
+    joint = JointStage(width="tiny", lambda_cobi=0.0)
+    with torch.no_grad():
+        for parameter in joint.generator.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.02)
+    return save_checkpoint(joint, tmp_path_factory.mktemp("trained") / "joint.ckpt")
+
+
+@pytest.fixture()
+def models(trained: Path, tmp_path: Path) -> Path:
+    """A models folder holding ``trained`` as the default packaged model ``tiny-v1``."""
+    package_model(trained, "tiny-v1", tmp_path / "models", recipe={"steps": 3})
+    return tmp_path / "models"
+
+
+def test_packaged_model_reconstructs_as_its_checkpoint(trained: Path, models: Path) -> None:
+    manifest = read_manifest(models)
+    assert manifest["default"] == "tiny-v1" and manifest["models"]["tiny-v1"]["file"] == "tiny-v1.pt"
+    raw = torch.load(models / "tiny-v1.pt", weights_only=True)  # tensors and plain values only
+    assert raw["format"] == "hdrsyn-model" and raw["recipe"] == {"steps": 3}
+    assert {v.dtype for v in raw["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    ldr = torch.rand(3, 40, 56, generator=torch.Generator().manual_seed(1))
+    original = reconstruct_image(load_reconstructor(trained), ldr)
+    packaged = load_pretrained(folder=models)
+    assert next(packaged.network.parameters()).dtype == torch.float32
+    result = reconstruct_image(packaged, ldr)
+    assert (result["stack"] - original["stack"]).abs().max() < 2e-3  # half-precision storage
+    log_error = (result["radiance"].clamp_min(1e-6).log() - original["radiance"].clamp_min(1e-6).log()).abs()
+    assert float(log_error.median()) < 2e-3
+
+
+def test_a_changed_file_is_refused_naming_it(models: Path) -> None:
+    path = models / "tiny-v1.pt"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"tiny-v1\.pt is damaged or was replaced: its sha256 is"):
+        load_pretrained(folder=models)
+
+
+def test_missing_unknown_and_unpackable_models_are_named(models: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"no packaged model 'other'; packaged: \['tiny-v1'\]"):
+        pretrained_path("other", models)
+    (models / "tiny-v1.pt").unlink()
+    with pytest.raises(MissingFileError, match=r"tiny-v1\.pt is missing"):
+        pretrained_path(folder=models)
+    with pytest.raises(MissingFileError, match="has no packaged model"):
+        pretrained_path(folder=tmp_path / "nothing")
+    stage = save_checkpoint(GlobalStage(width="tiny"), tmp_path / "global.ckpt")
+    with pytest.raises(CheckpointError, match="training stage"):
+        package_model(stage, "global", tmp_path / "out")
+    assert not (tmp_path / "out" / "global.pt").exists()
+
+
+def test_reconstruct_uses_the_default_model_without_ckpt(models: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(pretrained, "MODELS_DIR", models)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(20, 235, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
+    assert reconstruct_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out")]) == 0
+    assert "using the packaged model" in capsys.readouterr().err
+    assert (tmp_path / "out" / "photo.exr").is_file() and (tmp_path / "out" / "photo_ev+3.png").is_file()
+
+
+def test_joint_stage_starts_from_a_packaged_model(trained: Path, models: Path, monkeypatch) -> None:
+    monkeypatch.setattr(pretrained, "MODELS_DIR", models)
+    joint = JointStage(width="tiny", lambda_cobi=0.0, pretrained="default")
+    joint.configure_model()
+    reference = torch.load(trained, weights_only=False)["state_dict"]
+    for key, value in joint.generator.state_dict().items():
+        assert torch.allclose(value, reference[f"generator.{key}"].half().float()), key
+    with pytest.raises(UsageError, match="pretrained and global_ckpt / local_ckpt both"):
+        JointStage(width="tiny", pretrained="default", global_ckpt=str(trained))
+    with pytest.raises(UsageError, match="was built with width='tiny'; this model has width='cpu'"):
+        JointStage(width="cpu", lambda_cobi=0.0, pretrained="default").configure_model()
+
+
+def test_package_model_cli_refuses_bad_recipe(trained: Path, tmp_path: Path, capsys) -> None:
+    assert pretrained.main([str(trained), "--name", "x", "--folder", str(tmp_path), "--recipe", "[1]"]) == 2
+    assert "--recipe must be a JSON object" in capsys.readouterr().err
+    assert pretrained.main([str(trained), "--name", "x", "--folder", str(tmp_path), "--recipe", '{"a": 1}']) == 0
+    assert json.loads((tmp_path / "models.json").read_text())["default"] == "x"
