@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, write_hdr, write_ldr
@@ -24,6 +25,7 @@ from hdrsyn.plots import plot_response
 from hdrsyn.pretrained import pretrained_path
 from hdrsyn.tiling import check_tiling, run_tiled
 from ops.crf import hat_weights
+from ops.exposure import exposure_stack
 from ops.hdr_synthesis import MIN_COVERAGE, synthesize_hdr
 from ops.tonemap import gamma_encode, reinhard_global
 
@@ -32,13 +34,23 @@ HDRFormat = Literal["exr", "hdr", "both"]
 
 @torch.inference_mode()
 def reconstruct_image(
-    model: Reconstructor, ldr: torch.Tensor, tile: int | None = None, overlap: int = 128, progress: bool = False
+    model: Reconstructor,
+    ldr: torch.Tensor,
+    tile: int | None = None,
+    overlap: int = 128,
+    progress: bool = False,
+    work_size: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Reconstruct the HDR image of one LDR image ``(3, H, W)`` in [0, 1] of any size, on ``ldr``'s device.
 
     The network runs on the reflect-padded image, or on ``tile``-sized tiles overlapping by ``overlap``
     when the padded image is larger than ``tile`` (see :func:`hdrsyn.tiling.run_tiled`); a generated stack
     is merged once, at full resolution, by :func:`ops.hdr_synthesis.synthesize_hdr`.
+
+    With ``work_size``, a stack model whose input's longer side exceeds it runs on the image downscaled to
+    that side (:func:`guided_stack`): what it adds to the analytic exposure stack is upsampled onto the
+    full-resolution analytic stack. Models trained on small views then see the scene at the scale they
+    were trained on, and the cost no longer grows with the photo's size. Radiance models ignore it.
 
     Returns:
         ``radiance`` ``(3, H, W)`` linear; ``preview`` ``(3, H, W)`` tone-mapped, gamma-encoded, in [0, 1];
@@ -53,7 +65,10 @@ def reconstruct_image(
     if float(hat_weights(ldr).ge(0.1).float().mean()) < MIN_COVERAGE:
         raise ValueError("the photo is black or clipped almost everywhere (no values within 5-95 % of full scale): "
                          "nothing to reconstruct")
-    out = run_tiled(model.network, ldr[None], model.size_multiple, tile, overlap, progress)[0]
+    if model.output == "stack" and work_size is not None and max(ldr.shape[-2:]) > work_size:
+        out = guided_stack(model, ldr, work_size, tile, overlap, progress)
+    else:
+        out = run_tiled(model.network, ldr[None], model.size_multiple, tile, overlap, progress)[0]
     if not bool(torch.isfinite(out).all()):
         raise ValueError(f"the network ({model.class_path or 'model'}) produced NaN or Inf; is the checkpoint damaged?")
     if model.output == "stack":
@@ -67,6 +82,28 @@ def reconstruct_image(
         result = {"radiance": out.clamp_min(0)}
     result["preview"] = gamma_encode(reinhard_global(result["radiance"][None]))[0]
     return result
+
+
+def guided_stack(
+    model: Reconstructor, ldr: torch.Tensor, work_size: int, tile: int | None = None, overlap: int = 128,
+    progress: bool = False,
+) -> torch.Tensor:
+    """The stack ``(N, 3, H, W)`` of a stack model run at ``work_size`` (longer side) on ``ldr`` ``(3, H, W)``.
+
+    ``stack = clip(A(ldr) + up(G(down(ldr)) - A(down(ldr))), 0, 1)``, with ``A`` the analytic exposure
+    stack (:func:`ops.exposure.exposure_stack` at the model's EVs), ``G`` the network, ``down`` an
+    antialiased (area) downscale and ``up`` a bilinear upscale: the network's corrections of the analytic
+    stack (the camera's response, clipped highlights and shadows) at the working scale, the image's own
+    detail at full resolution.
+    """
+    h, w = ldr.shape[-2:]
+    scale = work_size / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    small = F.interpolate(ldr[None], size=size, mode="area").clamp(0, 1)
+    generated = run_tiled(model.network, small, model.size_multiple, tile, overlap, progress)[0]
+    correction = generated - exposure_stack(small, model.evs)[0]
+    correction = F.interpolate(correction, size=(h, w), mode="bilinear", align_corners=False)
+    return (exposure_stack(ldr[None], model.evs)[0] + correction).clamp(0, 1)
 
 
 def output_paths(stem: str, folder: Path, model: Reconstructor, hdr_format: HDRFormat = "exr") -> dict[str, Path]:
@@ -118,6 +155,7 @@ def reconstruct_files(
     device: str | torch.device = "cpu",
     tile: int | None = None,
     overlap: int = 128,
+    work_size: int | None = None,
 ) -> dict[Path, str]:
     """Reconstruct and write every file; returns the failures (file -> reason). One failure does not stop the rest."""
     failures: dict[Path, str] = {}
@@ -134,7 +172,7 @@ def reconstruct_files(
             if existing and not overwrite:
                 raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
             ldr = torch.from_numpy(read_ldr(path)).permute(2, 0, 1).to(device)
-            write_outputs(reconstruct_image(model, ldr, tile, overlap, progress=True), paths, overwrite)
+            write_outputs(reconstruct_image(model, ldr, tile, overlap, True, work_size), paths, overwrite)
         except Exception as error:  # noqa: BLE001 - report and go on with the other files
             failures[path] = f"{type(error).__name__}: {error}"
             tqdm.write(f"hdrsyn reconstruct: {path}: {failures[path]}", file=sys.stderr)
@@ -159,6 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="process images larger than this in tiles of this size (a multiple of 32); "
                              "default: the whole image at once")
     parser.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (multiple of 32)")
+    parser.add_argument("--work-size", type=int, default=None,
+                        help="run a stack model on the photo downscaled to this longer side and add its "
+                             "corrections to the full-resolution analytic stack (default: full resolution)")
     parser.add_argument("--model-class", default=None,
                         help="LightningModule class path, for checkpoints that do not store it")
     args = parser.parse_args(argv)
@@ -173,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_reconstructor(ckpt, device, args.model_class)
         if args.tile is not None:
             check_tiling(args.tile, args.overlap, model.size_multiple)
+        if args.work_size is not None and args.work_size < model.size_multiple:
+            raise ValueError(f"--work-size must be at least {model.size_multiple}, got {args.work_size}")
         files = collect_inputs(args.inputs)
         if not files:
             raise ValueError(f"no input images found in {', '.join(map(str, args.inputs))}")
@@ -180,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hdrsyn reconstruct: error: {error}", file=sys.stderr)
         return 2
     failures = reconstruct_files(files, model, args.output, args.hdr_format, args.overwrite, device, args.tile,
-                                 args.overlap)
+                                 args.overlap, args.work_size)
     if failures:
         print(f"hdrsyn reconstruct: {len(failures)} of {len(files)} file(s) failed", file=sys.stderr)
         return 1

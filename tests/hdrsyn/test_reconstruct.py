@@ -268,3 +268,28 @@ def test_outputs_written_meanwhile_by_another_run_are_not_mixed(ckpt: Path, phot
     assert "refusing to overwrite" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["x_preview.png"]
     assert (out / "x_preview.png").read_bytes() == b"the other run's"
+
+
+def test_work_size_adds_the_models_corrections_to_the_full_size_analytic_stack() -> None:
+    """Untrained (= analytic stack) the guided run is exact; a model's corrections are upsampled onto it."""
+    from hdrsyn.reconstruct import guided_stack
+    from ops.exposure import exposure_stack
+
+    ldr = torch.rand(3, 96, 80, generator=torch.Generator().manual_seed(0))
+    untrained = stack_reconstructor(JointStage(width="tiny", lambda_cobi=0.0).generator.eval())
+    analytic = exposure_stack(ldr[None], untrained.evs)[0]
+    with torch.inference_mode():
+        assert torch.allclose(guided_stack(untrained, ldr, 32), analytic, atol=1e-6)
+    model = stack_reconstructor(JointStage(width="tiny", lambda_cobi=0.0).generator.eval())
+    with torch.no_grad():
+        for parameter in model.network.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.02)
+    small = torch.nn.functional.interpolate(ldr[None], size=(40, 33), mode="area")[0]
+    with torch.inference_mode():
+        guided = guided_stack(model, ldr, 40)
+        correction = reconstruct_image(model, small)["stack"] - exposure_stack(small[None], model.evs)[0]
+    assert guided.shape == (7, 3, 96, 80) and float(correction.abs().mean()) > 1e-3
+    expected = analytic + torch.nn.functional.interpolate(correction, size=(96, 80), mode="bilinear")
+    assert torch.allclose(guided, expected.clamp(0, 1), atol=1e-5)
+    assert torch.equal(reconstruct_image(model, ldr, work_size=96)["stack"], reconstruct_image(model, ldr)["stack"])
+    assert torch.equal(reconstruct_image(model, ldr, work_size=40)["stack"], guided)
