@@ -51,24 +51,26 @@ class GlobalStage(StackStage):
         super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
 
-    def objective(self, batch: dict, teacher: bool) -> dict[str, torch.Tensor]:
-        out = self.generator(batch["ldr"], targets=batch["stack"] if teacher else None)
+    def objective(self, out: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
+        """Eq. 4 on the generator's output ``out`` for ``batch``."""
         return global_objective(out["global"], without_centre(batch["stack"]), self.hparams.lambda_l1,
                                 self.hparams.lambda_hist)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        parts = self.objective(batch, teacher=False)
-        loss = parts["global"]
-        if self.hparams.teacher_forcing:
-            loss = loss + self.objective(batch, teacher=True)["global"]
+        if self.hparams.teacher_forcing:  # step 0 is shared by both passes
+            autoregressive, teacher = self.generator.forward_pair(batch["ldr"], batch["stack"])
+            parts = self.objective(autoregressive, batch)
+            loss = parts["global"] + self.objective(teacher, batch)["global"]
+        else:
+            parts = self.objective(self.generator(batch["ldr"]), batch)
+            loss = parts["global"]
         self.log_dict({f"train/{k}": v for k, v in parts.items()}, batch_size=len(batch["ldr"]))
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["ldr"]))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         out = self.generator(batch["ldr"])
-        parts = global_objective(out["global"], without_centre(batch["stack"]), self.hparams.lambda_l1,
-                                 self.hparams.lambda_hist)
+        parts = self.objective(out, batch)
         self.log("val/loss", parts["global"], sync_dist=True, prog_bar=True, batch_size=len(batch["ldr"]))
         self.log_stack_psnr("val", out["stack"], batch["stack"], batch["ev"])
         if batch_idx == 0:

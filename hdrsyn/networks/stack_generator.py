@@ -146,21 +146,54 @@ class StackGenerator(nn.Module):
         return self.up.global_net.trunk.multiple
 
     def _run(
-        self, net: ExposureNet, image: torch.Tensor, previous: list[torch.Tensor] | None, refine: bool
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """Recurse one direction; ``previous[k]`` (teacher forcing) replaces the input of step ``k >= 1``."""
-        images, globals_, edges = [], [], []
+        self,
+        net: ExposureNet,
+        image: torch.Tensor,
+        previous: list[torch.Tensor] | None,
+        refine: bool,
+        first: ExposureStep | None = None,
+    ) -> tuple[list[ExposureStep], dict[str, list[torch.Tensor]]]:
+        """Recurse one direction; ``previous[k]`` (teacher forcing) replaces the input of step ``k >= 1``.
+
+        ``first``, step 0 of ``net`` on the same ``image`` from another pass, is reused, not recomputed.
+        Returns the steps and their ``images``, ``globals`` and ``edges`` lists.
+        """
+        steps: list[ExposureStep] = []
         state = None
         for k in range(self.num_steps):
             if previous is not None and k > 0:
                 image = previous[k]
-            step = net(image, k, state, refine)
+            step = first if k == 0 and first is not None else net(image, k, state, refine)
             image, state = step.image, step.state
-            images.append(image)
-            globals_.append(step.global_image)
-            if step.edges is not None:
-                edges.append(step.edges)
-        return images, globals_, edges
+            steps.append(step)
+        lists = {"images": [s.image for s in steps], "globals": [s.global_image for s in steps],
+                 "edges": [s.edges for s in steps if s.edges is not None]}
+        return steps, lists
+
+    def _teacher_inputs(
+        self, ldr: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Inputs in [-1, 1] of each step of the stop-up and stop-down teacher-forced passes."""
+        n = self.num_steps
+        expected = (ldr.shape[0], 2 * n + 1, *ldr.shape[1:])
+        KORNIA_CHECK(
+            targets.shape == expected,
+            f"targets must have shape {expected} (B, 2*num_steps+1, 3, H, W), got {tuple(targets.shape)}",
+        )
+        scaled = targets * 2 - 1
+        return [scaled[:, n + k] for k in range(n)], [scaled[:, n - k] for k in range(n)]
+
+    def _outputs(self, ldr: torch.Tensor, up: dict[str, list], down: dict[str, list]) -> dict[str, torch.Tensor]:
+        """The output dictionary of :meth:`forward` from both directions' step lists."""
+        n = self.num_steps
+        generated = (torch.stack([*down["images"][::-1], *up["images"]], dim=1) + 1) / 2
+        out = {
+            "stack": torch.cat([generated[:, :n], ldr[:, None], generated[:, n:]], dim=1),
+            "global": (torch.stack([*down["globals"][::-1], *up["globals"]], dim=1) + 1) / 2,
+        }
+        if up["edges"]:
+            out["edges"] = torch.stack([*down["edges"][::-1], *up["edges"]], dim=1)
+        return out
 
     def forward(
         self, ldr: torch.Tensor, targets: torch.Tensor | None = None, refine: bool = True
@@ -180,25 +213,28 @@ class StackGenerator(nn.Module):
             ``edges`` ``(B, 2n, 1, H, W)`` predicted edge maps in the same order (only with the local net).
         """
         KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
-        n = self.num_steps
         x = ldr * 2 - 1
         up_previous = down_previous = None
         if targets is not None:
-            expected = (ldr.shape[0], 2 * n + 1, *ldr.shape[1:])
-            KORNIA_CHECK(
-                targets.shape == expected,
-                f"targets must have shape {expected} (B, 2*num_steps+1, 3, H, W), got {tuple(targets.shape)}",
-            )
-            scaled = targets * 2 - 1
-            up_previous = [scaled[:, n + k] for k in range(n)]
-            down_previous = [scaled[:, n - k] for k in range(n)]
-        up_images, up_globals, up_edges = self._run(self.up, x, up_previous, refine)
-        down_images, down_globals, down_edges = self._run(self.down, x, down_previous, refine)
-        generated = (torch.stack([*down_images[::-1], *up_images], dim=1) + 1) / 2
-        out = {
-            "stack": torch.cat([generated[:, :n], ldr[:, None], generated[:, n:]], dim=1),
-            "global": (torch.stack([*down_globals[::-1], *up_globals], dim=1) + 1) / 2,
-        }
-        if up_edges:
-            out["edges"] = torch.stack([*down_edges[::-1], *up_edges], dim=1)
-        return out
+            up_previous, down_previous = self._teacher_inputs(ldr, targets)
+        _, up = self._run(self.up, x, up_previous, refine)
+        _, down = self._run(self.down, x, down_previous, refine)
+        return self._outputs(ldr, up, down)
+
+    def forward_pair(
+        self, ldr: torch.Tensor, targets: torch.Tensor, refine: bool = True
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """``(forward(ldr), forward(ldr, targets))`` with step 0 of each direction computed once.
+
+        Step 0 is fed ``ldr`` and no state in both passes, so its outputs are the same; sharing them
+        saves one of the ``2 * num_steps`` steps per direction, and gradients through both passes add up
+        on the shared step exactly as on two copies of it.
+        """
+        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        x = ldr * 2 - 1
+        up_previous, down_previous = self._teacher_inputs(ldr, targets)
+        up_steps, up = self._run(self.up, x, None, refine)
+        down_steps, down = self._run(self.down, x, None, refine)
+        _, up_teacher = self._run(self.up, x, up_previous, refine, first=up_steps[0])
+        _, down_teacher = self._run(self.down, x, down_previous, refine, first=down_steps[0])
+        return self._outputs(ldr, up, down), self._outputs(ldr, up_teacher, down_teacher)

@@ -133,6 +133,28 @@ def test_teacher_forcing_uses_targets(generator, ldr, targets):
     assert torch.allclose(forced_changed[:, : N + 1], forced[:, : N + 1])  # down direction untouched
 
 
+def test_forward_pair_equals_two_passes_and_their_gradients(generator, ldr, targets):
+    """Sharing step 0 between the autoregressive and teacher-forced passes changes nothing but the cost."""
+    def loss(outputs):
+        return sum(((out["stack"] - targets) ** 2).mean() + out["edges"].mean() + out["global"].abs().mean()
+                   for out in outputs)
+
+    separate = (generator(ldr), generator(ldr, targets=targets))
+    separate_loss = loss(separate)
+    separate_grads = torch.autograd.grad(separate_loss, list(generator.parameters()), allow_unused=True)
+    paired = generator.forward_pair(ldr, targets)
+    paired_loss = loss(paired)
+    paired_grads = torch.autograd.grad(paired_loss, list(generator.parameters()), allow_unused=True)
+    for one, two in zip(separate, paired):
+        for key in ("stack", "global", "edges"):
+            assert torch.equal(one[key], two[key]), key
+    assert torch.equal(separate_loss, paired_loss)
+    for a, b in zip(separate_grads, paired_grads, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_gradients_reach_both_directions(generator, ldr):
     out = generator(ldr)
     loss = out["stack"][:, 0].mean() + out["stack"][:, -1].mean()  # last step of each direction
