@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 import torchvision
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE, KORNIA_CHECK_SHAPE
 from torch import nn
 
+from ops.checks import check_same_shape, check_shape
 from ops.precision import full_precision
 
 #: Index of each ReLU output in ``torchvision.models.vgg19().features``.
@@ -28,9 +28,11 @@ class VGG19Features(nn.Module):
 
     def __init__(self, weights_path: str | Path | None, layers: Sequence[str] = ("relu3_4", "relu4_4")) -> None:
         super().__init__()
-        KORNIA_CHECK(len(layers) > 0, "layers must not be empty")
+        if len(layers) == 0:
+            raise ValueError("layers must not be empty")
         unknown = [name for name in layers if name not in VGG19_LAYERS]
-        KORNIA_CHECK(not unknown, f"unknown VGG-19 layers {unknown}; choose from {list(VGG19_LAYERS)}")
+        if unknown:
+            raise ValueError(f"unknown VGG-19 layers {unknown}; choose from {list(VGG19_LAYERS)}")
         if weights_path is None or not Path(weights_path).is_file():
             raise FileNotFoundError(
                 f"VGG-19 weights not found at {weights_path!r}: they cannot be downloaded here. Provide a local "
@@ -51,7 +53,7 @@ class VGG19Features(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Features of ``image`` ``(B, 3, H, W)`` in [0, 1], in VGG order."""
-        KORNIA_CHECK_SHAPE(image, ["B", "3", "H", "W"])
+        check_shape(image, ["B", "3", "H", "W"])
         x = (image - self.mean) / self.std
         outputs = []
         for index, layer in enumerate(self.body):
@@ -88,10 +90,12 @@ def contextual_bilateral_loss(
     of ``min_k (D + ws D')``. The paper sets ``ws = 0.1``, ``h = 0.5``; the authors' code effectively
     runs ``ws = 0.5``, ``h = 0.5``. Distances are computed in float32 inside autocast (bf16 features cast up).
     """
-    KORNIA_CHECK_SHAPE(pred_features, ["B", "C", "H", "W"])
-    KORNIA_CHECK_SAME_SHAPE(pred_features, target_features)
-    KORNIA_CHECK(0 <= spatial_weight <= 1, f"spatial_weight must be in [0, 1], got {spatial_weight}")
-    KORNIA_CHECK(bandwidth > 0, f"bandwidth must be > 0, got {bandwidth}")
+    check_shape(pred_features, ["B", "C", "H", "W"])
+    check_same_shape(pred_features, target_features)
+    if not 0 <= spatial_weight <= 1:
+        raise ValueError(f"spatial_weight must be in [0, 1], got {spatial_weight}")
+    if not bandwidth > 0:
+        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
     h, w = pred_features.shape[-2:]
     centre = target_features.mean(dim=(0, 2, 3), keepdim=True)
     pred = nn.functional.normalize((pred_features - centre).flatten(2), dim=1)
@@ -131,8 +135,9 @@ class CoBiLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Loss between ``(*, 3, H, W)`` images in [0, 1] of the same shape."""
-        KORNIA_CHECK_SAME_SHAPE(pred, target)
-        KORNIA_CHECK(pred.dim() >= 4, f"images must be (*, 3, H, W), got {tuple(pred.shape)}")
+        check_same_shape(pred, target)
+        if pred.dim() < 4:
+            raise ValueError(f"images must be (*, 3, H, W), got {tuple(pred.shape)}")
         pred_features = self.features(pred.flatten(0, -4))
         with torch.no_grad():
             target_features = self.features(target.flatten(0, -4))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
 from ops.edges import canny_edges
@@ -20,14 +19,14 @@ def edge_loss(pred_edges: torch.Tensor, target_images: torch.Tensor, sigma: floa
         target_images: ``(*, 3|1, H, W)`` target images in [0, 1] with the same leading and spatial dims.
         sigma: Gaussian sigma of the Canny detector.
     """
-    KORNIA_CHECK(
-        pred_edges.dim() >= 4 and pred_edges.shape[-3] == 1,
-        f"pred_edges must be (*, 1, H, W), got {tuple(pred_edges.shape)}",
-    )
-    KORNIA_CHECK(
-        target_images.shape[:-3] == pred_edges.shape[:-3] and target_images.shape[-2:] == pred_edges.shape[-2:],
-        f"target_images {tuple(target_images.shape)} do not match pred_edges {tuple(pred_edges.shape)}",
-    )
+    if not (pred_edges.dim() >= 4 and pred_edges.shape[-3] == 1):
+        raise ValueError(f"pred_edges must be (*, 1, H, W), got {tuple(pred_edges.shape)}")
+    if not (
+        target_images.shape[:-3] == pred_edges.shape[:-3] and target_images.shape[-2:] == pred_edges.shape[-2:]
+    ):
+        raise ValueError(
+            f"target_images {tuple(target_images.shape)} do not match pred_edges {tuple(pred_edges.shape)}"
+        )
     target_edges = canny_edges(target_images.flatten(0, -4), sigma).reshape(pred_edges.shape)
     return F.l1_loss(pred_edges, target_edges.to(pred_edges.dtype))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK_SAME_SHAPE
 from torch import nn
 
+from ops.checks import check_same_shape
 from ops.precision import full_precision
 from ops.tonemap import mu_law
 
@@ -20,7 +20,7 @@ def hdr_loss(pred_hdr: torch.Tensor, target_hdr: torch.Tensor, mu: float = 5000.
     Inputs should be normalised to about [0, 1] (negative values are clamped to 0). The paper uses
     ``mu = 5000``, the authors' code ``mu = 100``. Computed in float32 inside autocast.
     """
-    KORNIA_CHECK_SAME_SHAPE(pred_hdr, target_hdr)
+    check_same_shape(pred_hdr, target_hdr)
     return F.l1_loss(mu_law(pred_hdr, mu), mu_law(target_hdr, mu))
 
 

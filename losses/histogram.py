@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE
 from torch import nn
 
+from ops.checks import check_same_shape
 from ops.precision import full_precision
 
 
@@ -20,8 +20,10 @@ def soft_histogram(image: torch.Tensor, bins: int = 256) -> torch.Tensor:
     histogram; elsewhere it is piecewise linear in the pixel values, hence differentiable almost
     everywhere. Values are clamped to [0, 1] (no gradient outside). Computed in float32 inside autocast.
     """
-    KORNIA_CHECK(image.dim() >= 3, f"image must be (*, C, H, W), got shape {tuple(image.shape)}")
-    KORNIA_CHECK(bins >= 2, f"bins must be >= 2, got {bins}")
+    if image.dim() < 3:
+        raise ValueError(f"image must be (*, C, H, W), got shape {tuple(image.shape)}")
+    if not bins >= 2:
+        raise ValueError(f"bins must be >= 2, got {bins}")
     values = image.clamp(0, 1).flatten(-2)
     position = values * (bins - 1)
     lower = position.detach().floor().clamp(max=bins - 2)
@@ -45,7 +47,7 @@ def histogram_loss(pred: torch.Tensor, target: torch.Tensor, bins: int = 256) ->
         target: same shape as ``pred``.
         bins: number of intensity levels ``L``.
     """
-    KORNIA_CHECK_SAME_SHAPE(pred, target)
+    check_same_shape(pred, target)
     return (soft_histogram(pred, bins) - soft_histogram(target, bins)).abs().sum(-1).mean()
 
 
