@@ -24,6 +24,16 @@ class VGG19Features(nn.Module):
     Pretrained weights cannot be downloaded here: pass the path of a local state dict of
     ``torchvision.models.vgg19`` (e.g. torchvision's ``vgg19-dcbb9e9d.pth``; only its ``features.*``
     entries are used).
+
+    Example:
+        >>> import torch
+        >>> vgg = VGG19Features("vgg19-dcbb9e9d.pth")  # a local copy of torchvision's weights  # doctest: +SKIP
+        >>> [tuple(f.shape) for f in vgg(torch.rand(1, 3, 64, 64))]  # doctest: +SKIP
+        [(1, 256, 16, 16), (1, 512, 8, 8)]
+        >>> VGG19Features(None, ["conv9_9"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown VGG-19 layers ['conv9_9']; choose from ['relu1_2', 'relu2_2', ...]
     """
 
     def __init__(self, weights_path: str | Path | None, layers: Sequence[str] = ("relu3_4", "relu4_4")) -> None:
@@ -89,6 +99,15 @@ def contextual_bilateral_loss(
     This is the formulation of Zhang et al.'s and the authors' code; the paper writes it as the mean
     of ``min_k (D + ws D')``. The paper sets ``ws = 0.1``, ``h = 0.5``; the authors' code effectively
     runs ``ws = 0.5``, ``h = 0.5``. Distances are computed in float32 inside autocast (bf16 features cast up).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> features = torch.randn(1, 16, 8, 8)
+        >>> abs(float(contextual_bilateral_loss(features, features))) < 1e-3
+        True
+        >>> round(float(contextual_bilateral_loss(features, torch.randn(1, 16, 8, 8))), 2)
+        1.86
     """
     check_shape(pred_features, ["B", "C", "H", "W"])
     check_same_shape(pred_features, target_features)
@@ -119,6 +138,18 @@ class CoBiLoss(nn.Module):
         spatial_weight: ``ws`` (paper 0.1).
         bandwidth: ``h`` (paper 0.5).
         features: optional feature extractor ``image -> list of (B, C, H, W)`` replacing VGG-19 (tests).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> image = torch.rand(2, 3, 16, 16)
+        >>> loss = CoBiLoss("vgg19-dcbb9e9d.pth")  # the paper's loss, on local VGG-19 weights  # doctest: +SKIP
+        >>> class Pixels(torch.nn.Module):  # any extractor returning a list of feature maps
+        ...     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        ...         return [image]
+        >>> loss = CoBiLoss(features=Pixels())
+        >>> round(float(loss(image, image.roll(4, dims=-1))), 2)  # a shifted image: a small loss
+        0.11
     """
 
     def __init__(

@@ -18,6 +18,16 @@ def edge_loss(pred_edges: torch.Tensor, target_images: torch.Tensor, sigma: floa
         pred_edges: ``(*, 1, H, W)`` predicted edge maps in [0, 1], e.g. ``(B, E, 1, H, W)``.
         target_images: ``(*, 3|1, H, W)`` target images in [0, 1] with the same leading and spatial dims.
         sigma: Gaussian sigma of the Canny detector.
+
+    Example:
+        >>> import torch
+        >>> from ops.edges import canny_edges
+        >>> image = torch.zeros(1, 3, 32, 32)
+        >>> image[..., 16:] = 1  # one vertical step edge
+        >>> float(edge_loss(canny_edges(image), image))
+        0.0
+        >>> float(edge_loss(torch.zeros(1, 1, 32, 32), image))  # the share of edge pixels (32 of 1024) missed
+        0.03125
     """
     if not (pred_edges.dim() >= 4 and pred_edges.shape[-3] == 1):
         raise ValueError(f"pred_edges must be (*, 1, H, W), got {tuple(pred_edges.shape)}")
@@ -32,7 +42,14 @@ def edge_loss(pred_edges: torch.Tensor, target_images: torch.Tensor, sigma: floa
 
 
 class EdgeLoss(nn.Module):
-    """Module form of :func:`edge_loss`."""
+    """Module form of :func:`edge_loss`.
+
+    Example:
+        >>> import torch
+        >>> targets = torch.zeros(2, 6, 3, 32, 32)  # (B, E, 3, H, W) flat images: no edges
+        >>> float(EdgeLoss()(torch.full((2, 6, 1, 32, 32), 0.5), targets))
+        0.5
+    """
 
     def __init__(self, sigma: float = 2.0) -> None:
         super().__init__()
