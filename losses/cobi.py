@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 import torchvision
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE, KORNIA_CHECK_SHAPE
 from torch import nn
 
+from ops.checks import check_same_shape, check_shape
 from ops.precision import full_precision
 
 #: Index of each ReLU output in ``torchvision.models.vgg19().features``.
@@ -24,13 +24,25 @@ class VGG19Features(nn.Module):
     Pretrained weights cannot be downloaded here: pass the path of a local state dict of
     ``torchvision.models.vgg19`` (e.g. torchvision's ``vgg19-dcbb9e9d.pth``; only its ``features.*``
     entries are used).
+
+    Example:
+        >>> import torch
+        >>> vgg = VGG19Features("vgg19-dcbb9e9d.pth")  # a local copy of torchvision's weights  # doctest: +SKIP
+        >>> [tuple(f.shape) for f in vgg(torch.rand(1, 3, 64, 64))]  # doctest: +SKIP
+        [(1, 256, 16, 16), (1, 512, 8, 8)]
+        >>> VGG19Features(None, ["conv9_9"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown VGG-19 layers ['conv9_9']; choose from ['relu1_2', 'relu2_2', ...]
     """
 
     def __init__(self, weights_path: str | Path | None, layers: Sequence[str] = ("relu3_4", "relu4_4")) -> None:
         super().__init__()
-        KORNIA_CHECK(len(layers) > 0, "layers must not be empty")
+        if len(layers) == 0:
+            raise ValueError("layers must not be empty")
         unknown = [name for name in layers if name not in VGG19_LAYERS]
-        KORNIA_CHECK(not unknown, f"unknown VGG-19 layers {unknown}; choose from {list(VGG19_LAYERS)}")
+        if unknown:
+            raise ValueError(f"unknown VGG-19 layers {unknown}; choose from {list(VGG19_LAYERS)}")
         if weights_path is None or not Path(weights_path).is_file():
             raise FileNotFoundError(
                 f"VGG-19 weights not found at {weights_path!r}: they cannot be downloaded here. Provide a local "
@@ -51,7 +63,7 @@ class VGG19Features(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Features of ``image`` ``(B, 3, H, W)`` in [0, 1], in VGG order."""
-        KORNIA_CHECK_SHAPE(image, ["B", "3", "H", "W"])
+        check_shape(image, ["B", "3", "H", "W"])
         x = (image - self.mean) / self.std
         outputs = []
         for index, layer in enumerate(self.body):
@@ -87,11 +99,22 @@ def contextual_bilateral_loss(
     This is the formulation of Zhang et al.'s and the authors' code; the paper writes it as the mean
     of ``min_k (D + ws D')``. The paper sets ``ws = 0.1``, ``h = 0.5``; the authors' code effectively
     runs ``ws = 0.5``, ``h = 0.5``. Distances are computed in float32 inside autocast (bf16 features cast up).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> features = torch.randn(1, 16, 8, 8)
+        >>> abs(float(contextual_bilateral_loss(features, features))) < 1e-3
+        True
+        >>> round(float(contextual_bilateral_loss(features, torch.randn(1, 16, 8, 8))), 2)
+        1.86
     """
-    KORNIA_CHECK_SHAPE(pred_features, ["B", "C", "H", "W"])
-    KORNIA_CHECK_SAME_SHAPE(pred_features, target_features)
-    KORNIA_CHECK(0 <= spatial_weight <= 1, f"spatial_weight must be in [0, 1], got {spatial_weight}")
-    KORNIA_CHECK(bandwidth > 0, f"bandwidth must be > 0, got {bandwidth}")
+    check_shape(pred_features, ["B", "C", "H", "W"])
+    check_same_shape(pred_features, target_features)
+    if not 0 <= spatial_weight <= 1:
+        raise ValueError(f"spatial_weight must be in [0, 1], got {spatial_weight}")
+    if not bandwidth > 0:
+        raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
     h, w = pred_features.shape[-2:]
     centre = target_features.mean(dim=(0, 2, 3), keepdim=True)
     pred = nn.functional.normalize((pred_features - centre).flatten(2), dim=1)
@@ -115,6 +138,18 @@ class CoBiLoss(nn.Module):
         spatial_weight: ``ws`` (paper 0.1).
         bandwidth: ``h`` (paper 0.5).
         features: optional feature extractor ``image -> list of (B, C, H, W)`` replacing VGG-19 (tests).
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> image = torch.rand(2, 3, 16, 16)
+        >>> loss = CoBiLoss("vgg19-dcbb9e9d.pth")  # the paper's loss, on local VGG-19 weights  # doctest: +SKIP
+        >>> class Pixels(torch.nn.Module):  # any extractor returning a list of feature maps
+        ...     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        ...         return [image]
+        >>> loss = CoBiLoss(features=Pixels())
+        >>> round(float(loss(image, image.roll(4, dims=-1))), 2)  # a shifted image: a small loss
+        0.11
     """
 
     def __init__(
@@ -131,8 +166,9 @@ class CoBiLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Loss between ``(*, 3, H, W)`` images in [0, 1] of the same shape."""
-        KORNIA_CHECK_SAME_SHAPE(pred, target)
-        KORNIA_CHECK(pred.dim() >= 4, f"images must be (*, 3, H, W), got {tuple(pred.shape)}")
+        check_same_shape(pred, target)
+        if pred.dim() < 4:
+            raise ValueError(f"images must be (*, 3, H, W), got {tuple(pred.shape)}")
         pred_features = self.features(pred.flatten(0, -4))
         with torch.no_grad():
             target_features = self.features(target.flatten(0, -4))

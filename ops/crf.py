@@ -13,7 +13,6 @@ import itertools
 import math
 
 import torch
-from kornia.core.check import KORNIA_CHECK
 
 from ops import native
 from ops.layout import empty_like_layout, in_memory_order
@@ -45,9 +44,8 @@ def level_histograms(stack: torch.Tensor, n_levels: int = N_LEVELS, chunk: int =
     (``uint8``) stack is counted as it is (``n_levels`` 256). On a CPU the compiled kernel of
     :mod:`ops.native` counts the same levels in one pass.
     """
-    KORNIA_CHECK(
-        stack.dtype != torch.uint8 or n_levels == 256, f"a uint8 stack has 256 levels, got n_levels={n_levels}"
-    )
+    if stack.dtype == torch.uint8 and n_levels != 256:
+        raise ValueError(f"a uint8 stack has 256 levels, got n_levels={n_levels}")
     b, n, c = stack.shape[:3]
     images = stack.detach().flatten(3)
     if native.usable(images):
@@ -111,7 +109,8 @@ def grossberg_quantiles(histograms: torch.Tensor, n_samples: int = 256) -> torch
 
 def spatial_grid(height: int, width: int, n_samples: int = 70) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column indices of OpenCV's regular sample grid (``CalibrateDebevec(random=False)``)."""
-    KORNIA_CHECK(n_samples >= 1, f"n_samples must be >= 1, got {n_samples}")
+    if not n_samples >= 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     x_points = max(1, int(math.sqrt(n_samples * width / height)))
     y_points = max(1, n_samples // x_points)
     step_x, step_y = width // x_points, height // y_points
@@ -169,9 +168,11 @@ def solve_debevec(
     Returns:
         ``(B, C, n_levels)`` float64 ``g``, with ``g[n_levels // 2] = 0``.
     """
-    KORNIA_CHECK(samples.dim() == 4, f"samples must be (B, C, P, N), got {tuple(samples.shape)}")
+    if samples.dim() != 4:
+        raise ValueError(f"samples must be (B, C, P, N), got {tuple(samples.shape)}")
     b, c, p, n = samples.shape
-    KORNIA_CHECK(log_times.shape == (b, n), f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
+    if log_times.shape != (b, n):
+        raise ValueError(f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
     device = samples.device
     levels = torch.arange(n_levels, dtype=torch.float64, device=device) / (n_levels - 1)
     w2 = hat_weights(levels)[samples] ** 2  # (B, C, P, N)

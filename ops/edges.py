@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import torch
 from kornia.color import rgb_to_grayscale
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_COLOR_OR_GRAY
 from kornia.filters import canny
 from torch import nn
 
@@ -29,9 +28,14 @@ def canny_edges(
     longest edge chain (about 1.5 s per 256x256 stack on two CPU cores).
     Inside autocast it computes in float32 (thresholds on bfloat16 gradients would move edges).
     """
-    KORNIA_CHECK_IS_COLOR_OR_GRAY(image, "image must be (B, 3, H, W) or (B, 1, H, W)")
-    KORNIA_CHECK(sigma > 0, f"sigma must be > 0, got {sigma}")
-    KORNIA_CHECK(0 <= low_threshold < high_threshold, "need 0 <= low_threshold < high_threshold")
+    if image.dim() < 3 or image.shape[-3] not in (1, 3):
+        raise ValueError(
+            f"Not a color or gray tensor. Got shape {list(image.shape)}.\nimage must be (B, 3, H, W) or (B, 1, H, W)"
+        )
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    if not 0 <= low_threshold < high_threshold:
+        raise ValueError("need 0 <= low_threshold < high_threshold")
     grey = rgb_to_grayscale(image) if image.shape[-3] == 3 else image
     size = 2 * math.ceil(3 * sigma) + 1
     exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import torch
-from kornia.core.check import KORNIA_CHECK_IS_TENSOR
 from torch import nn
 
 
@@ -28,7 +27,8 @@ def exposure_shift(image: torch.Tensor, ev: float, gamma: float = 2.2) -> torch.
         >>> torch.allclose(exposure_shift(exposure_shift(x, -1.0), 1.0), x.clamp(max=1))
         True
     """
-    KORNIA_CHECK_IS_TENSOR(image)
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"Type mismatch: expected Tensor, got {type(image)}.")
     if not gamma > 0:
         raise ValueError(f"gamma must be > 0, got {gamma}")
     if not abs(ev) < 64:

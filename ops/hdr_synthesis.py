@@ -106,6 +106,17 @@ def synthesize_hdr(
     Returns:
         ``radiance`` ``(B, 3, H, W)`` linear and positive, and ``inverse_crf`` ``(B, 3, 256)`` linear
         ``f^-1`` values at the levels ``k / 255``.
+
+    Example:
+        >>> import torch
+        >>> radiance = torch.logspace(-1.5, 0.5, 256).view(1, 1, 16, 16).expand(1, 3, 16, 16)  # 100:1 scene
+        >>> times = torch.tensor([[0.25, 1.0, 4.0]])
+        >>> stack = (radiance[:, None] * times[:, :, None, None, None]).clamp(0, 1) ** (1 / 2.2)  # gamma camera
+        >>> hdr, inverse_crf = synthesize_hdr(stack, times)
+        >>> tuple(hdr.shape), tuple(inverse_crf.shape)
+        ((1, 3, 16, 16), (1, 3, 256))
+        >>> round(float(hdr.max() / hdr.min()))  # the scene's contrast, recovered up to one scale
+        99
     """
     check_stack(stack, exposure_times)
     if sampling not in DEFAULT_SAMPLES:
@@ -133,7 +144,18 @@ def synthesize_hdr(
 
 
 class HDRSynthesis(nn.Module):
-    """Module form of :func:`synthesize_hdr` (the paper's differentiable HDR synthesis layer)."""
+    """Module form of :func:`synthesize_hdr` (the paper's differentiable HDR synthesis layer).
+
+    Example:
+        >>> import torch
+        >>> radiance = torch.logspace(-1.5, 0.5, 256).view(1, 1, 16, 16).expand(2, 3, 16, 16)
+        >>> times = torch.tensor([[0.25, 1.0, 4.0]]).expand(2, 3)
+        >>> stack = ((radiance[:, None] * times[:, :, None, None, None]).clamp(0, 1) ** (1 / 2.2)).requires_grad_()
+        >>> hdr, _ = HDRSynthesis(sampling="spatial")(stack, times)
+        >>> hdr.mean().backward()  # gradients reach every exposure
+        >>> tuple(stack.grad.shape), bool(stack.grad[:, 0].abs().sum() > 0)
+        ((2, 3, 3, 16, 16), True)
+    """
 
     def __init__(
         self,

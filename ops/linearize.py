@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
 
@@ -23,12 +22,11 @@ def apply_log_inverse_crf(stack: torch.Tensor, log_inverse_crf: torch.Tensor) ->
     Returns:
         ``(B, N, C, H, W)`` ``g(stack)``, differentiable with respect to ``stack``.
     """
-    KORNIA_CHECK(stack.dim() == 5, f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
+    if stack.dim() != 5:
+        raise ValueError(f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
     b, n, c, h, w = stack.shape
-    KORNIA_CHECK(
-        log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
-        f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
-    )
+    if not (log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c)):
+        raise ValueError(f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}")
     offsets, slopes = segment_tables(log_inverse_crf, stack.dtype)
     n_segments = offsets.shape[-1]
     position = stack * n_segments

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from kornia.core.check import KORNIA_CHECK
 
 from ops import native
 from ops.crf import hat_weights
@@ -250,18 +249,19 @@ def merge_log_radiance(
     Returns:
         ``(B, C, H, W)`` log radiance.
     """
-    KORNIA_CHECK(stack.dim() == 5, f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
+    if stack.dim() != 5:
+        raise ValueError(f"stack must be (B, N, C, H, W), got {tuple(stack.shape)}")
     b, n, c = stack.shape[:3]
-    KORNIA_CHECK(log_times.shape == (b, n), f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
-    KORNIA_CHECK(
-        log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c),
-        f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}",
-    )
-    KORNIA_CHECK(
-        stack.is_floating_point() or (stack.dtype == torch.uint8 and log_inverse_crf.shape[-1] == 256),
-        f"stack must be float, or uint8 with a 256-level log_inverse_crf; got {stack.dtype} and "
-        f"{log_inverse_crf.shape[-1]} levels",
-    )
+    if log_times.shape != (b, n):
+        raise ValueError(f"log_times must be ({b}, {n}), got {tuple(log_times.shape)}")
+    if not (log_inverse_crf.dim() == 3 and log_inverse_crf.shape[:2] == (b, c)):
+        raise ValueError(f"log_inverse_crf must be ({b}, {c}, levels), got {tuple(log_inverse_crf.shape)}")
+    if not (stack.is_floating_point() or (stack.dtype == torch.uint8 and log_inverse_crf.shape[-1] == 256)):
+        error = ValueError if stack.dtype == torch.uint8 else TypeError  # uint8 with a wrong table: a bad value
+        raise error(
+            f"stack must be float, or uint8 with a 256-level log_inverse_crf; got {stack.dtype} and "
+            f"{log_inverse_crf.shape[-1]} levels"
+        )
     if stack.is_floating_point():
         offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)
     else:

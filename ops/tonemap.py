@@ -6,7 +6,6 @@ import math
 
 import torch
 from kornia.color import rgb_to_grayscale
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_IS_COLOR, KORNIA_CHECK_IS_TENSOR
 from torch import nn
 
 #: Rec. 709 / sRGB luminance weights for linear RGB.
@@ -15,7 +14,8 @@ BT709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 def luminance(hdr: torch.Tensor) -> torch.Tensor:
     """Linear Rec. 709 luminance of a ``(..., 3, H, W)`` linear RGB image, shape ``(..., 1, H, W)``."""
-    KORNIA_CHECK_IS_COLOR(hdr, "hdr must be (*, 3, H, W) linear RGB")
+    if hdr.dim() < 3 or hdr.shape[-3] != 3:
+        raise ValueError(f"Not a color tensor. Got shape {list(hdr.shape)}.\nhdr must be (*, 3, H, W) linear RGB")
     weights = torch.tensor(BT709_WEIGHTS, dtype=hdr.dtype, device=hdr.device)
     return rgb_to_grayscale(hdr, rgb_weights=weights)
 
@@ -25,8 +25,10 @@ def mu_law(hdr: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
 
     ``hdr`` is clamped at 0 so that slightly negative predictions stay finite.
     """
-    KORNIA_CHECK_IS_TENSOR(hdr)
-    KORNIA_CHECK(mu > 0, f"mu must be > 0, got {mu}")
+    if not isinstance(hdr, torch.Tensor):
+        raise TypeError(f"Type mismatch: expected Tensor, got {type(hdr)}.")
+    if not mu > 0:
+        raise ValueError(f"mu must be > 0, got {mu}")
     return torch.log1p(mu * hdr.clamp_min(0)) / math.log1p(mu)
 
 
@@ -43,8 +45,10 @@ def reinhard_global(
         key: the "key" (middle grey) of the scene, 0.18 in the paper.
         white: smallest luminance mapped to pure white (in scaled units); None = image maximum.
     """
-    KORNIA_CHECK_IS_COLOR(hdr, "hdr must be (B, 3, H, W) linear RGB")
-    KORNIA_CHECK(hdr.dim() == 4, f"hdr must be (B, 3, H, W), got shape {tuple(hdr.shape)}")
+    if hdr.dim() < 3 or hdr.shape[-3] != 3:
+        raise ValueError(f"Not a color tensor. Got shape {list(hdr.shape)}.\nhdr must be (B, 3, H, W) linear RGB")
+    if hdr.dim() != 4:
+        raise ValueError(f"hdr must be (B, 3, H, W), got shape {tuple(hdr.shape)}")
     hdr = hdr.clamp_min(0)
     lum = luminance(hdr)
     log_avg = torch.exp(torch.log(lum + eps).mean(dim=(-3, -2, -1), keepdim=True))

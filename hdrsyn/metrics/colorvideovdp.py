@@ -40,8 +40,9 @@ def color_video_vdp(
 
     Example:
         >>> import torch
+        >>> _ = torch.manual_seed(0)
         >>> ref = torch.rand(1, 3, 32, 32) + 0.01
-        >>> round(float(color_video_vdp(ref, ref)), 3)
+        >>> round(float(color_video_vdp(ref, ref)), 3)  # identical images: 10 JOD
         10.0
     """
     preds, target = normalized_pair(preds, target, normalization)
@@ -52,7 +53,17 @@ def color_video_vdp(
 
 
 class ColorVideoVDP(PerImageHDRMetric):
-    """:func:`color_video_vdp` per image. ``compute()`` -> ``{"cvvdp", "cvvdp_std"}``."""
+    """:func:`color_video_vdp` per image. ``compute()`` -> ``{"cvvdp", "cvvdp_std"}``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> ref = torch.rand(2, 3, 32, 32) + 0.01
+        >>> metric = ColorVideoVDP()
+        >>> metric.update(ref, ref)
+        >>> {key: round(float(value), 3) for key, value in metric.compute().items()}
+        {'cvvdp': 10.0, 'cvvdp_std': 0.0}
+    """
 
     key = "cvvdp"
 

@@ -48,9 +48,11 @@ def pu21_psnr(
 
     Example:
         >>> import torch
-        >>> ref = torch.rand(1, 3, 16, 16) + 0.01
-        >>> bool(pu21_psnr(ref * (1 + 0.05 * torch.rand_like(ref)), ref) > 30)
-        True
+        >>> _ = torch.manual_seed(2)
+        >>> ref = torch.rand(2, 3, 16, 16) + 0.01
+        >>> pred = 3 * ref * (1 + 0.2 * torch.rand_like(ref))  # another scale (aligned away), 20 % noise
+        >>> [round(x, 1) for x in pu21_psnr(pred, ref).tolist()]
+        [29.8, 28.5]
     """
     preds, target = normalized_pair(preds, target, normalization)
     mse = (pu21_encode(preds) - pu21_encode(target)).square().flatten(1).mean(1)
@@ -67,9 +69,11 @@ def pu21_ssim(
 
     Example:
         >>> import torch
-        >>> ref = torch.rand(1, 3, 16, 16) + 0.01
-        >>> bool(pu21_ssim(ref, ref) > 0.999)
-        True
+        >>> _ = torch.manual_seed(2)
+        >>> ref = torch.rand(2, 3, 16, 16) + 0.01
+        >>> pred = 3 * ref * (1 + 0.2 * torch.rand_like(ref))  # another scale (aligned away), 20 % noise
+        >>> [round(x, 3) for x in pu21_ssim(pred, ref).tolist()], pu21_ssim(ref, ref).tolist()
+        ([0.997, 0.996], [1.0, 1.0])
     """
     preds, target = normalized_pair(preds, target, normalization)
     return structural_similarity_index_measure(
@@ -78,7 +82,18 @@ def pu21_ssim(
 
 
 class PU21PSNR(PerImageHDRMetric):
-    """:func:`pu21_psnr` per image. ``compute()`` -> ``{"pu21_psnr", "pu21_psnr_std"}``."""
+    """:func:`pu21_psnr` per image. ``compute()`` -> ``{"pu21_psnr", "pu21_psnr_std"}``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(2)
+        >>> ref = torch.rand(2, 3, 16, 16) + 0.01
+        >>> pred = 3 * ref * (1 + 0.2 * torch.rand_like(ref))  # another scale (aligned away), 20 % noise
+        >>> metric = PU21PSNR()
+        >>> metric.update(pred, ref)
+        >>> {key: round(float(value), 2) for key, value in metric.compute().items()}
+        {'pu21_psnr': 29.16, 'pu21_psnr_std': 0.67}
+    """
 
     key = "pu21_psnr"
 
@@ -87,7 +102,18 @@ class PU21PSNR(PerImageHDRMetric):
 
 
 class PU21SSIM(PerImageHDRMetric):
-    """:func:`pu21_ssim` per image. ``compute()`` -> ``{"pu21_ssim", "pu21_ssim_std"}``."""
+    """:func:`pu21_ssim` per image. ``compute()`` -> ``{"pu21_ssim", "pu21_ssim_std"}``.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(2)
+        >>> ref = torch.rand(2, 3, 16, 16) + 0.01
+        >>> pred = 3 * ref * (1 + 0.2 * torch.rand_like(ref))  # another scale (aligned away), 20 % noise
+        >>> metric = PU21SSIM()
+        >>> metric.update(pred, ref)
+        >>> {key: round(float(value), 3) for key, value in metric.compute().items()}
+        {'pu21_ssim': 0.997, 'pu21_ssim_std': 0.0}
+    """
 
     key = "pu21_ssim"
 

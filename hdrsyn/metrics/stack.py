@@ -60,9 +60,14 @@ def stack_scores(preds: Tensor, target: Tensor, ms_ssim_betas: tuple[float, ...]
 
     Example:
         >>> import torch
-        >>> target = torch.rand(2, 7, 3, 32, 32)
-        >>> {k: tuple(v.shape) for k, v in stack_scores(target, target).items()}
-        {'psnr': (2, 6), 'ssim': (2, 6), 'ms_ssim': (2, 6)}
+        >>> _ = torch.manual_seed(0)
+        >>> target = torch.rand(1, 7, 3, 32, 32)  # EV -3..+3
+        >>> preds = (target + 0.01 * torch.randn_like(target)).clamp(0, 1)
+        >>> scores = stack_scores(preds, target)
+        >>> {k: tuple(v.shape) for k, v in scores.items()}
+        {'psnr': (1, 6), 'ssim': (1, 6), 'ms_ssim': (1, 6)}
+        >>> [round(x, 1) for x in scores["psnr"][0].tolist()]  # EV -3, -2, -1, +1, +2, +3
+        [40.1, 40.1, 40.2, 40.0, 40.0, 40.1]
     """
     p, t = _generated(preds, target)
     betas = ms_ssim_betas_for(*t.shape[-2:]) if ms_ssim_betas is None else ms_ssim_betas
@@ -110,6 +115,17 @@ class StackMetrics(Metric):
     ``..._std``, and ``q/up``, ``q/down`` (+ ``_std``): the mean and standard deviation over all
     (image, EV) values of the stop-up (EV > 0) or stop-down (EV < 0) steps, as "Relative EV +1 / -1"
     in the paper's Table 2.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> target = torch.rand(1, 7, 3, 32, 32)
+        >>> preds = (target + 0.01 * torch.randn_like(target)).clamp(0, 1)
+        >>> metric = StackMetrics(ms_ssim_betas=(0.5, 0.5))  # 2 MS-SSIM scales: enough for 32-px images
+        >>> metric.update(preds, target)
+        >>> out = metric.compute()
+        >>> len(out), round(float(out["psnr/up"]), 1), round(float(out["psnr/down"]), 1)
+        (48, 40.0, 40.1)
     """
 
     is_differentiable = False

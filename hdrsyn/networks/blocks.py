@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
 
@@ -39,7 +38,8 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
         super().__init__()
-        KORNIA_CHECK(num_styles >= 1, f"num_styles must be >= 1, got {num_styles}")
+        if not num_styles >= 1:
+            raise ValueError(f"num_styles must be >= 1, got {num_styles}")
         self.num_styles = num_styles
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(num_styles, num_features))
@@ -48,14 +48,12 @@ class ConditionalInstanceNorm2d(nn.Module):
     def forward(self, x: torch.Tensor, style: int | torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` ``(B, C, H, W)`` with style ``style``: an int or a ``(B,)`` long tensor."""
         if isinstance(style, int):
-            KORNIA_CHECK(
-                0 <= style < self.num_styles, f"style must be in [0, {self.num_styles}), got {style}"
-            )
+            if not 0 <= style < self.num_styles:
+                raise ValueError(f"style must be in [0, {self.num_styles}), got {style}")
             gamma, beta = self.weight[style][None], self.bias[style][None]
         else:
-            KORNIA_CHECK(
-                style.shape == (x.shape[0],), f"style tensor must have shape (B,), got {tuple(style.shape)}"
-            )
+            if style.shape != (x.shape[0],):
+                raise ValueError(f"style tensor must have shape (B,), got {tuple(style.shape)}")
             gamma, beta = self.weight[style], self.bias[style]
         normed = F.instance_norm(x, eps=self.eps)
         return normed * gamma[..., None, None] + beta[..., None, None]
@@ -79,10 +77,8 @@ class ConvGRUCell(nn.Module):
         """One GRU update of ``hidden`` ``(B, C_h, H, W)`` from ``x`` ``(B, C_in, H, W)``."""
         if hidden is None:
             hidden = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
-        KORNIA_CHECK(
-            hidden.shape[0] == x.shape[0] and hidden.shape[-2:] == x.shape[-2:],
-            f"hidden state {tuple(hidden.shape)} does not match input {tuple(x.shape)}",
-        )
+        if not (hidden.shape[0] == x.shape[0] and hidden.shape[-2:] == x.shape[-2:]):
+            raise ValueError(f"hidden state {tuple(hidden.shape)} does not match input {tuple(x.shape)}")
         update, reset = torch.sigmoid(self.gates(torch.cat([x, hidden], dim=1))).chunk(2, dim=1)
         candidate = torch.tanh(self.candidate(torch.cat([x, reset * hidden], dim=1)))
         return (1 - update) * hidden + update * candidate

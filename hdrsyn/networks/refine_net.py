@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
 from hdrsyn.networks.unet import UNetTrunk
@@ -44,10 +43,8 @@ class RefineUNet(nn.Module):
         self, image: torch.Tensor, global_image: torch.Tensor, edges: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Refine ``global_image`` ``(B, 3, H, W)`` given the step input ``image`` and ``edges`` ``(B, 1, H, W)``."""
-        KORNIA_CHECK(
-            (edges is not None) == self.use_edges,
-            f"edges must be {'given' if self.use_edges else 'None'} (use_edges={self.use_edges})",
-        )
+        if (edges is not None) != self.use_edges:
+            raise ValueError(f"edges must be {'given' if self.use_edges else 'None'} (use_edges={self.use_edges})")
         parts = [image, global_image] if edges is None else [image, global_image, edges]
         features, _ = self.trunk(torch.cat(parts, dim=1))
         if self.residual:

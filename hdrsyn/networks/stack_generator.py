@@ -6,13 +6,13 @@ from typing import NamedTuple
 
 import torch
 from kornia.color import rgb_to_grayscale
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SHAPE
 from torch import nn
 
 from hdrsyn.networks.global_net import GlobalUNet
 from hdrsyn.networks.local_net import LocalUNet
 from hdrsyn.networks.refine_net import RefineUNet
 from hdrsyn.networks.widths import GeneratorWidths, get_widths
+from ops.checks import check_shape
 from ops.edges import canny_edges
 
 
@@ -64,7 +64,8 @@ class ExposureNet(nn.Module):
         direction: int = 1,
     ) -> None:
         super().__init__()
-        KORNIA_CHECK(num_steps >= 1, f"num_steps must be >= 1, got {num_steps}")
+        if not num_steps >= 1:
+            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         if direction not in (1, -1):
             raise ValueError(f"direction must be +1 (stop-up) or -1 (stop-down), got {direction}")
         widths = get_widths(width)
@@ -85,7 +86,8 @@ class ExposureNet(nn.Module):
 
         ``refine=False`` skips the refinement net (stage 1 of the authors' schedule).
         """
-        KORNIA_CHECK(0 <= step < self.num_steps, f"step must be in [0, {self.num_steps}), got {step}")
+        if not 0 <= step < self.num_steps:
+            raise ValueError(f"step must be in [0, {self.num_steps}), got {step}")
         state = ExposureState() if state is None else state
         global_image, global_hidden = self.global_net(image, step, state.global_hidden)
         edges, local_hidden = None, None
@@ -176,10 +178,10 @@ class StackGenerator(nn.Module):
         """Inputs in [-1, 1] of each step of the stop-up and stop-down teacher-forced passes."""
         n = self.num_steps
         expected = (ldr.shape[0], 2 * n + 1, *ldr.shape[1:])
-        KORNIA_CHECK(
-            targets.shape == expected,
-            f"targets must have shape {expected} (B, 2*num_steps+1, 3, H, W), got {tuple(targets.shape)}",
-        )
+        if targets.shape != expected:
+            raise ValueError(
+                f"targets must have shape {expected} (B, 2*num_steps+1, 3, H, W), got {tuple(targets.shape)}"
+            )
         scaled = targets * 2 - 1
         return [scaled[:, n + k] for k in range(n)], [scaled[:, n - k] for k in range(n)]
 
@@ -212,7 +214,7 @@ class StackGenerator(nn.Module):
             ``global`` ``(B, 2n, 3, H, W)`` global-net outputs in [0, 1] for EV -n..-1, +1..+n;
             ``edges`` ``(B, 2n, 1, H, W)`` predicted edge maps in the same order (only with the local net).
         """
-        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        check_shape(ldr, ["B", "3", "H", "W"])
         x = ldr * 2 - 1
         up_previous = down_previous = None
         if targets is not None:
@@ -230,7 +232,7 @@ class StackGenerator(nn.Module):
         saves one of the ``2 * num_steps`` steps per direction, and gradients through both passes add up
         on the shared step exactly as on two copies of it.
         """
-        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        check_shape(ldr, ["B", "3", "H", "W"])
         x = ldr * 2 - 1
         up_previous, down_previous = self._teacher_inputs(ldr, targets)
         up_steps, up = self._run(self.up, x, None, refine)

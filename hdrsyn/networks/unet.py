@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SHAPE
 from torch import nn
 
 from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from ops.checks import check_shape
 
 
 def level_channels(base_channels: int, max_channels: int, levels: int) -> list[int]:
     """Channel widths ``[C_0, ..., C_levels]`` with ``C_k = min(base * 2**k, max)``."""
-    KORNIA_CHECK(0 < base_channels <= max_channels, f"need 0 < base <= max, got {base_channels}, {max_channels}")
+    if not 0 < base_channels <= max_channels:
+        raise ValueError(f"need 0 < base <= max, got {base_channels}, {max_channels}")
     return [min(base_channels * 2**k, max_channels) for k in range(levels + 1)]
 
 
@@ -70,7 +71,8 @@ class UNetTrunk(nn.Module):
         name: str,
     ) -> None:
         super().__init__()
-        KORNIA_CHECK(levels >= 1, f"levels must be >= 1, got {levels}")
+        if not levels >= 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
         self.in_channels, self.levels, self.name = in_channels, levels, name
         ch = level_channels(base_channels, max_channels, levels)
         self.out_channels = ch[0]
@@ -87,18 +89,17 @@ class UNetTrunk(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Check ``x`` is ``(B, in_channels, H, W)`` with H, W multiples of ``2**levels``."""
-        KORNIA_CHECK_SHAPE(x, ["B", str(self.in_channels), "H", "W"])
+        check_shape(x, ["B", str(self.in_channels), "H", "W"])
         h, w = x.shape[-2:]
-        KORNIA_CHECK(
-            h % self.multiple == 0 and w % self.multiple == 0,
-            f"H and W must be multiples of {self.multiple} for the {self.name}, got {h}x{w}",
-        )
+        if h % self.multiple != 0 or w % self.multiple != 0:
+            raise ValueError(f"H and W must be multiples of {self.multiple} for the {self.name}, got {h}x{w}")
 
     def forward(
         self, x: torch.Tensor, style: int | torch.Tensor = 0, hidden: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         self.check_input(x)
-        KORNIA_CHECK(self.gru is not None or hidden is None, f"the {self.name} has no GRU, hidden must be None")
+        if self.gru is None and hidden is not None:
+            raise ValueError(f"the {self.name} has no GRU, hidden must be None")
         x = self.stem(x)
         skips = []
         for level in self.down:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK
 from torch import nn
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
@@ -66,8 +65,8 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
     def pairs(self, stack: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per direction, ``(inputs, targets)`` ``(B * n, 3, H, W)``: neighbouring exposures from the centre out."""
         n = self.hparams.num_steps
-        KORNIA_CHECK(stack.shape[1] == 2 * n + 1, f"stack must hold 2*num_steps+1 = {2 * n + 1} exposures, "
-                                                  f"got {stack.shape[1]}")
+        if stack.shape[1] != 2 * n + 1:
+            raise ValueError(f"stack must hold 2*num_steps+1 = {2 * n + 1} exposures, got {stack.shape[1]}")
         up = (stack[:, n : 2 * n], stack[:, n + 1 :])
         down = (stack[:, 1 : n + 1], stack[:, :n])
         return {d: (x.flatten(0, 1), y.flatten(0, 1)) for d, (x, y) in zip(DIRECTIONS, (up, down))}

@@ -55,7 +55,7 @@ def test_loads_local_vgg19(cobi, vgg_weights):
     assert not any(p.requires_grad for p in cobi.features.parameters())
     relu3_4, relu4_4 = cobi.features(torch.rand(1, 3, 64, 64))
     assert relu3_4.shape == (1, 256, 16, 16) and relu4_4.shape == (1, 512, 8, 8)
-    with pytest.raises(Exception, match="unknown VGG-19 layers"):
+    with pytest.raises(ValueError, match="unknown VGG-19 layers"):
         VGG19Features(vgg_weights, ["conv9_9"])
 
 
@@ -92,5 +92,5 @@ def test_functional_on_features():
     features = torch.randn(2, 16, 6, 6)
     assert contextual_bilateral_loss(features, features).abs() < 1e-3
     assert contextual_bilateral_loss(features, torch.randn(2, 16, 6, 6)) > 0.1
-    with pytest.raises(Exception, match="bandwidth"):
+    with pytest.raises(ValueError, match="bandwidth"):
         contextual_bilateral_loss(features, features, bandwidth=0)

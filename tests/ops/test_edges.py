@@ -19,7 +19,7 @@ def test_step_edge_is_found_once() -> None:
 
 
 def test_bad_input_is_rejected() -> None:
-    with pytest.raises(Exception, match="B, 3, H, W"):
+    with pytest.raises(ValueError, match="B, 3, H, W"):
         canny_edges(torch.rand(1, 2, 8, 8))
 
 

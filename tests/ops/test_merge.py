@@ -149,7 +149,7 @@ def test_uint8_needs_a_256_level_table() -> None:
     import pytest
 
     levels = torch.zeros(1, 2, 3, 2, 2, dtype=torch.uint8)
-    with pytest.raises(Exception, match="uint8 with a 256-level"):
+    with pytest.raises(ValueError, match="uint8 with a 256-level"):
         merge_log_radiance(levels, torch.zeros(1, 3, 16, dtype=torch.float64), torch.zeros(1, 2))
-    with pytest.raises(Exception, match="stack must be float, or uint8"):
+    with pytest.raises(TypeError, match="stack must be float, or uint8"):
         merge_log_radiance(levels.long(), torch.zeros(1, 3, 256, dtype=torch.float64), torch.zeros(1, 2))

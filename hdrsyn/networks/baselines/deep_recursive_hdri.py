@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SHAPE
 from torch import nn
+
+from ops.checks import check_shape
 
 
 def _encoder_channels(base_channels: int, levels: int) -> list[int]:
@@ -35,8 +36,10 @@ class ExposureUNet(nn.Module):
 
     def __init__(self, base_channels: int = 64, levels: int = 6) -> None:
         super().__init__()
-        KORNIA_CHECK(base_channels >= 1, f"base_channels must be >= 1, got {base_channels}")
-        KORNIA_CHECK(levels >= 2, f"levels must be >= 2, got {levels}")
+        if not base_channels >= 1:
+            raise ValueError(f"base_channels must be >= 1, got {base_channels}")
+        if not levels >= 2:
+            raise ValueError(f"levels must be >= 2, got {levels}")
         ch = _encoder_channels(base_channels, levels)
         self.levels = levels
         self.encoder = nn.ModuleList(
@@ -60,10 +63,10 @@ class ExposureUNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Map ``image`` ``(B, 3, H, W)`` in [0, 1] to the next exposure in [0, 1]."""
-        KORNIA_CHECK_SHAPE(image, ["B", "3", "H", "W"])
+        check_shape(image, ["B", "3", "H", "W"])
         h, w = image.shape[-2:]
-        KORNIA_CHECK(h % self.multiple == 0 and w % self.multiple == 0,
-                     f"H and W must be multiples of {self.multiple}, got {h}x{w}")
+        if h % self.multiple != 0 or w % self.multiple != 0:
+            raise ValueError(f"H and W must be multiples of {self.multiple}, got {h}x{w}")
         x = image * 2 - 1
         skips = []
         for block in self.encoder:
@@ -90,7 +93,8 @@ class PatchDiscriminator(nn.Module):
 
     def __init__(self, base_channels: int = 64, layers: int = 3) -> None:
         super().__init__()
-        KORNIA_CHECK(layers >= 1, f"layers must be >= 1, got {layers}")
+        if not layers >= 1:
+            raise ValueError(f"layers must be >= 1, got {layers}")
         ch = [base_channels * min(2**k, 8) for k in range(layers + 1)]
         modules: list[nn.Module] = []
         in_channels = 6
@@ -105,9 +109,9 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """Patch scores ``(B, 1, h, w)`` of ``image`` given ``condition``, both ``(B, 3, H, W)`` in [0, 1]."""
-        KORNIA_CHECK_SHAPE(condition, ["B", "3", "H", "W"])
-        KORNIA_CHECK(condition.shape == image.shape,
-                     f"condition and image shapes differ: {tuple(condition.shape)} vs {tuple(image.shape)}")
+        check_shape(condition, ["B", "3", "H", "W"])
+        if condition.shape != image.shape:
+            raise ValueError(f"condition and image shapes differ: {tuple(condition.shape)} vs {tuple(image.shape)}")
         return self.body(torch.cat([condition, image], dim=1) * 2 - 1)
 
 
@@ -122,7 +126,8 @@ class DeepRecursiveHDRI(nn.Module):
 
     def __init__(self, base_channels: int = 64, levels: int = 6, num_steps: int = 3) -> None:
         super().__init__()
-        KORNIA_CHECK(num_steps >= 1, f"num_steps must be >= 1, got {num_steps}")
+        if not num_steps >= 1:
+            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
         self.num_steps = num_steps
         self.up = ExposureUNet(base_channels, levels)
         self.down = ExposureUNet(base_channels, levels)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SAME_SHAPE, KORNIA_CHECK_SHAPE
 from torch import nn
 
+from ops.checks import check_same_shape, check_shape
 from ops.precision import full_precision
 
 #: Side to which the global branch resizes its input; six stride-2 convolutions take it to 4x4.
@@ -40,7 +40,8 @@ class ExpandNet(nn.Module):
 
     def __init__(self, channels: int = 64) -> None:
         super().__init__()
-        KORNIA_CHECK(channels >= 1, f"channels must be >= 1, got {channels}")
+        if not channels >= 1:
+            raise ValueError(f"channels must be >= 1, got {channels}")
         c = channels
         self.local_branch = nn.Sequential(*_conv_selu(3, c), *_conv_selu(c, 2 * c))
         self.dilated_branch = nn.Sequential(
@@ -59,7 +60,7 @@ class ExpandNet(nn.Module):
 
     def forward(self, ldr: torch.Tensor) -> torch.Tensor:
         """Expand ``ldr`` ``(B, 3, H, W)`` in [0, 1] to relative linear HDR ``(B, 3, H, W)`` in [0, 1]."""
-        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        check_shape(ldr, ["B", "3", "H", "W"])
         small = F.interpolate(ldr, size=(GLOBAL_SIZE, GLOBAL_SIZE), mode="bilinear", align_corners=False,
                               antialias=True)
         global_features = self.global_branch(small).expand(-1, -1, *ldr.shape[-2:])
@@ -73,6 +74,6 @@ def expandnet_loss(pred: torch.Tensor, target: torch.Tensor, lambda_cosine: floa
 
     Marnerides et al. 2018, Eq. 2 (``lambda = 5``); both images ``(B, 3, H, W)``.
     """
-    KORNIA_CHECK_SAME_SHAPE(pred, target)
+    check_same_shape(pred, target)
     cosine = F.cosine_similarity(pred, target, dim=1, eps=1e-8)
     return F.l1_loss(pred, target) + lambda_cosine * (1 - cosine).mean()

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from kornia.core.check import KORNIA_CHECK, KORNIA_CHECK_SHAPE
 from kornia.filters import gaussian_blur2d
 from torch import nn
 from torchvision.models.vgg import make_layers
 
+from ops.checks import check_shape
 from ops.precision import full_precision
 from ops.tonemap import luminance
 
@@ -31,7 +31,8 @@ class HDRCNNOutput(NamedTuple):
 
 def saturation_mask(ldr: torch.Tensor, threshold: float = 0.95) -> torch.Tensor:
     """Blend weight ``alpha = max(0, max_c D_c - tau) / (1 - tau)`` ``(B, 1, H, W)`` (Eilertsen et al. Eq. 2)."""
-    KORNIA_CHECK(0 <= threshold < 1, f"threshold must be in [0, 1), got {threshold}")
+    if not 0 <= threshold < 1:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     return ((ldr.amax(dim=1, keepdim=True) - threshold) / (1 - threshold)).clamp(0, 1)
 
 
@@ -92,9 +93,12 @@ class HDRCNN(nn.Module):
         encoder_weights: str | Path | None = None,
     ) -> None:
         super().__init__()
-        KORNIA_CHECK(base_channels >= 1, f"base_channels must be >= 1, got {base_channels}")
-        KORNIA_CHECK(gamma > 0 and eps > 0, f"gamma and eps must be > 0, got {gamma}, {eps}")
-        KORNIA_CHECK(0 <= threshold < 1, f"threshold must be in [0, 1), got {threshold}")
+        if not base_channels >= 1:
+            raise ValueError(f"base_channels must be >= 1, got {base_channels}")
+        if not (gamma > 0 and eps > 0):
+            raise ValueError(f"gamma and eps must be > 0, got {gamma}, {eps}")
+        if not 0 <= threshold < 1:
+            raise ValueError(f"threshold must be in [0, 1), got {threshold}")
         self.gamma, self.threshold, self.eps = gamma, threshold, eps
         widths = [base_channels * level[0] for level in VGG16_LEVELS]
         config: list[int | str] = [m for level in VGG16_LEVELS for m in [*(base_channels * f for f in level), "M"]]
@@ -133,10 +137,10 @@ class HDRCNN(nn.Module):
 
     def forward(self, ldr: torch.Tensor) -> HDRCNNOutput:
         """Reconstruct HDR from ``ldr`` ``(B, 3, H, W)`` in [0, 1] (H, W multiples of 32)."""
-        KORNIA_CHECK_SHAPE(ldr, ["B", "3", "H", "W"])
+        check_shape(ldr, ["B", "3", "H", "W"])
         h, w = ldr.shape[-2:]
-        KORNIA_CHECK(h % self.multiple == 0 and w % self.multiple == 0,
-                     f"H and W must be multiples of {self.multiple}, got {h}x{w}")
+        if h % self.multiple != 0 or w % self.multiple != 0:
+            raise ValueError(f"H and W must be multiples of {self.multiple}, got {h}x{w}")
         x = (ldr - self.mean) / self.std
         skips = []
         for index, layer in enumerate(self.encoder):
@@ -175,8 +179,10 @@ def hdrcnn_loss(
         sigma: standard deviation of the illuminance low-pass filter in pixels (paper 2).
         eps: offset of the log domain.
     """
-    KORNIA_CHECK(log_pred.shape == target.shape, f"shapes differ: {tuple(log_pred.shape)} vs {tuple(target.shape)}")
-    KORNIA_CHECK(0 <= lambda_ir <= 1, f"lambda_ir must be in [0, 1], got {lambda_ir}")
+    if log_pred.shape != target.shape:
+        raise ValueError(f"shapes differ: {tuple(log_pred.shape)} vs {tuple(target.shape)}")
+    if not 0 <= lambda_ir <= 1:
+        raise ValueError(f"lambda_ir must be in [0, 1], got {lambda_ir}")
     log_target = torch.log(target.clamp_min(0) + eps)
     size = 2 * math.ceil(3 * sigma) + 1
 

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from kornia.core.exceptions import BaseError
 
 from hdrsyn.networks import ConditionalInstanceNorm2d, LocalUNet
 
@@ -37,5 +36,5 @@ def test_recurrence_and_styles(grey_and_edges):
 
 
 def test_bad_size():
-    with pytest.raises(BaseError, match="H and W must be multiples of 16 for the local net, got 24x32"):
+    with pytest.raises(ValueError, match="H and W must be multiples of 16 for the local net, got 24x32"):
         LocalUNet(4, 16)(torch.zeros(1, 2, 24, 32))

@@ -1,6 +1,5 @@
 import pytest
 import torch
-from kornia.core.exceptions import BaseError
 
 from hdrsyn.networks import ConditionalInstanceNorm2d, ConvGRUCell, RefineUNet
 
@@ -37,12 +36,12 @@ def test_without_edges(inputs):
     net = RefineUNet(4, 16, use_edges=False)
     assert net.trunk.stem[0].in_channels == 6
     assert net(image, global_image).shape == (2, 3, 32, 32)
-    with pytest.raises(BaseError, match="edges must be None"):
+    with pytest.raises(ValueError, match="edges must be None"):
         net(image, global_image, edges)
-    with pytest.raises(BaseError, match="edges must be given"):
+    with pytest.raises(ValueError, match="edges must be given"):
         RefineUNet(4, 16)(image, global_image)
 
 
 def test_bad_size():
-    with pytest.raises(BaseError, match="multiples of 32 for the refinement net, got 16x16"):
+    with pytest.raises(ValueError, match="multiples of 32 for the refinement net, got 16x16"):
         RefineUNet(4, 16)(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16), torch.zeros(1, 1, 16, 16))

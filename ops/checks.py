@@ -1,0 +1,52 @@
+"""Tensor shape checks that raise ``ValueError`` (the messages are those of kornia's checks they replace)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def check_shape(x: torch.Tensor, shape: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``x`` has ``len(shape)`` dims and every numeric entry of ``shape`` matches.
+
+    Names (``"B"``, ``"H"``) match any size, digit strings (``"3"``) that size exactly.
+
+    Examples:
+        >>> check_shape(torch.zeros(2, 3, 4, 4), ["B", "3", "H", "W"])
+        >>> check_shape(torch.zeros(2, 1, 4, 4), ["B", "3", "H", "W"])
+        Traceback (most recent call last):
+        ...
+        ValueError: Shape mismatch at dimension 1: expected 3, got 1.
+          Expected shape: ['B', '3', 'H', 'W']
+          Actual shape: [2, 1, 4, 4]
+    """
+    if x.dim() != len(shape):
+        raise ValueError(
+            f"Shape dimension mismatch: expected {len(shape)} dimensions, got {x.dim()}.\n"
+            f"  Expected shape: {list(shape)}\n  Actual shape: {list(x.shape)}"
+        )
+    for i, (name, size) in enumerate(zip(shape, x.shape)):
+        if name.isnumeric() and size != int(name):
+            raise ValueError(
+                f"Shape mismatch at dimension {i}: expected {int(name)}, got {size}.\n"
+                f"  Expected shape: {list(shape)}\n  Actual shape: {list(x.shape)}"
+            )
+
+
+def check_same_shape(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``x`` and ``y`` have the same shape.
+
+    Examples:
+        >>> check_same_shape(torch.zeros(1, 3), torch.zeros(1, 4))
+        Traceback (most recent call last):
+        ...
+        ValueError: Shape mismatch: tensors must have the same shape.
+          First tensor shape: [1, 3]
+          Second tensor shape: [1, 4]
+    """
+    if x.shape != y.shape:
+        raise ValueError(
+            "Shape mismatch: tensors must have the same shape.\n"
+            f"  First tensor shape: {list(x.shape)}\n  Second tensor shape: {list(y.shape)}"
+        )
