@@ -188,10 +188,10 @@ class JointStage(HDRMethod, StackStage):
         if self.cobi is not None:
             checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
 
-    def losses(self, batch: dict, teacher: bool) -> dict[str, torch.Tensor]:
-        """Eq. 4-7 on one pass; the HDR term only on the autoregressive pass."""
+    def losses(self, out: dict[str, torch.Tensor], batch: dict, teacher: bool) -> dict[str, torch.Tensor]:
+        """Eq. 4-7 on the generator's output ``out`` of one pass (``teacher``: the teacher-forced pass);
+        the HDR term only on the autoregressive pass."""
         hp = self.hparams
-        out = self.generator(batch["ldr"], targets=batch["stack"] if teacher else None)
         target = without_centre(batch["stack"])
         parts = global_objective(out["global"], target, hp.lambda_l1, hp.lambda_hist)
         total = parts["global"]
@@ -221,10 +221,13 @@ class JointStage(HDRMethod, StackStage):
         return radiance
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        parts = self.losses(batch, teacher=False)
-        loss = parts["total"]
-        if self.hparams.teacher_forcing:
-            loss = loss + self.losses(batch, teacher=True)["total"]
+        if self.hparams.teacher_forcing:  # step 0 is shared by both passes
+            autoregressive, teacher = self.generator.forward_pair(batch["ldr"], batch["stack"])
+            parts = self.losses(autoregressive, batch, teacher=False)
+            loss = parts["total"] + self.losses(teacher, batch, teacher=True)["total"]
+        else:
+            parts = self.losses(self.generator(batch["ldr"]), batch, teacher=False)
+            loss = parts["total"]
         size = len(batch["ldr"])
         self.log_dict({f"train/{k}": v for k, v in parts.items() if k != "total"}, batch_size=size)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)

@@ -121,7 +121,7 @@ def test_hdr_loss_gradient_reaches_both_directions(batch: dict) -> None:
     model = JointStage(width="tiny", lambda_cobi=0.0, lambda_l1=0, lambda_hist=0, lambda_edge=0, lambda_refine=0,
                        teacher_forcing=False)
     randomize_heads(model.generator)  # the zero-initialised heads pass gradients on after their first update
-    parts = model.losses(batch, teacher=False)
+    parts = model.losses(model.generator(batch["ldr"]), batch, teacher=False)
     assert set(parts) >= {"hdr", "total"} and parts["total"] == parts["hdr"]
     parts["total"].backward()
     for direction in ("up", "down"):
@@ -133,7 +133,7 @@ def test_hdr_loss_gradient_reaches_both_directions(batch: dict) -> None:
 
 def test_without_hdr_layer_no_hdr_term(batch: dict) -> None:
     model = JointStage(width="tiny", lambda_cobi=0.0, use_hdr_layer=False)
-    assert "hdr" not in model.losses(batch, teacher=False)
+    assert "hdr" not in model.losses(model.generator(batch["ldr"]), batch, teacher=False)
 
 
 def test_gc_adam_centralises_weight_gradients() -> None:
@@ -170,7 +170,7 @@ def test_joint_training_improves_on_its_analytic_start() -> None:
     optimizer = model.configure_optimizers()
     hdr_losses = []
     for _ in range(40):
-        parts = model.losses(scene, teacher=False)
+        parts = model.losses(model.generator(scene["ldr"]), scene, teacher=False)
         optimizer.zero_grad()
         parts["total"].backward()
         optimizer.step()
@@ -184,3 +184,27 @@ def test_lightning_predict_writes_reconstructions(trained: Path) -> None:
     run_trained_joint(trained, "predict", out)
     exrs = sorted((out / "predict").glob("*.exr"))
     assert exrs and len(sorted((out / "predict").glob("*_preview.png"))) == len(exrs)
+
+
+@pytest.mark.parametrize("stage", ["global", "joint"])
+def test_shared_first_step_gives_the_two_pass_loss_and_gradients(batch: dict, stage: str) -> None:
+    """The training step (teacher forcing through ``forward_pair``) equals the sum of an autoregressive
+    and a teacher-forced pass computed separately, loss and gradients (up to float rounding)."""
+    torch.manual_seed(0)
+    model = (GlobalStage(width="tiny") if stage == "global" else JointStage(width="tiny", lambda_cobi=0.0))
+    randomize_heads(model.generator)
+    model.log = model.log_dict = lambda *args, **kwargs: None
+    shared = model.training_step(batch, 0)
+    shared_grads = torch.autograd.grad(shared, list(model.generator.parameters()), allow_unused=True)
+    if stage == "global":
+        two = sum(model.objective(model.generator(batch["ldr"], targets=t), batch)["global"]
+                  for t in (None, batch["stack"]))
+    else:
+        two = sum(model.losses(model.generator(batch["ldr"], targets=t), batch, teacher=t is not None)["total"]
+                  for t in (None, batch["stack"]))
+    two_grads = torch.autograd.grad(two, list(model.generator.parameters()), allow_unused=True)
+    assert float(shared) == pytest.approx(float(two), rel=1e-6)
+    assert [a is None for a in shared_grads] == [b is None for b in two_grads]
+    a = torch.cat([g.flatten() for g in shared_grads if g is not None])
+    b = torch.cat([g.flatten() for g in two_grads if g is not None])
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))  # summation order only
