@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import yaml
@@ -16,6 +18,54 @@ from hdrsyn.errors import MissingFileError, UsageError, usage_error
 from hdrsyn.provenance import data_fingerprint, git_state
 
 JOINT_STAGE = "lightning_modules.joint_stage.JointStage"
+CHECKPOINT_CALLBACK = "lightning_modules.callbacks.StageCheckpoint"
+
+
+def with_base_configs(args: Sequence[str]) -> list[str]:
+    """``args`` with each ``--config FILE`` preceded by the configs FILE composes (its ``config:`` key).
+
+    An experiment starts with ``config: base.yaml`` (a path relative to the experiment's folder) and keeps
+    only what differs from it. jsonargparse reads that key too, but inside one file a section (``trainer:``)
+    replaces the base's whole section; given first on the command line, the base is merged key by key, as
+    ``--config a.yaml --config b.yaml`` always is.
+
+    Example:
+        >>> with_base_configs(["fit", "--trainer.max_steps", "3"])
+        ['fit', '--trainer.max_steps', '3']
+    """
+    expanded: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        value = None
+        if arg in ("--config", "-c") and index + 1 < len(args):
+            value, index = args[index + 1], index + 1
+        elif arg.startswith("--config="):
+            value = arg.partition("=")[2]
+        if value is None:
+            expanded.append(arg)
+        else:
+            expanded += [item for base in _bases(Path(value)) for item in ("--config", str(base))]
+            expanded += ["--config", value]
+        index += 1
+    return expanded
+
+
+def _bases(path: Path, seen: tuple[Path, ...] = ()) -> list[Path]:
+    """The configs ``path`` composes, recursively, outermost first (none for a missing file or YAML text)."""
+    if not path.suffix.lower() in (".yaml", ".yml") or not path.is_file():
+        return []
+    if path.resolve() in seen:
+        raise UsageError(f"{path}: its 'config:' entries include it again ({' -> '.join(map(str, seen))})")
+    content = yaml.safe_load(path.read_text()) or {}
+    bases = content.get("config", []) if isinstance(content, dict) else []
+    found: list[Path] = []
+    for base in [bases] if isinstance(bases, str) else bases:
+        base_path = path.parent / base
+        if not base_path.is_file():
+            raise MissingFileError(f"{path}: config: {base} does not exist (looked for {base_path})")
+        found += [*_bases(base_path, (*seen, path.resolve())), base_path]
+    return found
 
 
 class HDRSynCLI(LightningCLI):
@@ -43,8 +93,10 @@ class HDRSynCLI(LightningCLI):
             raise UsageError(f"bad configuration: {cause}") from error
 
     def before_instantiate_classes(self) -> None:
-        """``predict`` with the joint stage and no ``--ckpt_path`` uses the packaged model
-        (``pretrained: default``, no stage hand-off), so it works on a fresh install."""
+        """Fill in the run folder where the config leaves it to ``trainer.default_root_dir``
+        (:meth:`fill_run_folders`); ``predict`` with the joint stage and no ``--ckpt_path`` uses the
+        packaged model (``pretrained: default``, no stage hand-off), so it works on a fresh install."""
+        self.fill_run_folders(self.config[self.subcommand] if self.subcommand else self.config)
         if self.subcommand != "predict":
             return
         config = self.config["predict"]
@@ -57,6 +109,24 @@ class HDRSynCLI(LightningCLI):
             arguments.global_ckpt = arguments.local_ckpt = None
             print("hdrsyn predict: no --ckpt_path: using the packaged model (hdrsyn/assets/models/MODEL.md)",
                   file=sys.stderr)
+
+    @staticmethod
+    def fill_run_folders(config: Any) -> None:
+        """A logger's ``save_dir`` and a :class:`~lightning_modules.callbacks.StageCheckpoint`'s ``dirpath``
+        left unset become ``<default_root_dir>`` and ``<default_root_dir>/checkpoints``, so an experiment
+        names its run folder once."""
+        trainer = config.get("trainer")
+        root = None if trainer is None else trainer.get("default_root_dir")
+        if root is None:
+            return
+        logger = trainer.get("logger")
+        for item in logger if isinstance(logger, list) else [logger]:
+            arguments = getattr(item, "init_args", None)
+            if arguments is not None and "save_dir" in arguments and arguments.get("save_dir") in (None, "."):
+                arguments.save_dir = root
+        for callback in trainer.get("callbacks") or []:
+            if getattr(callback, "class_path", None) == CHECKPOINT_CALLBACK and callback.init_args.get("dirpath") is None:
+                callback.init_args.dirpath = str(Path(root) / "checkpoints")
 
     def _run_subcommand(self, subcommand: str) -> None:
         check_ckpt_path(self.config_init[subcommand].get("ckpt_path"))
@@ -111,14 +181,17 @@ def run(args: Sequence[str] | None = None) -> None:
     A :class:`~hdrsyn.errors.UsageError` (bad configuration, checkpoint or dataset), before or during the
     run, ends the command with its message alone and exit status 2."""
     os.environ.setdefault("WANDB_MODE", "offline")
-    command = (list(args) if args is not None else sys.argv[1:])[:1]
+    given = list(args) if args is not None else sys.argv[1:]
+    args = with_base_configs(given)
+    command = args[:1]
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run from within Python")
     try:
         HDRSynCLI(
             LightningModule,
             LightningDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            args=list(args) if args is not None else None,
+            args=args,
             save_config_callback=LogRunInfo,
             save_config_kwargs={"overwrite": True},
         )

@@ -86,3 +86,22 @@ def read_offline_run(folder: Path) -> OfflineRun:
         elif which == "history":
             run.logged.update(item.key or "/".join(item.nested_key) for item in record.history.item)
     return run
+
+
+def composed_experiment(path: Path) -> dict:
+    """An experiment YAML with the configs it composes (``config:``) merged in, as one self-contained dict:
+    sections merge key by key, lists and values of the experiment win (as our CLI composes them)."""
+    import yaml
+
+    def merge(base: dict, top: dict) -> dict:
+        out = dict(base)
+        for key, value in top.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    config = yaml.safe_load(path.read_text())
+    bases = config.pop("config", [])
+    merged: dict = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = merge(merged, composed_experiment(path.parent / base))
+    return merge(merged, config)

@@ -62,3 +62,55 @@ def test_a_missing_or_truncated_ckpt_path_is_one_message(tmp_path: Path, capsys,
     args = ["validate", *tiny_overrides(tmp_path, "global"), "--ckpt_path", str(ckpt)]
     expected = "is truncated or not a checkpoint" if truncated else "does not exist"
     assert f"--ckpt_path='{ckpt}' {expected}" in fails_with_one_message(args, capsys)
+
+
+def resolved(args: list[str]) -> dict:
+    """The configuration our CLI builds from ``args`` (composition and run folders included), as a dict."""
+    import yaml
+    from pytorch_lightning import LightningDataModule, LightningModule
+
+    from hdrsyn.lightning_cli import HDRSynCLI, with_base_configs
+
+    cli = HDRSynCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                    args=with_base_configs(args), run=False, save_config_callback=None)
+    return yaml.safe_load(cli.parser.dump(cli.config, skip_none=False))
+
+
+def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
+    """``config: base.yaml`` + what differs: nested sections merge with the base's (they do not replace it),
+    and the run folder is named once (W&B's save_dir and the checkpoint folder follow it)."""
+    root = Path(__file__).resolve().parents[2] / "experiments"
+    config = resolved(["--config", str(root / "global.yaml"), "--trainer.logger", "false"])
+    trainer = config["trainer"]
+    assert trainer["max_steps"] == 150 and trainer["log_every_n_steps"] == 10  # experiment, base
+    assert trainer["reload_dataloaders_every_n_epochs"] == 1 and config["seed_everything"] == 0
+    assert [c["class_path"].rpartition(".")[2] for c in trainer["callbacks"]] == ["NonFiniteGuard", "StageCheckpoint"]
+    assert trainer["callbacks"][1]["init_args"]["dirpath"] == "runs/global/checkpoints"
+    assert config["data"]["init_args"]["image_size"] == 128 and config["model"]["init_args"]["lr"] == 1e-3
+
+    (tmp_path / "base.yaml").write_text((root / "base.yaml").read_text())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.yaml").write_text(
+        "config: ../base.yaml\ntrainer:\n  default_root_dir: runs/mine\n  logger:\n    init_args:\n      name: mine\n"
+        "model:\n  class_path: lightning_modules.global_stage.GlobalStage\n  init_args:\n    width: tiny\n")
+    config = resolved(["--config", str(tmp_path / "sub" / "mine.yaml")])
+    logger = config["trainer"]["logger"]["init_args"]
+    assert (logger["name"], logger["project"], logger["group"], logger["save_dir"]) == (
+        "mine", "hdrsyn", "sample-cpu", "runs/mine")
+    assert config["trainer"]["callbacks"][1]["init_args"]["dirpath"] == str(Path("runs/mine/checkpoints"))
+
+
+def test_a_missing_or_circular_base_config_is_named(tmp_path: Path) -> None:
+    from hdrsyn.errors import MissingFileError, UsageError
+    from hdrsyn.lightning_cli import with_base_configs
+
+    (tmp_path / "a.yaml").write_text("config: gone.yaml\n")
+    with pytest.raises(MissingFileError, match=r"a\.yaml: config: gone\.yaml does not exist"):
+        with_base_configs(["fit", "--config", str(tmp_path / "a.yaml")])
+    (tmp_path / "a.yaml").write_text("config: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("config: a.yaml\n")
+    with pytest.raises(UsageError, match="include it again"):
+        with_base_configs(["fit", "-c", str(tmp_path / "a.yaml")])
+    (tmp_path / "b.yaml").write_text("seed_everything: 1\n")
+    assert with_base_configs(["fit", f"--config={tmp_path / 'a.yaml'}", "--x", "1"]) == [
+        "fit", "--config", str(tmp_path / "b.yaml"), "--config", str(tmp_path / "a.yaml"), "--x", "1"]

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import composed_experiment
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_config(tmp: Path, stage: str = "joint") -> Path:
     """``experiments/<stage>.yaml`` (a joint-stage config) at tiny width and 64 px, logging to CSV in ``tmp``, plus a scene recorder."""
-    config = yaml.safe_load((ROOT / "experiments" / f"{stage}.yaml").read_text())
+    config = composed_experiment(ROOT / "experiments" / f"{stage}.yaml")
     trainer = config["trainer"]
     trainer.update(max_steps=3, limit_val_batches=2, enable_progress_bar=False, default_root_dir=str(tmp / stage),
                    accelerator="cpu", log_every_n_steps=1)

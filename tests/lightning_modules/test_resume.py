@@ -15,16 +15,18 @@ import torch
 import yaml
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from tests.helpers import composed_experiment
+
 ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 4
 
 
 def config(tmp: Path, name: str) -> Path:
     """The global stage at tiny width: 13 scenes per epoch, a checkpoint at every epoch end, no logger."""
-    cfg = yaml.safe_load((ROOT / "experiments" / "global.yaml").read_text())
+    cfg = composed_experiment(ROOT / "experiments" / "global.yaml")
     cfg["trainer"].update(max_epochs=EPOCHS, max_steps=-1, limit_val_batches=0, enable_progress_bar=False,
                           logger=False, default_root_dir=str(tmp / name), accelerator="cpu", deterministic=True)
-    cfg["trainer"]["callbacks"][-1]["init_args"]["dirpath"] = str(tmp / name / "checkpoints")
+    cfg["trainer"]["callbacks"][-1]["init_args"]["dirpath"] = str(tmp / name / "checkpoints")  # StageCheckpoint
     cfg["model"]["init_args"]["width"] = "tiny"
     cfg["data"]["init_args"].update(image_size=64, num_workers=1, views_per_scene=1)
     path = tmp / f"{name}.yaml"

@@ -11,8 +11,10 @@ import pytest
 import torch
 import torchvision
 import yaml
+from jsonargparse import dict_to_namespace, namespace_to_dict
 
 from hdrsyn.cli import lightning_main
+from hdrsyn.lightning_cli import HDRSynCLI
 from hdrsyn.networks import StackGenerator
 from lightning_modules.joint_stage import JointStage
 
@@ -46,6 +48,9 @@ def print_config(path: Path, *overlays: Path) -> dict:
 def test_config_parses_with_the_shared_conventions(path: Path) -> None:
     config = print_config(path)
     kind = path.parent.name
+    namespace = dict_to_namespace(config)
+    HDRSynCLI.fill_run_folders(namespace)  # what the CLI does before building the classes
+    config = namespace_to_dict(namespace)
     logger = config["trainer"]["logger"]["init_args"]
     assert logger["group"] == "sample-cpu"
     assert logger["job_type"] == (path.stem if kind == "baselines" else "ablation")
