@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from hdrsyn.errors import UsageError
-from hdrsyn.networks import StackGenerator
+from hdrsyn.networks import GeneratorConfig, StackGenerator
 
 Builder = Callable[[dict[str, Any], dict[str, torch.Tensor]], "Reconstructor"]
 
@@ -254,11 +254,8 @@ def stack_reconstructor(
 @register_reconstructor("lightning_modules.joint_stage.JointStage")
 def joint_stage_reconstructor(hparams: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> Reconstructor:
     """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer."""
-    generator = StackGenerator(
-        hparams.get("width", "cpu"), hparams.get("num_steps", 3), hparams.get("use_refine", True),
-        hparams.get("use_local", True), hparams.get("use_gru", True), hparams.get("use_cin", True),
-        hparams.get("shift_residual", False),  # checkpoints from before the switch have the paper's output
-    )
+    # checkpoints from before the shift_residual switch have the paper's output
+    generator = StackGenerator(GeneratorConfig.from_hparams({"shift_residual": False, **hparams}))
     prefix = "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
     return stack_reconstructor(generator, hparams.get("hdr_sampling", "grossberg"), hparams.get("hdr_smoothness", 20.0))

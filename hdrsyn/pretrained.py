@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,14 @@ from hdrsyn.assets_index import ASSETS
 from hdrsyn.errors import MissingFileError
 from hdrsyn.io import output_group
 from hdrsyn.model_registry import CheckpointError, Reconstructor, build_reconstructor, read_checkpoint
+from hdrsyn.networks import GeneratorConfig
 from hdrsyn.provenance import file_sha256
 
 MODELS_DIR = ASSETS / "models"
 #: Identifies a packaged model file (``format``) and the layout of its dictionary (``version``).
 FORMAT, VERSION = "hdrsyn-model", 1
 #: Hyperparameters a packaged joint-stage model keeps: those that build its generator and its HDR merge.
-KEPT_HPARAMS = ("width", "num_steps", "use_refine", "use_local", "use_gru", "use_cin", "shift_residual",
-                "hdr_sampling", "hdr_smoothness")
+KEPT_HPARAMS = (*(f.name for f in fields(GeneratorConfig)), "hdr_sampling", "hdr_smoothness")
 
 
 def read_manifest(folder: Path | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hdrsyn.networks import StackGenerator
+from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.base import StackStage
 from losses.objectives import global_objective, without_centre
 
@@ -33,11 +33,11 @@ class GlobalStage(StackStage):
 
     def __init__(
         self,
-        width: str = "cpu",
-        num_steps: int = 3,
-        use_gru: bool = True,
-        use_cin: bool = True,
-        shift_residual: bool = True,
+        width: str = DEFAULT_GENERATOR.width,
+        num_steps: int = DEFAULT_GENERATOR.num_steps,
+        use_gru: bool = DEFAULT_GENERATOR.use_gru,
+        use_cin: bool = DEFAULT_GENERATOR.use_cin,
+        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         lambda_l1: float = 1.0,
         lambda_hist: float = 0.1,
         teacher_forcing: bool = True,
@@ -46,8 +46,8 @@ class GlobalStage(StackStage):
         weight_decay: float = 5e-5,
         lr_schedule: str = "constant",
     ) -> None:
-        generator = StackGenerator(width, num_steps, use_refine=False, use_local=False, use_gru=use_gru,
-                                   use_cin=use_cin, shift_residual=shift_residual)
+        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine=False, use_local=False,
+                                                   use_gru=use_gru, use_cin=use_cin, shift_residual=shift_residual))
         super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
 

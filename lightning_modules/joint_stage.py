@@ -10,7 +10,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from hdrsyn.errors import UsageError
 from hdrsyn.model_registry import read_checkpoint, stack_reconstructor
 from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
-from hdrsyn.networks import StackGenerator
+from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
 from lightning_modules.global_stage import GlobalStage
@@ -82,13 +82,13 @@ class JointStage(HDRMethod, StackStage):
 
     def __init__(
         self,
-        width: str = "cpu",
-        num_steps: int = 3,
-        use_gru: bool = True,
-        use_cin: bool = True,
-        shift_residual: bool = True,
-        use_local: bool = True,
-        use_refine: bool = True,
+        width: str = DEFAULT_GENERATOR.width,
+        num_steps: int = DEFAULT_GENERATOR.num_steps,
+        use_gru: bool = DEFAULT_GENERATOR.use_gru,
+        use_cin: bool = DEFAULT_GENERATOR.use_cin,
+        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
+        use_local: bool = DEFAULT_GENERATOR.use_local,
+        use_refine: bool = DEFAULT_GENERATOR.use_refine,
         use_hdr_layer: bool = True,
         global_ckpt: str | None = None,
         local_ckpt: str | None = None,
@@ -126,7 +126,8 @@ class JointStage(HDRMethod, StackStage):
             check_smoothness(hdr_smoothness)
         except ValueError as error:
             raise UsageError(f"hdr_{error}") from None
-        generator = StackGenerator(width, num_steps, use_refine, use_local, use_gru, use_cin, shift_residual)
+        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine, use_local, use_gru, use_cin,
+                                                   shift_residual))
         trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
         if lr is not None:
             lr_global = lr_local = lr

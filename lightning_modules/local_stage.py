@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hdrsyn.networks import StackGenerator
+from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.base import StackStage
 from losses.objectives import local_objective, without_centre
 
@@ -29,11 +29,11 @@ class LocalStage(StackStage):
 
     def __init__(
         self,
-        width: str = "cpu",
-        num_steps: int = 3,
-        use_gru: bool = True,
-        use_cin: bool = True,
-        shift_residual: bool = True,
+        width: str = DEFAULT_GENERATOR.width,
+        num_steps: int = DEFAULT_GENERATOR.num_steps,
+        use_gru: bool = DEFAULT_GENERATOR.use_gru,
+        use_cin: bool = DEFAULT_GENERATOR.use_cin,
+        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         lambda_edge: float = 1.0,
         edge_sigma: float = 2.0,
         lr: float = 1e-4,
@@ -41,8 +41,8 @@ class LocalStage(StackStage):
         weight_decay: float = 5e-5,
         lr_schedule: str = "constant",
     ) -> None:
-        generator = StackGenerator(width, num_steps, use_refine=False, use_local=True, use_gru=use_gru,
-                                   use_cin=use_cin, shift_residual=shift_residual)
+        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine=False, use_local=True,
+                                                   use_gru=use_gru, use_cin=use_cin, shift_residual=shift_residual))
         super().__init__(generator, ["local_net"], {"local_net": lr}, betas, weight_decay, lr_schedule)
         self.save_hyperparameters()
 

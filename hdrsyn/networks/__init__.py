@@ -1,6 +1,7 @@
 """Stack-generation networks of the paper (Sec. 3.2)."""
 
 from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from hdrsyn.networks.generator_config import DEFAULT_GENERATOR, GeneratorConfig
 from hdrsyn.networks.global_net import GlobalUNet
 from hdrsyn.networks.local_net import LocalUNet
 from hdrsyn.networks.refine_net import RefineUNet
@@ -9,6 +10,7 @@ from hdrsyn.networks.unet import UNetTrunk
 from hdrsyn.networks.widths import WIDTH_PRESETS, GeneratorWidths, NetWidth, get_widths
 
 __all__ = [
+    "DEFAULT_GENERATOR",
     "WIDTH_PRESETS",
     "ConditionalInstanceNorm2d",
     "ConvGRUCell",
@@ -16,6 +18,7 @@ __all__ = [
     "ExposureNet",
     "ExposureState",
     "ExposureStep",
+    "GeneratorConfig",
     "GeneratorWidths",
     "GlobalUNet",
     "LocalUNet",

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
+from hdrsyn.networks.generator_config import DEFAULT_GENERATOR, GeneratorConfig
 from hdrsyn.networks.global_net import GlobalUNet
 from hdrsyn.networks.local_net import LocalUNet
 from hdrsyn.networks.refine_net import RefineUNet
 from hdrsyn.networks.widths import GeneratorWidths, get_widths
 from ops.checks import check_shape
 from ops.edges import canny_edges
+
+
+def as_generator_config(config: GeneratorConfig | str | GeneratorWidths, switches: dict[str, Any]) -> GeneratorConfig:
+    """``config`` as a :class:`GeneratorConfig` (a width preset gets the default switches), ``switches`` applied."""
+    if not isinstance(config, GeneratorConfig):
+        config = DEFAULT_GENERATOR.replace(width=config)
+    return config.replace(**switches) if switches else config
 
 
 class ExposureState(NamedTuple):
@@ -41,43 +49,28 @@ class ExposureNet(nn.Module):
     selects the CIN style; the GRU states are passed in and returned in :class:`ExposureState`.
 
     Args:
-        width: width preset name or :class:`GeneratorWidths`.
-        num_steps: recursion steps (= CIN styles), 3 for EV -3..+3.
-        use_refine: keep the refinement net (False: the global output is the step's image).
-        use_local: keep the local net, i.e. the global/local decomposition (False: no edge path at all).
-        use_gru: keep the ConvGRU bottlenecks (False: no state is carried).
-        use_cin: condition decoder norms on the step (False: plain instance norm).
-        shift_residual: each step is a residual on the analytic one-stop exposure shift of its input and
-            the refinement net starts as the identity (False: the paper's output averages).
+        config: the generator's :class:`~hdrsyn.networks.generator_config.GeneratorConfig` (or a width preset).
         direction: +1 for the stop-up net, -1 for the stop-down net (the sign of the shift).
+        switches: fields of :class:`GeneratorConfig` overriding ``config``'s.
     """
 
     def __init__(
-        self,
-        width: str | GeneratorWidths = "cpu",
-        num_steps: int = 3,
-        use_refine: bool = True,
-        use_local: bool = True,
-        use_gru: bool = True,
-        use_cin: bool = True,
-        shift_residual: bool = True,
-        direction: int = 1,
+        self, config: GeneratorConfig | str | GeneratorWidths = DEFAULT_GENERATOR, direction: int = 1, **switches: Any
     ) -> None:
         super().__init__()
-        if not num_steps >= 1:
-            raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+        config = as_generator_config(config, switches)
         if direction not in (1, -1):
             raise ValueError(f"direction must be +1 (stop-up) or -1 (stop-down), got {direction}")
-        widths = get_widths(width)
-        self.num_steps = num_steps
-        styles = num_steps if use_cin else None
+        widths = get_widths(config.width)
+        self.num_steps = config.num_steps
+        styles = config.num_steps if config.use_cin else None
         gw, lw, rw = widths.global_net, widths.local_net, widths.refine_net
-        shift_ev = float(direction) if shift_residual else None
-        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, use_gru, shift_ev)
-        self.local_net = LocalUNet(lw.base_channels, lw.max_channels, styles, use_gru) if use_local else None
-        self.refine_net = (
-            RefineUNet(rw.base_channels, rw.max_channels, use_local, shift_residual) if use_refine else None
-        )
+        shift_ev = float(direction) if config.shift_residual else None
+        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, config.use_gru, shift_ev)
+        self.local_net = (LocalUNet(lw.base_channels, lw.max_channels, styles, config.use_gru)
+                          if config.use_local else None)
+        self.refine_net = (RefineUNet(rw.base_channels, rw.max_channels, config.use_local, config.shift_residual)
+                           if config.use_refine else None)
 
     def forward(
         self, image: torch.Tensor, step: int, state: ExposureState | None = None, refine: bool = True
@@ -114,9 +107,9 @@ class StackGenerator(nn.Module):
     ``shift_residual=False`` is the paper's formulation.
 
     Args:
-        width: width preset (``paper``, ``cpu``, ``tiny``) or :class:`GeneratorWidths`.
-        num_steps: recursions per direction (3 for EV -3..+3).
-        use_refine, use_local, use_gru, use_cin, shift_residual: switches, see :class:`ExposureNet`.
+        config: a :class:`~hdrsyn.networks.generator_config.GeneratorConfig`, or a width preset (``paper``,
+            ``cpu``, ``tiny``) / :class:`GeneratorWidths` with the default switches.
+        switches: fields of :class:`GeneratorConfig` overriding ``config``'s (``num_steps``, ``use_gru``...).
 
     Example:
         >>> from ops.exposure import exposure_shift
@@ -126,21 +119,12 @@ class StackGenerator(nn.Module):
         True
     """
 
-    def __init__(
-        self,
-        width: str | GeneratorWidths = "cpu",
-        num_steps: int = 3,
-        use_refine: bool = True,
-        use_local: bool = True,
-        use_gru: bool = True,
-        use_cin: bool = True,
-        shift_residual: bool = True,
-    ) -> None:
+    def __init__(self, config: GeneratorConfig | str | GeneratorWidths = DEFAULT_GENERATOR, **switches: Any) -> None:
         super().__init__()
-        self.num_steps = num_steps
-        switches = (use_refine, use_local, use_gru, use_cin, shift_residual)
-        self.up = ExposureNet(width, num_steps, *switches, direction=1)
-        self.down = ExposureNet(width, num_steps, *switches, direction=-1)
+        self.config = as_generator_config(config, switches)
+        self.num_steps = self.config.num_steps
+        self.up = ExposureNet(self.config, direction=1)
+        self.down = ExposureNet(self.config, direction=-1)
 
     @property
     def size_multiple(self) -> int:

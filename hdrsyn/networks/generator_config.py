@@ -1,0 +1,68 @@
+"""The stack generator's switches and their defaults, in one place (:class:`GeneratorConfig`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from hdrsyn.networks.widths import GeneratorWidths, get_widths
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What builds a :class:`~hdrsyn.networks.StackGenerator`: width and the ablation switches.
+
+    The stages (``GlobalStage``, ``LocalStage``, ``JointStage``) take these as flat arguments (the config
+    keys users type, ``model.init_args.width``...) with these defaults, and pass one ``GeneratorConfig``
+    down to the networks; the checkpoint loaders rebuild it from saved hyperparameters
+    (:meth:`from_hparams`).
+
+    Args:
+        width: width preset (``paper``, ``cpu``, ``tiny``) or :class:`GeneratorWidths`.
+        num_steps: recursions per direction (3 for EV -3..+3).
+        use_refine: keep the refinement nets (False: the global outputs are the stack).
+        use_local: keep the local nets, i.e. the global/local decomposition (False: no edge path at all).
+        use_gru: keep the ConvGRU bottlenecks (False: no state is carried between steps).
+        use_cin: condition decoder norms on the step (False: plain instance norm).
+        shift_residual: each step is a residual on the analytic one-stop exposure shift of its input from
+            zero-initialised heads, and the refinement nets start as the identity (ours); False: the
+            paper's ``(tanh(head) + input) / 2`` from random heads.
+
+    Example:
+        >>> config = GeneratorConfig(width="tiny")
+        >>> config.replace(use_gru=False).use_gru, config.num_steps
+        (False, 3)
+        >>> GeneratorConfig.from_hparams({"width": "tiny", "lr": 1e-3, "use_cin": False}).use_cin
+        False
+    """
+
+    width: str | GeneratorWidths = "cpu"
+    num_steps: int = 3
+    use_refine: bool = True
+    use_local: bool = True
+    use_gru: bool = True
+    use_cin: bool = True
+    shift_residual: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.num_steps, int) and self.num_steps >= 1):
+            raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
+        get_widths(self.width)  # an unknown preset raises, naming the choices
+
+    def replace(self, **changes: Any) -> GeneratorConfig:
+        """A copy with ``changes`` (field names) applied."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a dictionary (e.g. for hyperparameters)."""
+        return asdict(self)
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping[str, Any]) -> GeneratorConfig:
+        """The config in a module's saved hyperparameters (other keys are ignored, missing ones default)."""
+        return cls(**{f.name: hparams[f.name] for f in fields(cls) if f.name in hparams})
+
+
+#: The defaults (ours), used by every stage's signature.
+DEFAULT_GENERATOR = GeneratorConfig()
