@@ -105,3 +105,26 @@ def test_package_model_cli_refuses_bad_recipe(trained: Path, tmp_path: Path, cap
     assert "--recipe must be a JSON object" in capsys.readouterr().err
     assert pretrained.main([str(trained), "--name", "x", "--folder", str(tmp_path), "--recipe", '{"a": 1}']) == 0
     assert json.loads((tmp_path / "models.json").read_text())["default"] == "x"
+
+
+def test_the_shipped_model_verifies_and_reconstructs_a_real_photo() -> None:
+    """The packaged default model: listed, verified (sha256), <= 20 MB; on a real bundled photograph
+    (Memorial Church, 2 % clipped) its HDR is finite and non-negative, and its preview keeps the photo's
+    structure: SSIM of the preview's luminance to the photo's >= 0.75 (the x^2.2 expansion's preview: 0.94)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    from hdrsyn.assets_index import memorial_stack
+    from hdrsyn.io import read_ldr
+    from ops.tonemap import luminance
+
+    path = pretrained_path()
+    assert path.stat().st_size <= 20e6
+    model = load_pretrained()
+    assert model.output == "stack" and model.evs == (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+    files, _ = memorial_stack()
+    photo = torch.from_numpy(read_ldr(files[12])).permute(2, 0, 1)
+    result = reconstruct_image(model, photo)
+    assert bool(torch.isfinite(result["radiance"]).all()) and float(result["radiance"].min()) >= 0
+    assert result["stack"].shape == (7, *photo.shape)
+    score = ssim(luminance(result["preview"][None]), luminance(photo[None]), data_range=1.0)
+    assert float(score) >= 0.75
