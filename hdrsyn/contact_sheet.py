@@ -11,7 +11,7 @@ import torch
 
 from hdrsyn.io import write_ldr
 from hdrsyn.render import EVS
-from ops.tonemap import gamma_encode, reinhard_global
+from ops.tonemap import hdr_preview
 
 _HEADER = 22
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -69,7 +69,7 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
 
 def _tonemap(hdr: np.ndarray) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(hdr, dtype=np.float32)).permute(2, 0, 1)[None]
-    display = gamma_encode(reinhard_global(tensor))[0].permute(1, 2, 0).numpy()
+    display = hdr_preview(tensor)[0].permute(1, 2, 0).numpy()
     return _as_uint8(display)
 
 

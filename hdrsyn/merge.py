@@ -15,7 +15,7 @@ from hdrsyn.io import HDR_EXTENSIONS, output_group, read_exposure_time, read_ldr
 from hdrsyn.plots import plot_response
 from ops.crf import grossberg_quantiles, level_histograms
 from ops.hdr_synthesis import MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
-from ops.tonemap import gamma_encode, reinhard_global
+from ops.tonemap import hdr_preview
 
 #: A longer exposure whose image is darker than a shorter one's by more than this (share of full scale)
 #: means the exposure times do not belong to the images.
@@ -28,7 +28,9 @@ class MergeError(ValueError):
     """A problem with the user's stack or arguments, reported without a traceback."""
 
 
-def exposure_times(files: Sequence[Path], times: Sequence[float] | None, evs: Sequence[float] | None) -> np.ndarray:
+def resolve_exposure_times(
+    files: Sequence[Path], times: Sequence[float] | None, evs: Sequence[float] | None
+) -> np.ndarray:
     """Exposure times in seconds (or relative) from ``--times``, ``--ev`` (2**EV) or each file's EXIF."""
     if times is not None and evs is not None:
         raise MergeError("give either --times or --ev, not both")
@@ -139,7 +141,7 @@ def merge_files(
             f"the merged radiance overflows a float32 HDR file: the exposure times span {span:.0f} stops for "
             f"images that differ far less; check --times / --ev"
         )
-    preview = gamma_encode(reinhard_global(radiance))[0].permute(1, 2, 0).numpy()
+    preview = hdr_preview(radiance)[0].permute(1, 2, 0).numpy()
     with output_group(outputs.values(), overwrite) as staged:
         write_hdr(staged[outputs["hdr"]], radiance[0].permute(1, 2, 0).numpy(), precision="float")
         title = f"Response recovered from {len(files)} exposures"
@@ -160,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     args = parser.parse_args(argv)
     try:
-        times = exposure_times(args.images, args.times, args.ev)
+        times = resolve_exposure_times(args.images, args.times, args.ev)
         outputs = merge_files(args.images, args.output, times, args.sampling, args.smoothness, args.overwrite)
     except (MergeError, OSError) as error:  # OSError: unreadable images, an unwritable or taken output
         print(f"hdrsyn merge: error: {error}", file=sys.stderr)

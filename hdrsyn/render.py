@@ -27,12 +27,13 @@ import cv2
 import numpy as np
 
 from hdrsyn.assets_index import EMOR_FILE
+from ops.tonemap import BT709_WEIGHTS
 
 #: Exposure values of the stacks, relative to the reference (EV 0); exposure times are ``2**EV``.
 EVS: tuple[int, ...] = (-3, -2, -1, 0, 1, 2, 3)
 
 #: Rec. 709 luminance weights for linear RGB.
-_BT709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+_BT709 = np.array(BT709_WEIGHTS, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def square_crop(
 
 
 def luminance(hdr: np.ndarray) -> np.ndarray:
-    """Rec. 709 luminance ``(H, W)`` of a linear RGB image ``(H, W, 3)``."""
+    """Rec. 709 luminance ``(H, W)`` of a linear RGB image ``(H, W, 3)``: the NumPy twin of
+    :func:`ops.tonemap.luminance` (channels first, torch), same weights."""
     return hdr @ _BT709
 
 

@@ -40,7 +40,7 @@ from hdrsyn.metrics.base import PerImageHDRMetric
 from hdrsyn.metrics.crf_correction import crf_protocol
 from hdrsyn.metrics.hdr_psnr import EVAL_MU
 from hdrsyn.provenance import checkpoint_record, data_fingerprint, git_state
-from ops.tonemap import gamma_encode, reinhard_global
+from ops.tonemap import hdr_preview
 
 
 def exposure_times(batch: dict) -> torch.Tensor:
@@ -64,9 +64,13 @@ def log_stack_psnr(module: pl.LightningModule, prefix: str, pred: torch.Tensor, 
     module.log(f"{prefix}/psnr/down", psnr[:, ~up].mean(), sync_dist=True, batch_size=size)
 
 
-def hdr_preview(radiance: torch.Tensor) -> torch.Tensor:
-    """Display version ``(B, 3, H, W)`` in [0, 1] of linear HDR: Reinhard's global operator, then gamma 2.2."""
-    return gamma_encode(reinhard_global(radiance))
+def gather_lists(items: list) -> list:
+    """Every rank's ``items`` concatenated in rank order under DDP (``items`` itself otherwise)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return list(items)
+    gathered: list[list] = [[] for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather_object(gathered, list(items))
+    return [item for part in gathered for item in part]
 
 
 def output_folder(output_dir: str | Path | None, trainer: pl.Trainer) -> Path:
@@ -83,9 +87,7 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
     if module.trainer.world_size > 1:
         radiance = module.all_gather(radiance).flatten(0, 1)
         stack = None if stack is None else module.all_gather(stack).flatten(0, 1)
-        gathered: list[list[str]] = [[] for _ in range(module.trainer.world_size)]
-        torch.distributed.all_gather_object(gathered, [str(name) for name in names])
-        names = [name for part in gathered for name in part]
+        names = gather_lists([str(name) for name in names])
         if module.trainer.global_rank != 0:
             return
     previews = hdr_preview(radiance)
@@ -172,12 +174,7 @@ class HDRMetrics(nn.Module):
         columns = {metric.key: metric.per_image().tolist() for metric in self.hdr}
         if self._has_stack:
             columns.update({name: values.mean(1).tolist() for name, values in self.stack.per_image().items()})
-        names = self.names
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            gathered: list[list[str]] = [[] for _ in range(torch.distributed.get_world_size())]
-            torch.distributed.all_gather_object(gathered, self.names)
-            names = [name for part in gathered for name in part]
-        return names, columns
+        return gather_lists(self.names), columns
 
     def protocol(self) -> dict:
         """How the numbers were made: normalisation per metric, mu, ColorVideoVDP's display, CRF correction."""

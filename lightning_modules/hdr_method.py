@@ -7,14 +7,9 @@ from abc import abstractmethod
 import pytorch_lightning as pl
 import torch
 
-from lightning_modules.evaluation import (
-    HDRMetrics,
-    finish_test,
-    hdr_preview,
-    output_folder,
-    write_test_outputs,
-)
+from lightning_modules.evaluation import HDRMetrics, finish_test, output_folder, write_test_outputs
 from lightning_modules.visuals import log_image, stack_grid
+from ops.tonemap import hdr_preview
 
 
 class HDRMethod(pl.LightningModule):

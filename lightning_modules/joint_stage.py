@@ -22,7 +22,7 @@ from losses.objectives import global_objective, local_objective, refine_objectiv
 from ops.hdr_synthesis import DEFAULT_SAMPLES, check_smoothness, synthesize_hdr
 
 
-def align_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+def log_mean_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Detached per-image factor ``exp(mean ln target - mean ln pred)`` bringing ``pred`` to ``target``'s scale."""
     log_ratio = (target.clamp_min(eps).log() - pred.detach().clamp_min(eps).log()).mean(dim=(1, 2, 3), keepdim=True)
     return log_ratio.exp()
@@ -213,7 +213,7 @@ class JointStage(HDRMethod, StackStage):
 
     def scaled_for_loss(self, radiance: torch.Tensor, hdr: torch.Tensor) -> torch.Tensor:
         """The synthesised HDR at the scale the HDR loss compares it with the ground truth (``hdr_scale``)."""
-        return radiance * align_scale(radiance, hdr) if self.hparams.hdr_scale == "log_mean" else radiance
+        return radiance * log_mean_scale(radiance, hdr) if self.hparams.hdr_scale == "log_mean" else radiance
 
     def synthesize(self, stack: torch.Tensor, batch: dict) -> torch.Tensor:
         """HDR radiance ``(B, 3, H, W)`` of a generated stack through the differentiable layer."""

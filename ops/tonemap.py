@@ -66,6 +66,19 @@ def gamma_encode(linear: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
     return linear.clamp(0, 1) ** (1.0 / gamma)
 
 
+def hdr_preview(radiance: torch.Tensor) -> torch.Tensor:
+    """The display version ``(B, 3, H, W)`` in [0, 1] of linear HDR ``(B, 3, H, W)`` shown everywhere (test
+    previews, ``hdrsyn reconstruct`` / ``merge`` previews, contact sheets): Reinhard's global operator
+    (:func:`reinhard_global`, key 0.18), then gamma 2.2.
+
+    Example:
+        >>> preview = hdr_preview(torch.rand(1, 3, 4, 4) * 100)
+        >>> tuple(preview.shape), bool(preview.min() >= 0), bool(preview.max() <= 1)
+        ((1, 3, 4, 4), True, True)
+    """
+    return gamma_encode(reinhard_global(radiance))
+
+
 class MuLaw(nn.Module):
     """Module form of :func:`mu_law`."""
 
