@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
-from hdrsyn.networks.baselines import HDRCNN, hdrcnn_loss
 from lightning_modules.baselines.base import HDRBaseline
+from lightning_modules.baselines.hdrcnn.loss import hdrcnn_loss
+from lightning_modules.baselines.hdrcnn.model import HDRCNN, HDRCNNRadiance
 
 
 class HDRCNNBaseline(HDRBaseline):
@@ -59,17 +59,6 @@ class HDRCNNBaseline(HDRBaseline):
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:
         return None, self.net(batch["ldr"]).hdr
-
-
-class HDRCNNRadiance(nn.Module):
-    """The blended HDR output of an :class:`HDRCNN` alone (what reconstruction needs)."""
-
-    def __init__(self, net: HDRCNN) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
-        return self.net(ldr).hdr
 
 
 @register_reconstructor("lightning_modules.baselines.hdrcnn.HDRCNNBaseline")

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
-from hdrsyn.networks.baselines import DeepRecursiveHDRI, PatchDiscriminator, lsgan_loss
 from lightning_modules.baselines.base import HDRBaseline
+from lightning_modules.baselines.deep_recursive_hdri.loss import lsgan_loss
+from lightning_modules.baselines.deep_recursive_hdri.model import DeepRecursiveHDRI, PatchDiscriminator
 from ops.hdr_synthesis import synthesize_hdr
 
 DIRECTIONS = ("up", "down")
