@@ -8,7 +8,13 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 
 from hdrsyn.errors import UsageError
-from hdrsyn.model_registry import read_checkpoint, stack_reconstructor
+from hdrsyn.model_registry import (
+    Reconstructor,
+    init_defaults,
+    read_checkpoint,
+    register_reconstructor,
+    stack_reconstructor,
+)
 from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
 from hdrsyn.networks import StackGenerator
 from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
@@ -260,3 +266,21 @@ class JointStage(HDRMethod, StackStage):
                     paths = output_paths(stem, Path(self.hparams.output_dir) / "predict", model)
                     write_outputs(result, paths, overwrite=True)
         return results
+
+
+@register_reconstructor(JointStage)
+def joint_stage_reconstructor(hparams: dict, state_dict: dict[str, torch.Tensor]) -> Reconstructor:
+    """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer.
+
+    A setting the checkpoint lacks takes :class:`JointStage`'s default, except ``shift_residual``: False,
+    the paper's output, which checkpoints from before that switch have.
+    """
+    settings = {**init_defaults(JointStage), "shift_residual": False, **hparams}
+    generator = StackGenerator(
+        width=settings["width"], num_steps=settings["num_steps"], use_refine=settings["use_refine"],
+        use_local=settings["use_local"], use_gru=settings["use_gru"], use_cin=settings["use_cin"],
+        shift_residual=settings["shift_residual"],
+    )
+    prefix = "generator."
+    generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
+    return stack_reconstructor(generator, settings["hdr_sampling"], settings["hdr_smoothness"])

@@ -111,7 +111,7 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         return stack, radiance
 
 
-@register_reconstructor("lightning_modules.baselines.deep_recursive_hdri.DeepRecursiveHDRIBaseline")
+@register_reconstructor(DeepRecursiveHDRIBaseline)
 def deep_recursive_hdri_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """The recursive stack generator, merged by Debevec (no learned merge)."""
     module = restore_module(DeepRecursiveHDRIBaseline, hparams, state_dict)

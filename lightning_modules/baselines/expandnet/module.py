@@ -45,7 +45,7 @@ class ExpandNetBaseline(HDRBaseline):
         return None, self.net(batch["ldr"])
 
 
-@register_reconstructor("lightning_modules.baselines.expandnet.ExpandNetBaseline")
+@register_reconstructor(ExpandNetBaseline)
 def expandnet_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """ExpandNet maps LDR straight to radiance."""
     return Reconstructor(restore_module(ExpandNetBaseline, hparams, state_dict).net, "radiance")

@@ -61,7 +61,7 @@ class HDRCNNBaseline(HDRBaseline):
         return None, self.net(batch["ldr"]).hdr
 
 
-@register_reconstructor("lightning_modules.baselines.hdrcnn.HDRCNNBaseline")
+@register_reconstructor(HDRCNNBaseline)
 def hdrcnn_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """HDRCNN maps LDR straight to radiance; H and W padded to its five poolings."""
     net = restore_module(HDRCNNBaseline, hparams, state_dict).net
