@@ -8,6 +8,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 
 from hdrsyn.errors import UsageError
+from hdrsyn.inference import output_paths, reconstruct_image, write_outputs
 from hdrsyn.model_registry import (
     Reconstructor,
     init_defaults,
@@ -17,7 +18,6 @@ from hdrsyn.model_registry import (
 )
 from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
 from hdrsyn.networks import StackGenerator
-from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.hdr_method import HDRMethod
@@ -250,7 +250,7 @@ class JointStage(HDRMethod, StackStage):
         return {"val/loss_hdr": hdr_loss(scaled, batch["hdr"], self.hparams.mu)}
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
-        """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.reconstruct.reconstruct_image`); with
+        """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.inference.reconstruct_image`); with
         ``output_dir`` set, also write its files to ``<output_dir>/predict`` (under DDP, rank 0 writes all)."""
         model = stack_reconstructor(self.generator, self.hparams.hdr_sampling, self.hparams.hdr_smoothness)
         results = [{k: v.cpu() for k, v in reconstruct_image(model, ldr).items()} for ldr in batch["ldr"]]
