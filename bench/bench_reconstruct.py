@@ -3,10 +3,10 @@
 Each configuration runs in a fresh subprocess, whose peak resident set size (``ru_maxrss``: weights,
 activations, allocator caches and the Python/torch runtime itself) is the memory figure; tracemalloc does
 not see torch's allocations. The photo is Debevec's Memorial Church (EV 0 of the bundled stack) resized
-to the configuration's size. The timed work is :func:`hdrsyn.reconstruct.reconstruct_image` (generator,
+to the configuration's size. The timed work is :func:`hdrsyn.inference.reconstruct_image` (generator,
 CRF solve and merge at full resolution, preview), then, in the same process, each part alone: the network
 (at full size, in tiles, or at the working size with the guided upsampling,
-:func:`hdrsyn.reconstruct.guided_stack`) and the merge (:func:`ops.hdr_synthesis.synthesize_hdr`). The
+:func:`hdrsyn.inference.guided_stack`) and the merge (:func:`ops.hdr_synthesis.synthesize_hdr`). The
 generator's GFLOP/s (FLOPs counted by ``torch.utils.flop_counter`` on the network's own input) is set
 against a plain 64 -> 64 3x3 conv timed in the same process.
 
@@ -57,11 +57,11 @@ def worker(config: dict, ckpt: str | None, width: str | None, overlap: int, thre
     from torch.utils.flop_counter import FlopCounterMode
 
     from hdrsyn.assets_index import memorial_stack
+    from hdrsyn.inference import guided_stack, reconstruct_image
     from hdrsyn.io import read_ldr
     from hdrsyn.model_registry import load_reconstructor, stack_reconstructor
     from hdrsyn.networks import StackGenerator
     from hdrsyn.pretrained import pretrained_path
-    from hdrsyn.reconstruct import guided_stack, reconstruct_image
     from hdrsyn.tiling import pad_to_multiple, run_tiled
     from ops.hdr_synthesis import synthesize_hdr
 

@@ -24,7 +24,7 @@ from hdrsyn.io import read_ldr
 from hdrsyn.model_registry import load_reconstructor
 from hdrsyn.plots import plot_response
 from hdrsyn.pretrained import pretrained_path
-from hdrsyn.reconstruct import reconstruct_image
+from hdrsyn.inference import reconstruct_image
 from ops.hdr_synthesis import synthesize_hdr
 
 

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from hdrsyn.assets_index import memorial_stack
+from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import atomic_write, read_ldr
 from hdrsyn.metrics import mu_law_psnr, pu21_psnr, stack_psnr
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 from hdrsyn.pretrained import pretrained_path
-from hdrsyn.reconstruct import reconstruct_image
 from ops.exposure import exposure_stack
 from ops.hdr_synthesis import synthesize_hdr
 

@@ -3,7 +3,7 @@
 The bundled validation views (3 held-out panoramas, 8 views each, auto-exposure key 0.18, no JPEG) are
 rendered at ``--size`` pixels (default 512: the field of view of the 128-px training views, 4x the
 pixels, as a larger photo of the same scene) and reconstructed by a model at full resolution and at each
-``--work-sizes`` (:func:`hdrsyn.reconstruct.guided_stack`), next to x^2.2 and the analytic exposure
+``--work-sizes`` (:func:`hdrsyn.inference.guided_stack`), next to x^2.2 and the analytic exposure
 stack merged by the HDR layer. Prints and writes a markdown table of PU21-PSNR, mu-PSNR (as ``lightning
 test``) and seconds per image.
 
@@ -20,11 +20,11 @@ import torch
 from tqdm import tqdm
 
 from datamodules.sample import SampleDataset
+from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import atomic_write
 from hdrsyn.metrics import mu_law_psnr, pu21_psnr
 from hdrsyn.model_registry import load_reconstructor
 from hdrsyn.pretrained import pretrained_path
-from hdrsyn.reconstruct import reconstruct_image
 from ops.exposure import exposure_stack
 from ops.hdr_synthesis import synthesize_hdr
 

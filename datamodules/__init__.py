@@ -1,4 +1,8 @@
-"""Data: exposure-stack datasets (bundled sample, VDS, HDR-Eye) and their Lightning data module."""
+"""Data: exposure-stack datasets (bundled sample, VDS, HDR-Eye) and their Lightning data module.
+
+Layer 4: imports the ``hdrsyn`` library (image I/O, rendering, the VDS layout) and ``ops``; never
+``lightning_modules`` or a command-line tool.
+"""
 
 from datamodules.base import StackDataset
 from datamodules.hdr_eye import HDREyeDataset, scan_hdr_eye

@@ -13,22 +13,19 @@ from datamodules.base import REFERENCE_INDEX, RawSample, StackDataset, read_or_f
 from datamodules.scenes import BadSceneError, OnBadScene, check_scene, handle_bad_scene, not_found
 from datamodules.transforms import StackAugment, resize
 from hdrsyn.io import read_hdr, read_ldr
-from hdrsyn.render import EVS
-
-VDS_TREE = """\
-  train_set/<scene>/<scene>_{-3,-2,-1,0,1,2,3}EV_true.jpg.png   8-bit exposure stacks
-  train_hdr_set/<scene>/target_hdr.hdr                          ground-truth HDR
-  test_set/...  test_hdr_set/...                                 the same for the test scenes"""
+from hdrsyn.vds_layout import (
+    MANIFEST_NAME,
+    VDS_TREE,
+    hdr_folder,
+    ldr_folder,
+    scene_hdr_path,
+    scene_ldr_paths,
+)
 
 VDS_SOURCE = (
     "VDS (Lee et al., ECCV 2018; 48 train + 48 test scenes) is published with the authors' code: "
     "https://github.com/JungHeeKim29/DiffHDRsyn (download link in its README)."
 )
-
-
-def vds_ldr_name(scene: str, ev: int) -> str:
-    """File name of the exposure ``ev`` of ``scene``, e.g. ``t01_-3EV_true.jpg.png``."""
-    return f"{scene}_{ev}EV_true.jpg.png"
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ def scan_vds(root: str | Path, split: Literal["train", "test"], on_bad_scene: On
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = Path(root).expanduser()
-    ldr_dir, hdr_dir = root / f"{split}_set", root / f"{split}_hdr_set"
+    ldr_dir, hdr_dir = ldr_folder(root, split), hdr_folder(root, split)
     for folder in (ldr_dir, hdr_dir):
         if not folder.is_dir():
             raise not_found("VDS", root, folder, VDS_TREE, VDS_SOURCE)
@@ -57,8 +54,8 @@ def scan_vds(root: str | Path, split: Literal["train", "test"], on_bad_scene: On
     for folder in sorted(p for p in ldr_dir.iterdir() if p.is_dir()):
         scene = VDSScene(
             name=folder.name,
-            ldr_paths=tuple(folder / vds_ldr_name(folder.name, ev) for ev in EVS),
-            hdr_path=hdr_dir / folder.name / "target_hdr.hdr",
+            ldr_paths=scene_ldr_paths(root, split, folder.name),
+            hdr_path=scene_hdr_path(root, split, folder.name),
         )
         try:
             check_scene(scene.name, list(scene.ldr_paths), scene.hdr_path)
@@ -76,7 +73,7 @@ def scene_sources(root: str | Path) -> dict[str, str]:
 
     Scenes cut from the same photo must stay in the same split.
     """
-    manifest = Path(root).expanduser() / "manifest.json"
+    manifest = Path(root).expanduser() / MANIFEST_NAME
     if not manifest.is_file():
         return {}
     return {name: entry["source"] for name, entry in json.loads(manifest.read_text())["scenes"].items()}

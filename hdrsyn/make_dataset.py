@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datamodules.vds import vds_ldr_name
 from hdrsyn.contact_sheet import save_contact_sheet
 from hdrsyn.io import HDR_EXTENSIONS, ImageIOError, read_hdr, write_hdr, write_ldr
-from hdrsyn.render import EMoR, EVS, ViewSampling, render_random_view, repair_hdr
+from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
+from hdrsyn.vds_layout import MANIFEST_NAME, ldr_folder, scene_hdr_path, scene_ldr_paths
 
 _PREVIEW_ROWS = 4
 
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sources = find_sources(args.src_dir)
     if not sources:
         parser.error(f"no {' / '.join(HDR_EXTENSIONS)} files in {args.src_dir}")
-    if (args.out_root / "train_set").exists() and not args.overwrite:
+    if ldr_folder(args.out_root, "train").exists() and not args.overwrite:
         parser.error(f"{args.out_root} already holds a dataset; pass --overwrite to write into it")
 
     held_out = held_out_sources(len(sources), args.val_fraction, args.seed)
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not manifest["scenes"]:
         print(f"error: no source photo in {args.src_dir} could be read", file=sys.stderr)
         return 1
-    (args.out_root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (args.out_root / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     if args.preview is not None and preview:
         labels, stacks, hdrs = zip(*preview)
         save_contact_sheet(args.preview, stacks, hdrs, names=labels)
@@ -157,6 +157,6 @@ def is_panorama(image: np.ndarray, projection: str) -> bool:
 
 def write_scene(root: Path, split: str, scene: str, stack: np.ndarray, hdr: np.ndarray) -> None:
     """Write one scene's exposures and HDR in the VDS layout."""
-    for ev, image in zip(EVS, stack):
-        write_ldr(root / f"{split}_set" / scene / vds_ldr_name(scene, ev), image)
-    write_hdr(root / f"{split}_hdr_set" / scene / "target_hdr.hdr", hdr)
+    for path, image in zip(scene_ldr_paths(root, split, scene), stack):
+        write_ldr(path, image)
+    write_hdr(scene_hdr_path(root, split, scene), hdr)

@@ -1,40 +1,50 @@
-"""Which checkpoints can reconstruct HDR images, and how: a registry keyed by LightningModule class path.
+"""Which checkpoints can reconstruct HDR images, and how: a registry keyed by LightningModule class.
 
-A checkpoint's class comes from its ``hyper_parameters["_class_path"]`` (written by LightningCLI), else
-from the ``model_class`` argument, else from the one registered class whose ``__init__`` arguments match
-the saved hyperparameters (what a plain ``Trainer`` writes). The module of a named class is imported
-before the registry is consulted, so a class may register itself in its own module.
+A model registers itself in the module that defines its LightningModule; this library layer never
+imports those modules itself, and names no model::
 
-Registering a model (e.g. a baseline in ``lightning_modules/baselines/expandnet.py``)::
+    from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
 
-    from hdrsyn.model_registry import Reconstructor, register_reconstructor
+    class ExpandNetBaseline(HDRBaseline): ...
 
-    @register_reconstructor("lightning_modules.baselines.expandnet.ExpandNet")
+    @register_reconstructor(ExpandNetBaseline)
     def expandnet_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
-        net = ExpandNetwork(...)  # from hparams
-        net.load_state_dict(strip_prefix(state_dict, "net."))
+        net = restore_module(ExpandNetBaseline, hparams, state_dict).net
         return Reconstructor(net, output="radiance", size_multiple=1)
 
 ``state_dict`` is the checkpoint's full LightningModule state dict; the builder keeps what its network
 needs. Checkpoints that cannot reconstruct on their own are declared with :func:`refuse_checkpoints`.
+
+Loading a checkpoint resolves its class once: the class path in ``hyper_parameters["_class_path"]``
+(written by LightningCLI) or the ``model_class`` argument is imported (its module, then the attribute),
+which registers the class; any path that reaches the class works, so the class paths of older
+checkpoints keep loading where a package re-exports the class. Without a class path, the class is the
+one registered class whose ``__init__`` arguments match the saved hyperparameters (what a plain
+``Trainer`` writes), after importing every module of :data:`MODEL_PACKAGES`.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
 
 from hdrsyn.errors import UsageError
-from hdrsyn.networks import GeneratorConfig, StackGenerator
+from hdrsyn.networks import StackGenerator
 
 Builder = Callable[[dict[str, Any], dict[str, torch.Tensor]], "Reconstructor"]
+B = TypeVar("B", bound=Builder)
+
+#: Packages whose modules define the registered models; imported, every module, only to identify a
+#: checkpoint that does not name its class (a layer above this one, so never imported otherwise).
+MODEL_PACKAGES = ("lightning_modules",)
 
 
 class CheckpointError(UsageError):
@@ -83,46 +93,75 @@ class _Entry:
     refusal: str = ""
 
 
-_REGISTRY: dict[str, _Entry] = {}
+_REGISTRY: dict[type, _Entry] = {}
 
 
-def register_reconstructor(class_path: str) -> Callable[[Builder], Builder]:
-    """Decorator: ``build(hparams, state_dict) -> Reconstructor`` handles checkpoints of ``class_path``."""
+def register_reconstructor(cls: type) -> Callable[[B], B]:
+    """Decorator: ``build(hparams, state_dict) -> Reconstructor`` handles checkpoints of the LightningModule ``cls``."""
 
-    def decorate(build: Builder) -> Builder:
-        _REGISTRY[class_path] = _Entry(build)
+    def decorate(build: B) -> B:
+        _REGISTRY[cls] = _Entry(build)
         return build
 
     return decorate
 
 
-def refuse_checkpoints(class_path: str, reason: str) -> None:
-    """Make checkpoints of ``class_path`` fail with ``reason`` (e.g. a training stage that is not a full model)."""
-    _REGISTRY[class_path] = _Entry(None, reason)
+def refuse_checkpoints(cls: type, reason: str) -> None:
+    """Make checkpoints of ``cls`` fail with ``reason`` (e.g. a training stage that is not a full model)."""
+    _REGISTRY[cls] = _Entry(None, reason)
+
+
+def class_path_of(cls: type) -> str:
+    """``module.QualifiedName`` of ``cls``: the path a config or checkpoint names it by."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def registered_classes() -> list[str]:
     """Class paths with a reconstructor."""
-    return sorted(path for path, entry in _REGISTRY.items() if entry.build is not None)
+    return sorted(class_path_of(cls) for cls, entry in _REGISTRY.items() if entry.build is not None)
 
 
-def _import_module_of(class_path: str) -> None:
-    """Import the module defining ``class_path`` (it may register itself there); a missing module is ignored."""
-    module = class_path.rpartition(".")[0]
-    if not module:
-        return
+def resolve_class(path: str) -> type | None:
+    """The class ``path`` names (its module imported: a model registers itself there); None if there is none.
+
+    A module that exists but fails to import raises.
+    """
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        return None
     try:
-        importlib.import_module(module)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if not error.name or not module.startswith(error.name):  # the module exists but one of its imports failed
-            raise
+        missing = error.name or ""
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            return None
+        raise
+    cls = getattr(module, name, None)
+    return cls if isinstance(cls, type) else None
 
 
-def _init_arguments(class_path: str) -> set[str]:
-    module, _, name = class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module), name)
+def init_arguments(cls: type) -> dict[str, inspect.Parameter]:
+    """The named ``__init__`` arguments of ``cls`` (not ``self``, ``*args``, ``**kwargs``)."""
     parameters = inspect.signature(cls.__init__).parameters.values()
-    return {p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {p.name: p for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def init_defaults(cls: type) -> dict[str, Any]:
+    """The default values of ``cls``'s ``__init__`` arguments, by name (those without one left out)."""
+    return {name: p.default for name, p in init_arguments(cls).items() if p.default is not p.empty}
+
+
+def _import_model_packages() -> None:
+    """Import every module of :data:`MODEL_PACKAGES`, so that all models are registered."""
+    for name in MODEL_PACKAGES:
+        try:
+            package = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # the package exists but one of its imports failed
+                raise
+            continue
+        for module in pkgutil.walk_packages(package.__path__, f"{name}."):
+            importlib.import_module(module.name)
 
 
 def nonfinite_tensors(state: Mapping[str, Any]) -> list[str]:
@@ -136,24 +175,28 @@ def nonfinite_tensors(state: Mapping[str, Any]) -> list[str]:
             if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
 
 
-def checkpoint_class(checkpoint: dict[str, Any], path: Path, model_class: str | None = None) -> str:
-    """The LightningModule class path of ``checkpoint`` (see the module docstring)."""
+def checkpoint_class(checkpoint: dict[str, Any], path: Path, model_class: str | None = None
+                     ) -> tuple[type | None, str]:
+    """The LightningModule class of ``checkpoint`` (None: its class path names no class) and the class path
+    that names it (see the module docstring)."""
     hparams = checkpoint.get("hyper_parameters")
     if not isinstance(hparams, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (no hyper_parameters / state_dict)")
+    if model_class is None and "_class_path" in hparams:
+        model_class = str(hparams["_class_path"])
     if model_class is not None:
-        return model_class
-    if "_class_path" in hparams:
-        return str(hparams["_class_path"])
+        return resolve_class(model_class), model_class
+    _import_model_packages()
     keys = set(hparams)
-    matches = [path_ for path_ in _REGISTRY if _init_arguments(path_) == keys]
+    matches = [cls for cls in _REGISTRY if set(init_arguments(cls)) == keys]
     if len(matches) != 1:
-        found = "several classes match: " + ", ".join(matches) if matches else "no registered class matches"
+        names = ", ".join(sorted(map(class_path_of, matches)))
+        found = f"several classes match: {names}" if matches else "no registered class matches"
         raise CheckpointError(
             f"{path} does not name its LightningModule class (no hyper_parameters['_class_path']) and {found} "
             f"its hyperparameters; pass the class path (--model-class), one of {registered_classes()}"
         )
-    return matches[0]
+    return matches[0], class_path_of(matches[0])
 
 
 #: ``format`` of a packaged model file (:mod:`hdrsyn.pretrained`): tensors and plain values only.
@@ -187,16 +230,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def build_reconstructor(checkpoint: dict[str, Any], path: Path, model_class: str | None = None) -> Reconstructor:
     """An eval-mode :class:`Reconstructor` (on the CPU) from ``checkpoint`` (:func:`read_checkpoint`) read
     from ``path``; refuses classes without a reconstructor, training stages and NaN / Inf weights."""
-    class_path = checkpoint_class(checkpoint, path, model_class)
-    _import_module_of(class_path)
-    entry = _REGISTRY.get(class_path)
+    cls, named = checkpoint_class(checkpoint, path, model_class)
+    entry = _REGISTRY.get(cls) if cls is not None else None
     if entry is None:
+        _import_model_packages()  # to list every registered class
         raise CheckpointError(
-            f"{path} is a {class_path} checkpoint, which has no registered reconstructor; "
+            f"{path} is a {named} checkpoint, which has no registered reconstructor; "
             f"registered: {registered_classes()} (see hdrsyn.model_registry to add one)"
         )
     if entry.build is None:
-        raise CheckpointError(f"{path} is a {class_path} checkpoint: {entry.refusal}")
+        raise CheckpointError(f"{path} is a {named} checkpoint: {entry.refusal}")
     damaged = nonfinite_tensors(checkpoint["state_dict"])
     if damaged:
         raise CheckpointError(
@@ -207,8 +250,8 @@ def build_reconstructor(checkpoint: dict[str, Any], path: Path, model_class: str
     try:
         model = entry.build(hparams, checkpoint["state_dict"])
     except (KeyError, RuntimeError, ValueError) as error:
-        raise CheckpointError(f"cannot build a {class_path} from {path}: {error}") from error
-    model.class_path = class_path
+        raise CheckpointError(f"cannot build a {named} from {path}: {error}") from error
+    model.class_path = class_path_of(cls)
     model.network.eval()
     return model
 
@@ -223,7 +266,7 @@ def load_reconstructor(
 
 def restore_module(cls: type[nn.Module], hparams: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> nn.Module:
     """Rebuild a LightningModule from its saved hyperparameters (those its ``__init__`` takes) and weights."""
-    accepted = inspect.signature(cls.__init__).parameters
+    accepted = init_arguments(cls)
     module = cls(**{k: v for k, v in hparams.items() if k in accepted})
     module.load_state_dict(state_dict)
     return module
@@ -249,21 +292,3 @@ def stack_reconstructor(
         StackOutput(generator), "stack", generator.size_multiple, tuple(float(ev) for ev in range(-n, n + 1)),
         sampling, smoothness,
     )
-
-
-@register_reconstructor("lightning_modules.joint_stage.JointStage")
-def joint_stage_reconstructor(hparams: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> Reconstructor:
-    """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer."""
-    # checkpoints from before the shift_residual switch have the paper's output
-    generator = StackGenerator(GeneratorConfig.from_hparams({"shift_residual": False, **hparams}))
-    prefix = "generator."
-    generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
-    return stack_reconstructor(generator, hparams.get("hdr_sampling", "grossberg"), hparams.get("hdr_smoothness", 20.0))
-
-
-_STAGE_REFUSAL = (
-    "a training stage that holds only the {part}; it cannot reconstruct HDR images on its own. "
-    "Use a checkpoint of the joint stage (lightning_modules.joint_stage.JointStage, experiments/joint.yaml)"
-)
-refuse_checkpoints("lightning_modules.global_stage.GlobalStage", _STAGE_REFUSAL.format(part="global (tone) networks"))
-refuse_checkpoints("lightning_modules.local_stage.LocalStage", _STAGE_REFUSAL.format(part="local (edge) networks"))

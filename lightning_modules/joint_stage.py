@@ -8,11 +8,18 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 
 from hdrsyn.errors import UsageError
-from hdrsyn.model_registry import read_checkpoint, stack_reconstructor
-from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
+from hdrsyn.inference import output_paths, reconstruct_image, write_outputs
+from hdrsyn.model_registry import (
+    Reconstructor,
+    init_defaults,
+    read_checkpoint,
+    register_reconstructor,
+    stack_reconstructor,
+)
 from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from hdrsyn.reconstruct import output_paths, reconstruct_image, write_outputs
+from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
 from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
+from lightning_modules.evaluation import gather_lists
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.hdr_method import HDRMethod
 from lightning_modules.local_stage import LocalStage
@@ -245,19 +252,29 @@ class JointStage(HDRMethod, StackStage):
         return {"val/loss_hdr": hdr_loss(scaled, batch["hdr"], self.hparams.mu)}
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
-        """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.reconstruct.reconstruct_image`); with
+        """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.inference.reconstruct_image`); with
         ``output_dir`` set, also write its files to ``<output_dir>/predict`` (under DDP, rank 0 writes all)."""
         model = stack_reconstructor(self.generator, self.hparams.hdr_sampling, self.hparams.hdr_smoothness)
         results = [{k: v.cpu() for k, v in reconstruct_image(model, ldr).items()} for ldr in batch["ldr"]]
         if self.hparams.output_dir is not None:
-            items = list(zip(map(str, batch["name"]), results))
-            if self.trainer.world_size > 1:  # every rank's items to rank 0, the only writer
-                gathered: list[list] = [[] for _ in range(self.trainer.world_size)]
-                torch.distributed.all_gather_object(gathered, items)
-                items = [item for part in gathered for item in part]
+            items = gather_lists(list(zip(map(str, batch["name"]), results)))  # every rank's, to rank 0
             if self.trainer.global_rank == 0:
                 for name, result in items:
                     stem = name.replace("/", "_")
                     paths = output_paths(stem, Path(self.hparams.output_dir) / "predict", model)
                     write_outputs(result, paths, overwrite=True)
         return results
+
+
+@register_reconstructor(JointStage)
+def joint_stage_reconstructor(hparams: dict, state_dict: dict[str, torch.Tensor]) -> Reconstructor:
+    """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer.
+
+    A setting the checkpoint lacks takes :class:`JointStage`'s default, except ``shift_residual``: False,
+    the paper's output, which checkpoints from before that switch have.
+    """
+    settings = {**init_defaults(JointStage), "shift_residual": False, **hparams}
+    generator = StackGenerator(GeneratorConfig.from_hparams(settings))
+    prefix = "generator."
+    generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
+    return stack_reconstructor(generator, settings["hdr_sampling"], settings["hdr_smoothness"])

@@ -1,4 +1,7 @@
-"""Training losses of the paper (Eq. 4-7)."""
+"""Training losses of the paper (Eq. 4-7).
+
+Layer 2: imports ``ops`` (and torch / torchvision); not ``hdrsyn``, ``datamodules`` or ``lightning_modules``.
+"""
 
 from losses.cobi import CoBiLoss, VGG19Features, contextual_bilateral_loss
 from losses.edge import EdgeLoss, edge_loss

@@ -1,4 +1,7 @@
-"""Differentiable HDR operators: CRF recovery, linearisation, merge, tone mapping, edges, exposure shift."""
+"""Differentiable HDR operators: CRF recovery, linearisation, merge, tone mapping, edges, exposure shift.
+
+Layer 1, the bottom: tensors only (torch, kornia, numpy); imports nothing else of this project.
+"""
 
 from ops.crf import hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.edges import CannyEdges, canny_edges

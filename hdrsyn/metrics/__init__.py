@@ -4,6 +4,8 @@ Each metric has one definition, as in torchmetrics: a functional form returning 
 (``pu21_psnr``, ``mu_law_psnr``, ``stack_scores``, ...) and a ``Metric`` class that calls it
 (``PU21PSNR``, ``MuLawPSNR``, ``StackMetrics``, ...). ``CRFCorrected`` scores any HDR metric after the
 per-image tone-curve correction of :mod:`hdrsyn.metrics.crf_correction`.
+
+Part of the ``hdrsyn`` library (layer 3): imports ``ops`` and torchmetrics; no Lightning modules or data.
 """
 
 from hdrsyn.metrics.colorvideovdp import ColorVideoVDP, color_video_vdp, cvvdp_available

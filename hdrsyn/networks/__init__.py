@@ -1,4 +1,8 @@
-"""Stack-generation networks of the paper (Sec. 3.2)."""
+"""Stack-generation networks of the paper (Sec. 3.2).
+
+Part of the ``hdrsyn`` library (layer 3): plain torch modules on ``ops``; no Lightning, data or losses.
+The baselines' networks live with their methods in :mod:`lightning_modules.baselines`.
+"""
 
 from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
 from hdrsyn.networks.generator_config import DEFAULT_GENERATOR, GeneratorConfig

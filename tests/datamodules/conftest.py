@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from datamodules.vds import vds_ldr_name
 from hdrsyn.io import write_hdr, write_ldr
 from hdrsyn.render import EVS, EMoR, apply_response, render_stack
+from hdrsyn.vds_layout import vds_ldr_name
 
 SHAPE = (40, 48)  # (H, W): not square, so the resize to image_size is exercised
 

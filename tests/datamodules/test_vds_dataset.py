@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from datamodules.scenes import BadSceneError, DatasetNotFoundError
-from datamodules.vds import VDSDataset, scan_vds, vds_ldr_name
+from datamodules.vds import VDSDataset, scan_vds
 from hdrsyn.io import read_hdr, read_ldr, write_hdr
+from hdrsyn.vds_layout import vds_ldr_name
 
 SIZE = 32
 

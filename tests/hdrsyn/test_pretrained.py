@@ -12,10 +12,10 @@ from PIL import Image
 
 import hdrsyn.pretrained as pretrained
 from hdrsyn.errors import MissingFileError, UsageError
+from hdrsyn.inference import reconstruct_image
 from hdrsyn.model_registry import CheckpointError, load_reconstructor
 from hdrsyn.pretrained import load_pretrained, package_model, pretrained_path, read_manifest
 from hdrsyn.reconstruct import main as reconstruct_main
-from hdrsyn.reconstruct import reconstruct_image
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.joint_stage import JointStage
 from tests.hdrsyn.test_reconstruct import save_checkpoint

@@ -11,9 +11,10 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
+from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import read_hdr, read_ldr
 from hdrsyn.model_registry import CheckpointError, load_reconstructor, stack_reconstructor
-from hdrsyn.reconstruct import main, reconstruct_image
+from hdrsyn.reconstruct import main
 from hdrsyn.tiling import ramp, run_tiled, tile_spans
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.joint_stage import JointStage
@@ -251,11 +252,11 @@ def test_cli_refuses_a_black_or_white_photo(ckpt: Path, tmp_path: Path, capsys, 
 def test_outputs_written_meanwhile_by_another_run_are_not_mixed(ckpt: Path, photo: np.ndarray, tmp_path: Path,
                                                                monkeypatch, capsys) -> None:
     """Two runs into one folder with the same stem: the one that commits second is refused as a whole."""
-    import hdrsyn.reconstruct as reconstruct
+    import hdrsyn.inference as inference
 
     cv2.imwrite(str(tmp_path / "x.png"), photo)
     out = tmp_path / "out"
-    original = reconstruct.reconstruct_image
+    original = inference.reconstruct_image
 
     def other_run_finishes_first(*args, **kwargs) -> dict:  # noqa: ANN002, ANN003
         result = original(*args, **kwargs)
@@ -263,7 +264,7 @@ def test_outputs_written_meanwhile_by_another_run_are_not_mixed(ckpt: Path, phot
         (out / "x_preview.png").write_bytes(b"the other run's")
         return result
 
-    monkeypatch.setattr(reconstruct, "reconstruct_image", other_run_finishes_first)
+    monkeypatch.setattr(inference, "reconstruct_image", other_run_finishes_first)
     assert main([str(tmp_path / "x.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 1
     assert "refusing to overwrite" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["x_preview.png"]
@@ -272,7 +273,7 @@ def test_outputs_written_meanwhile_by_another_run_are_not_mixed(ckpt: Path, phot
 
 def test_work_size_adds_the_models_corrections_to_the_full_size_analytic_stack() -> None:
     """Untrained (= analytic stack) the guided run is exact; a model's corrections are upsampled onto it."""
-    from hdrsyn.reconstruct import guided_stack
+    from hdrsyn.inference import guided_stack
     from ops.exposure import exposure_stack
 
     ldr = torch.rand(3, 96, 80, generator=torch.Generator().manual_seed(0))

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from hdrsyn.networks.baselines.expandnet import expandnet_loss
-from hdrsyn.networks.baselines.hdrcnn import hdrcnn_loss
+from lightning_modules.baselines.expandnet.loss import expandnet_loss
+from lightning_modules.baselines.hdrcnn.loss import hdrcnn_loss
 from losses.cobi import contextual_bilateral_loss
 from losses.hdr import hdr_loss
 from losses.histogram import soft_histogram

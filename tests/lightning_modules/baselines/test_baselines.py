@@ -67,16 +67,6 @@ def test_fits_two_steps_and_tests(name: str, saturated: dict, tmp_path: Path) ->
     assert (out / "stack/fake.png").is_file() == has_stack
 
 
-def test_deep_recursive_hdri_trains_on_neighbouring_exposures(batch: dict) -> None:
-    model = DeepRecursiveHDRIBaseline(base_channels=4, levels=4, disc_channels=4)
-    pairs = model.pairs(batch["stack"])
-    stack = batch["stack"][0]
-    up_in, up_out = pairs["up"]
-    down_in, down_out = pairs["down"]
-    assert torch.equal(up_in, stack[3:6]) and torch.equal(up_out, stack[4:7])
-    assert torch.equal(down_in, stack[1:4]) and torch.equal(down_out, stack[0:3])
-
-
 def test_reference_methods_refuse_to_fit(batch: dict) -> None:
     with pytest.raises(RuntimeError, match="no trainable parameters"):
         trainer(max_steps=1).fit(LinearExpansion(), loader(batch))

@@ -1,11 +1,11 @@
-"""Deep recursive HDRI networks: pix2pix generator / PatchGAN shapes and sizes, recursion, LSGAN loss."""
+"""Deep recursive HDRI networks: pix2pix generator / PatchGAN shapes and sizes, recursion."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from hdrsyn.networks.baselines import DeepRecursiveHDRI, ExposureUNet, PatchDiscriminator, lsgan_loss
+from lightning_modules.baselines.deep_recursive_hdri.model import DeepRecursiveHDRI, ExposureUNet, PatchDiscriminator
 
 
 def count(module: torch.nn.Module) -> int:
@@ -51,9 +51,3 @@ def test_stack_is_the_recursion_of_each_direction() -> None:
     torch.testing.assert_close(stack[:, 4], up1)
     torch.testing.assert_close(stack[:, 2], down1)
     torch.testing.assert_close(stack[:, 6], up3)
-
-
-def test_lsgan_loss() -> None:
-    ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
-    assert lsgan_loss(ones, real=True) == 0 and lsgan_loss(zeros, real=False) == 0
-    assert lsgan_loss(zeros, real=True) == 1 and lsgan_loss(ones * 0.5, real=False) == 0.25

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
-from hdrsyn.networks.baselines import DeepRecursiveHDRI, PatchDiscriminator, lsgan_loss
 from lightning_modules.baselines.base import HDRBaseline
+from lightning_modules.baselines.deep_recursive_hdri.loss import lsgan_loss
+from lightning_modules.baselines.deep_recursive_hdri.model import DeepRecursiveHDRI, PatchDiscriminator
 from ops.hdr_synthesis import synthesize_hdr
 
 DIRECTIONS = ("up", "down")
@@ -110,7 +111,7 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         return stack, radiance
 
 
-@register_reconstructor("lightning_modules.baselines.deep_recursive_hdri.DeepRecursiveHDRIBaseline")
+@register_reconstructor(DeepRecursiveHDRIBaseline)
 def deep_recursive_hdri_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """The recursive stack generator, merged by Debevec (no learned merge)."""
     module = restore_module(DeepRecursiveHDRIBaseline, hparams, state_dict)

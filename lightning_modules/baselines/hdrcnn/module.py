@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
-from hdrsyn.networks.baselines import HDRCNN, hdrcnn_loss
 from lightning_modules.baselines.base import HDRBaseline
+from lightning_modules.baselines.hdrcnn.loss import hdrcnn_loss
+from lightning_modules.baselines.hdrcnn.model import HDRCNN, HDRCNNRadiance
 
 
 class HDRCNNBaseline(HDRBaseline):
@@ -61,18 +61,7 @@ class HDRCNNBaseline(HDRBaseline):
         return None, self.net(batch["ldr"]).hdr
 
 
-class HDRCNNRadiance(nn.Module):
-    """The blended HDR output of an :class:`HDRCNN` alone (what reconstruction needs)."""
-
-    def __init__(self, net: HDRCNN) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
-        return self.net(ldr).hdr
-
-
-@register_reconstructor("lightning_modules.baselines.hdrcnn.HDRCNNBaseline")
+@register_reconstructor(HDRCNNBaseline)
 def hdrcnn_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """HDRCNN maps LDR straight to radiance; H and W padded to its five poolings."""
     net = restore_module(HDRCNNBaseline, hparams, state_dict).net

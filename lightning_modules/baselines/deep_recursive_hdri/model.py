@@ -1,16 +1,14 @@
-"""Deep recursive HDRI (Lee, An, Kang, ECCV 2018): stop-up / stop-down conditional GANs.
+"""Deep recursive HDRI (Lee, An, Kang, ECCV 2018): the stop-up / stop-down generators and their discriminator.
 
 Each direction is a pix2pix-style U-Net generator ``G`` mapping an exposure to the one a stop brighter
-(stop-up) or darker (stop-down), trained against a PatchGAN discriminator ``D`` with
-``L_G = L1(G(x), y) + lambda_adv E[(D(x, G(x)) - 1)^2]`` (least-squares GAN) and
-``L_D = (E[(D(x, y) - 1)^2] + E[D(x, G(x))^2]) / 2``. At inference each generator is applied
-recursively, ``x_{k+1} = G(x_k)``, and the stack is merged outside the network (Debevec & Malik).
+(stop-up) or darker (stop-down), trained against a PatchGAN discriminator ``D`` (the least-squares GAN
+loss is in :mod:`.loss`). At inference each generator is applied recursively, ``x_{k+1} = G(x_k)``, and
+the stack is merged outside the network (Debevec & Malik).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ops.checks import check_shape
@@ -141,8 +139,3 @@ class DeepRecursiveHDRI(nn.Module):
             brighter.append(up)
             darker.append(down)
         return torch.stack([*darker[::-1], ldr, *brighter], dim=1)
-
-
-def lsgan_loss(scores: torch.Tensor, real: bool) -> torch.Tensor:
-    """Least-squares GAN loss ``E[(D - 1)^2]`` for real targets, ``E[D^2]`` for fake ones (Mao et al. 2017)."""
-    return F.mse_loss(scores, torch.full_like(scores, 1.0 if real else 0.0))

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ops.checks import check_same_shape, check_shape
-from ops.precision import full_precision
+from ops.checks import check_shape
 
 #: Side to which the global branch resizes its input; six stride-2 convolutions take it to 4x4.
 GLOBAL_SIZE = 256
@@ -66,14 +65,3 @@ class ExpandNet(nn.Module):
         global_features = self.global_branch(small).expand(-1, -1, *ldr.shape[-2:])
         features = torch.cat([self.local_branch(ldr), self.dilated_branch(ldr), global_features], dim=1)
         return self.fusion(features)
-
-
-@full_precision
-def expandnet_loss(pred: torch.Tensor, target: torch.Tensor, lambda_cosine: float = 5.0) -> torch.Tensor:
-    """``L = mean |pred - target| + lambda (1 - mean_i cos(pred_i, target_i))`` over pixels ``i`` (RGB vectors).
-
-    Marnerides et al. 2018, Eq. 2 (``lambda = 5``); both images ``(B, 3, H, W)``.
-    """
-    check_same_shape(pred, target)
-    cosine = F.cosine_similarity(pred, target, dim=1, eps=1e-8)
-    return F.l1_loss(pred, target) + lambda_cosine * (1 - cosine).mean()

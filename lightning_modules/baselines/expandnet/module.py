@@ -5,13 +5,9 @@ from __future__ import annotations
 import torch
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
-from hdrsyn.networks.baselines import ExpandNet, expandnet_loss
 from lightning_modules.baselines.base import HDRBaseline
-
-
-def max_normalize(hdr: torch.Tensor) -> torch.Tensor:
-    """``hdr / max(hdr)`` per image: the [0, 1] relative HDR that ExpandNet is trained to output."""
-    return hdr / hdr.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+from lightning_modules.baselines.expandnet.loss import expandnet_loss, max_normalize
+from lightning_modules.baselines.expandnet.model import ExpandNet
 
 
 class ExpandNetBaseline(HDRBaseline):
@@ -49,7 +45,7 @@ class ExpandNetBaseline(HDRBaseline):
         return None, self.net(batch["ldr"])
 
 
-@register_reconstructor("lightning_modules.baselines.expandnet.ExpandNetBaseline")
+@register_reconstructor(ExpandNetBaseline)
 def expandnet_reconstructor(hparams: dict, state_dict: dict) -> Reconstructor:
     """ExpandNet maps LDR straight to radiance."""
     return Reconstructor(restore_module(ExpandNetBaseline, hparams, state_dict).net, "radiance")

@@ -1,0 +1,75 @@
+"""The reconstructor registry: keyed by class, any class path that reaches a class resolves, the library layer
+imports no model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hdrsyn.model_registry import (
+    CheckpointError,
+    build_reconstructor,
+    class_path_of,
+    init_defaults,
+    registered_classes,
+    resolve_class,
+)
+from lightning_modules.baselines import ExpandNetBaseline
+from lightning_modules.joint_stage import JointStage
+
+
+def checkpoint(model: torch.nn.Module, class_path: str | None) -> dict:
+    hparams = dict(model.hparams) if class_path is None else {"_class_path": class_path, **model.hparams}
+    return {"state_dict": model.state_dict(), "hyper_parameters": hparams}
+
+
+@pytest.mark.parametrize("path", [
+    "lightning_modules.baselines.expandnet.ExpandNetBaseline",  # configs and checkpoints before the packages
+    "lightning_modules.baselines.ExpandNetBaseline",  # the shortest path (jsonargparse's)
+    "lightning_modules.baselines.expandnet.module.ExpandNetBaseline",  # where the class is defined
+])
+def test_every_path_to_a_class_reaches_its_reconstructor(path: str) -> None:
+    assert resolve_class(path) is ExpandNetBaseline
+    model = build_reconstructor(checkpoint(ExpandNetBaseline(channels=4), path), Path("x.ckpt"))
+    assert model.output == "radiance" and model.class_path == "lightning_modules.baselines.expandnet.ExpandNetBaseline"
+
+
+def test_class_path_is_the_one_configs_name() -> None:
+    assert class_path_of(ExpandNetBaseline) == "lightning_modules.baselines.expandnet.ExpandNetBaseline"
+    assert class_path_of(JointStage) == "lightning_modules.joint_stage.JointStage"
+    assert {class_path_of(ExpandNetBaseline), class_path_of(JointStage)} <= set(registered_classes())
+
+
+def test_unknown_classes_are_named_with_the_registered_ones() -> None:
+    assert resolve_class("nowhere.Model") is None and resolve_class("lightning_modules.joint_stage.Nothing") is None
+    state = {"state_dict": {}, "hyper_parameters": {"_class_path": "nowhere.Model"}}
+    with pytest.raises(CheckpointError, match=r"nowhere.Model checkpoint, which has no registered .*JointStage"):
+        build_reconstructor(state, Path("x.ckpt"))
+
+
+def test_joint_stage_settings_a_checkpoint_lacks_are_its_defaults() -> None:
+    """Only the width saved: the other settings are JointStage's defaults, but shift_residual is False (the
+    output of checkpoints from before that setting)."""
+    torch.manual_seed(0)
+    joint = JointStage(width="tiny", shift_residual=False, lambda_cobi=0.0).eval()
+    model = build_reconstructor({"state_dict": joint.state_dict(), "hyper_parameters": {
+        "_class_path": "lightning_modules.joint_stage.JointStage", "width": "tiny"}}, Path("x.ckpt"))
+    defaults = init_defaults(JointStage)
+    assert model.evs == tuple(float(ev) for ev in range(-defaults["num_steps"], defaults["num_steps"] + 1))
+    assert (model.sampling, model.smoothness) == (defaults["hdr_sampling"], defaults["hdr_smoothness"])
+    ldr = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model.network(ldr), joint.generator(ldr)["stack"], rtol=0, atol=0)
+
+
+def test_the_registry_imports_no_model() -> None:
+    """``hdrsyn.model_registry`` is a library layer below ``lightning_modules``: importing it imports none."""
+    code = ("import sys, hdrsyn.model_registry\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning_modules', 'datamodules')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
