@@ -5,5 +5,3 @@ never a command-line tool (``hdrsyn.cli``, ``hdrsyn.reconstruct``, ...), which s
 registers how its checkpoints reconstruct HDR images (:mod:`hdrsyn.model_registry`) in the module that
 defines it.
 """
-
-from lightning_modules import stage_refusals as _stage_refusals  # noqa: F401 - registers the stages' refusals

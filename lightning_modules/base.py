@@ -18,6 +18,11 @@ from lightning_modules.visuals import log_image, stack_grid
 
 #: Sub-network names inside each direction of :class:`StackGenerator`.
 SUBNETS = ("global_net", "local_net", "refine_net")
+#: Why a stage-1 checkpoint cannot reconstruct HDR images (``{part}``: what it holds).
+STAGE_REFUSAL = (
+    "a training stage that holds only the {part}; it cannot reconstruct HDR images on its own. "
+    "Use a checkpoint of the joint stage (lightning_modules.joint_stage.JointStage, experiments/joint.yaml)"
+)
 #: Learning-rate schedules of every stage: constant, or cosine decay to 0 over ``trainer.max_steps``.
 LR_SCHEDULES = ("constant", "cosine")
 

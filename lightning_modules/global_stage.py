@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from hdrsyn.model_registry import refuse_checkpoints
 from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from lightning_modules.base import StackStage
+from lightning_modules.base import STAGE_REFUSAL, StackStage
 from losses.objectives import global_objective, without_centre
 
 
@@ -75,3 +76,6 @@ class GlobalStage(StackStage):
         self.log_stack_psnr("val", out["stack"], batch["stack"], batch["ev"])
         if batch_idx == 0:
             self.log_stack_image("val/stack", out["stack"][0], batch["stack"][0])
+
+
+refuse_checkpoints(GlobalStage, STAGE_REFUSAL.format(part="global (tone) networks"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from hdrsyn.model_registry import refuse_checkpoints
 from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from lightning_modules.base import StackStage
+from lightning_modules.base import STAGE_REFUSAL, StackStage
 from losses.objectives import local_objective, without_centre
 
 
@@ -64,3 +65,6 @@ class LocalStage(StackStage):
             edges = out["edges"][0].expand(-1, 3, -1, -1)
             target = without_centre(batch["edges"])[0].expand(-1, 3, -1, -1)
             self.log_stack_image("val/edges", edges, target)
+
+
+refuse_checkpoints(LocalStage, STAGE_REFUSAL.format(part="local (edge) networks"))
