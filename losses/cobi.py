@@ -9,13 +9,12 @@ import torch
 import torchvision
 from torch import nn
 
+from losses.vgg import IMAGENET_MEAN, IMAGENET_STD, load_vgg_features, tapped_features
 from ops.checks import check_same_shape, check_shape
 from ops.precision import full_precision
 
 #: Index of each ReLU output in ``torchvision.models.vgg19().features``.
 VGG19_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_4": 17, "relu4_4": 26, "relu5_4": 35}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGG19Features(nn.Module):
@@ -43,20 +42,10 @@ class VGG19Features(nn.Module):
         unknown = [name for name in layers if name not in VGG19_LAYERS]
         if unknown:
             raise ValueError(f"unknown VGG-19 layers {unknown}; choose from {list(VGG19_LAYERS)}")
-        if weights_path is None or not Path(weights_path).is_file():
-            raise FileNotFoundError(
-                f"VGG-19 weights not found at {weights_path!r}: they cannot be downloaded here. Provide a local "
-                "torchvision vgg19 state dict (e.g. vgg19-dcbb9e9d.pth from download.pytorch.org/models/, "
-                "copied onto this machine) and pass its path as weights_path."
-            )
         self.taps = {VGG19_LAYERS[name] for name in layers}
         with torch.device("meta"):
             body = torchvision.models.vgg19(weights=None).features[: max(self.taps) + 1]
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        prefix = "features."
-        wanted = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-        wanted = {key: value for key, value in wanted.items() if int(key.split(".")[0]) < len(body)}
-        body.load_state_dict(wanted, assign=True)
+        load_vgg_features(body, weights_path, "vgg19", "vgg19-dcbb9e9d.pth", "pass its path as weights_path.")
         self.body = body.requires_grad_(False).eval()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -64,13 +53,7 @@ class VGG19Features(nn.Module):
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Features of ``image`` ``(B, 3, H, W)`` in [0, 1], in VGG order."""
         check_shape(image, ["B", "3", "H", "W"])
-        x = (image - self.mean) / self.std
-        outputs = []
-        for index, layer in enumerate(self.body):
-            x = layer(x)
-            if index in self.taps:
-                outputs.append(x)
-        return outputs
+        return tapped_features(self.body, (image - self.mean) / self.std, self.taps)[1]
 
 
 def _contextual_similarity(distance: torch.Tensor, bandwidth: float, eps: float) -> torch.Tensor:

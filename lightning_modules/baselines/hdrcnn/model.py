@@ -9,12 +9,11 @@ import torch
 from torch import nn
 from torchvision.models.vgg import make_layers
 
+from losses.vgg import IMAGENET_MEAN, IMAGENET_STD, load_vgg_features, tapped_features
 from ops.checks import check_shape
 
 #: VGG16 convolution widths per level (torchvision's configuration "D" at width 64).
 VGG16_LEVELS = ((1, 1), (2, 2), (4, 4, 4), (8, 8, 8), (8, 8, 8))
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class HDRCNNOutput(NamedTuple):
@@ -112,19 +111,10 @@ class HDRCNN(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def _load_encoder(self, path: str | Path, base_channels: int) -> None:
-        if not Path(path).is_file():
-            raise FileNotFoundError(
-                f"VGG16 weights not found at {str(path)!r}: they cannot be downloaded here. Copy a torchvision "
-                "vgg16 state dict (e.g. vgg16-397923af.pth) onto this machine, or set encoder_weights: null "
-                "to train the encoder from scratch."
-            )
-        if base_channels != 64:
+        if base_channels != 64 and Path(path).is_file():
             raise ValueError(f"VGG16 weights need base_channels=64, got {base_channels}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-        if not features:
-            raise ValueError(f"{path} holds no 'features.*' entries; is it a torchvision vgg16 state dict?")
-        self.encoder.load_state_dict(features)
+        load_vgg_features(self.encoder, path, "vgg16", "vgg16-397923af.pth",
+                          "or set encoder_weights: null to train the encoder from scratch.")
 
     @property
     def multiple(self) -> int:
@@ -137,12 +127,7 @@ class HDRCNN(nn.Module):
         h, w = ldr.shape[-2:]
         if h % self.multiple != 0 or w % self.multiple != 0:
             raise ValueError(f"H and W must be multiples of {self.multiple}, got {h}x{w}")
-        x = (ldr - self.mean) / self.std
-        skips = []
-        for index, layer in enumerate(self.encoder):
-            x = layer(x)
-            if index in self.taps:
-                skips.append(x)
+        x, skips = tapped_features(self.encoder, (ldr - self.mean) / self.std, self.taps)
         x = self.latent(x)
         for block in self.decoder:
             x = block(x, skips.pop())
