@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from datamodules.base import RawSample, StackDataset, read_or_fail
-from datamodules.scenes import BadSceneError, OnBadScene, check_scene, handle_bad_scene, not_found
+from datamodules.scenes import OnBadScene, good_scenes, not_found
 from datamodules.transforms import resize
 from hdrsyn.io import read_hdr, read_ldr
 from hdrsyn.render import EMoR, EVS, apply_response, auto_exposure, render_stack
@@ -54,16 +54,12 @@ def scan_hdr_eye(root: str | Path, on_bad_scene: OnBadScene = "error") -> list[H
     for folder in (ldr_dir, hdr_dir):
         if not folder.is_dir():
             raise not_found("HDR-Eye", root, folder, HDR_EYE_TREE, HDR_EYE_SOURCE)
-    scenes = []
-    for ldr_path in sorted(ldr_dir.glob("*_LDR.tif")):
-        name = ldr_path.name.removesuffix("_LDR.tif")
-        scene = HDREyeScene(name, ldr_path, hdr_dir / f"{name}_HDR.hdr")
-        try:
-            check_scene(name, [scene.ldr_path], scene.hdr_path)
-        except BadSceneError as error:
-            handle_bad_scene(error, on_bad_scene)
-            continue
-        scenes.append(scene)
+    candidates = [
+        HDREyeScene(name, ldr_path, hdr_dir / f"{name}_HDR.hdr")
+        for ldr_path in sorted(ldr_dir.glob("*_LDR.tif"))
+        for name in [ldr_path.name.removesuffix("_LDR.tif")]
+    ]
+    scenes = good_scenes(candidates, lambda scene: [scene.ldr_path], on_bad_scene)
     if not scenes:
         raise not_found("HDR-Eye", root, ldr_dir / "C01_LDR.tif", HDR_EYE_TREE, HDR_EYE_SOURCE)
     return scenes

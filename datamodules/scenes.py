@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import OpenEXR
 from PIL import Image
@@ -94,3 +95,20 @@ def check_scene(scene: str, ldr_paths: list[Path], hdr_path: Path) -> None:
             raise BadSceneError(
                 scene, path, f"size {size[1]}x{size[0]} differs from {ldr_paths[0].name} ({expected[1]}x{expected[0]})"
             )
+
+
+Scene = TypeVar("Scene", bound=Any)
+
+
+def good_scenes(scenes: Iterable[Scene], ldr_paths: Callable[[Scene], list[Path]], policy: OnBadScene) -> list[Scene]:
+    """The ``scenes`` (each with ``name`` and ``hdr_path``) whose files pass :func:`check_scene`; a bad one
+    raises its :class:`BadSceneError`, or with ``policy="skip"`` is left out with a warning."""
+    good = []
+    for scene in scenes:
+        try:
+            check_scene(scene.name, ldr_paths(scene), scene.hdr_path)
+        except BadSceneError as error:
+            handle_bad_scene(error, policy)
+            continue
+        good.append(scene)
+    return good

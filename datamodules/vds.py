@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from datamodules.base import REFERENCE_INDEX, RawSample, StackDataset, read_or_fail
-from datamodules.scenes import BadSceneError, OnBadScene, check_scene, handle_bad_scene, not_found
+from datamodules.scenes import OnBadScene, good_scenes, not_found
 from datamodules.transforms import StackAugment, resize
 from hdrsyn.io import read_hdr, read_ldr
 from hdrsyn.vds_layout import (
@@ -50,19 +50,11 @@ def scan_vds(root: str | Path, split: Literal["train", "test"], on_bad_scene: On
     for folder in (ldr_dir, hdr_dir):
         if not folder.is_dir():
             raise not_found("VDS", root, folder, VDS_TREE, VDS_SOURCE)
-    scenes = []
-    for folder in sorted(p for p in ldr_dir.iterdir() if p.is_dir()):
-        scene = VDSScene(
-            name=folder.name,
-            ldr_paths=scene_ldr_paths(root, split, folder.name),
-            hdr_path=scene_hdr_path(root, split, folder.name),
-        )
-        try:
-            check_scene(scene.name, list(scene.ldr_paths), scene.hdr_path)
-        except BadSceneError as error:
-            handle_bad_scene(error, on_bad_scene)
-            continue
-        scenes.append(scene)
+    candidates = [
+        VDSScene(folder.name, scene_ldr_paths(root, split, folder.name), scene_hdr_path(root, split, folder.name))
+        for folder in sorted(p for p in ldr_dir.iterdir() if p.is_dir())
+    ]
+    scenes = good_scenes(candidates, lambda scene: list(scene.ldr_paths), on_bad_scene)
     if not scenes:
         raise not_found("VDS", root, ldr_dir / "<scene>", VDS_TREE, VDS_SOURCE)
     return scenes
