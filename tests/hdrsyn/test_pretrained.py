@@ -128,3 +128,22 @@ def test_the_shipped_model_verifies_and_reconstructs_a_real_photo() -> None:
     assert result["stack"].shape == (7, *photo.shape)
     score = ssim(luminance(result["preview"][None]), luminance(photo[None]), data_range=1.0)
     assert float(score) >= 0.75
+
+
+def test_lightning_predict_uses_the_packaged_model_without_a_checkpoint(tmp_path: Path) -> None:
+    """``lightning predict --config experiments/joint.yaml`` on a fresh install (no stage checkpoints)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "hdrsyn", "predict", "--config", str(root / "experiments" / "joint.yaml"),
+         "--data.init_args.image_size", "64", "--data.init_args.views_per_scene", "1",
+         "--data.init_args.num_workers", "0", "--trainer.logger", "false",
+         "--model.init_args.output_dir", str(tmp_path / "out")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no --ckpt_path: using the packaged model" in result.stderr
+    assert "lab_000.exr" in {p.name for p in (tmp_path / "out" / "predict").glob("*.exr")}
