@@ -9,8 +9,8 @@ trained checkpoint. The default model, its data, recipe and scores are described
 
 Example:
     >>> from hdrsyn.pretrained import load_pretrained
-    >>> model = load_pretrained()  # doctest: +SKIP
-    >>> model.output, model.evs  # doctest: +SKIP
+    >>> model = load_pretrained()
+    >>> model.output, model.evs
     ('stack', (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0))
 """
 
@@ -29,13 +29,19 @@ import torch
 from hdrsyn.assets_index import ASSETS
 from hdrsyn.errors import MissingFileError
 from hdrsyn.io import output_group
-from hdrsyn.model_registry import CheckpointError, Reconstructor, build_reconstructor, read_checkpoint
+from hdrsyn.model_registry import (
+    PACKAGED_FORMAT,
+    CheckpointError,
+    Reconstructor,
+    build_reconstructor,
+    read_checkpoint,
+)
 from hdrsyn.networks import GeneratorConfig
 from hdrsyn.provenance import file_sha256
 
 MODELS_DIR = ASSETS / "models"
 #: Identifies a packaged model file (``format``) and the layout of its dictionary (``version``).
-FORMAT, VERSION = "hdrsyn-model", 1
+FORMAT, VERSION = PACKAGED_FORMAT, 1
 #: Hyperparameters a packaged joint-stage model keeps: those that build its generator and its HDR merge.
 KEPT_HPARAMS = (*(f.name for f in fields(GeneratorConfig)), "hdr_sampling", "hdr_smoothness")
 
