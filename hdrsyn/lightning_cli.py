@@ -53,7 +53,7 @@ def with_base_configs(args: Sequence[str]) -> list[str]:
 
 def _bases(path: Path, seen: tuple[Path, ...] = ()) -> list[Path]:
     """The configs ``path`` composes, recursively, outermost first (none for a missing file or YAML text)."""
-    if not path.suffix.lower() in (".yaml", ".yml") or not path.is_file():
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
         return []
     if path.resolve() in seen:
         raise UsageError(f"{path}: its 'config:' entries include it again ({' -> '.join(map(str, seen))})")
@@ -125,7 +125,8 @@ class HDRSynCLI(LightningCLI):
             if arguments is not None and "save_dir" in arguments and arguments.get("save_dir") in (None, "."):
                 arguments.save_dir = root
         for callback in trainer.get("callbacks") or []:
-            if getattr(callback, "class_path", None) == CHECKPOINT_CALLBACK and callback.init_args.get("dirpath") is None:
+            is_stage_checkpoint = getattr(callback, "class_path", None) == CHECKPOINT_CALLBACK
+            if is_stage_checkpoint and callback.init_args.get("dirpath") is None:
                 callback.init_args.dirpath = str(Path(root) / "checkpoints")
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -181,8 +182,7 @@ def run(args: Sequence[str] | None = None) -> None:
     A :class:`~hdrsyn.errors.UsageError` (bad configuration, checkpoint or dataset), before or during the
     run, ends the command with its message alone and exit status 2."""
     os.environ.setdefault("WANDB_MODE", "offline")
-    given = list(args) if args is not None else sys.argv[1:]
-    args = with_base_configs(given)
+    args = with_base_configs(list(args) if args is not None else sys.argv[1:])
     command = args[:1]
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended to run from within Python")
     try:
