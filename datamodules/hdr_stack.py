@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +68,8 @@ class HDRStackDataModule(pl.LightningDataModule):
         val_views_per_scene: rendered views per held-out panorama (``"sample"`` only; default
             ``views_per_scene``). The first ``k`` views of a panorama do not depend on how many follow, so
             a run with more training views can keep the default runs' 3 x 8 validation views.
+        gamma_responses: share of ``"sample"`` training views rendered through a plain gamma response
+            (``E^(1/g)``, ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
         vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
@@ -93,6 +96,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         pin_memory: bool = False,
         vary_capture: bool = True,
         val_views_per_scene: int | None = None,
+        gamma_responses: float = 0.0,
     ) -> None:
         super().__init__()
         if dataset not in ("sample", "vds", "hdr_eye"):
@@ -120,6 +124,9 @@ class HDRStackDataModule(pl.LightningDataModule):
         self.on_bad_scene = on_bad_scene
         self.pin_memory = pin_memory
         self.vary_capture = vary_capture
+        if not 0 <= gamma_responses <= 1:
+            raise ValueError(f"gamma_responses must be in [0, 1], got {gamma_responses}")
+        self.gamma_responses = gamma_responses
         self.train_set: StackDataset | None = None
         self.val_set: StackDataset | None = None
         self.test_set: StackDataset | None = None
@@ -138,7 +145,8 @@ class HDRStackDataModule(pl.LightningDataModule):
         if self.augment:
             augment = StackAugment(self.image_size, num_images=len(EVS) + 1, zoom=self.zoom, hflip=self.hflip)
         if self.dataset == "sample":
-            sampling = VARIED_CAPTURE if self.vary_capture else ViewSampling()
+            sampling = replace(VARIED_CAPTURE if self.vary_capture else ViewSampling(),
+                               gamma_responses=self.gamma_responses)
             self.train_set = SampleDataset("train", augment=augment, sampling=sampling,
                                            views_per_scene=self.views_per_scene, seed=self.seed, **common)
             self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)

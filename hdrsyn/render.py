@@ -246,7 +246,9 @@ class ViewSampling:
     ``zoom`` applies to flat photos only. ``noise=False`` renders noise-free stacks. ``key`` is the range of
     the auto-exposure key (log-uniform; a wider range than 0.18 varies how bright the input photo is) and
     ``jpeg_quality`` the range of the JPEG quality every image of a view is compressed with (None: no
-    JPEG). Degenerate ranges draw no random numbers, so the default views stay the same.
+    JPEG). ``gamma_responses`` is the share of views whose camera response is a plain gamma curve
+    ``E^(1/g)``, ``g`` uniform in ``gamma`` (sRGB-like consumer pipelines; the others draw from EMoR).
+    Degenerate ranges and a zero share draw no random numbers, so the default views stay the same.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
@@ -259,6 +261,19 @@ class ViewSampling:
     noise: bool = True
     key: tuple[float, float] = (0.18, 0.18)
     jpeg_quality: tuple[int, int] | None = None
+    gamma_responses: float = 0.0
+    gamma: tuple[float, float] = (1.8, 2.6)
+
+
+def gamma_response(emor: EMoR, gamma: float) -> np.ndarray:
+    """The response ``E^(1/gamma)`` sampled on EMoR's irradiance grid.
+
+    Example:
+        >>> emor = EMoR.load()
+        >>> round(float(np.interp(0.18, emor.E, gamma_response(emor, 2.2))), 3)
+        0.459
+    """
+    return np.power(np.clip(emor.E, 0.0, 1.0), 1.0 / gamma)
 
 
 #: Training views of the bundled sample: input exposure and JPEG compression vary as in real photos.
@@ -294,7 +309,10 @@ def render_random_view(
         view = square_crop(image, size, zoom=rng.uniform(*sampling.zoom), center=tuple(rng.uniform(0, 1, 2)))
     key = sampling.key[0] if sampling.key[0] == sampling.key[1] else _log_uniform(rng, sampling.key)
     view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
-    response = sample_response(emor, rng, k=sampling.response_components)
+    if sampling.gamma_responses > 0 and rng.uniform() < sampling.gamma_responses:
+        response = gamma_response(emor, rng.uniform(*sampling.gamma))
+    else:
+        response = sample_response(emor, rng, k=sampling.response_components)
     noise = None
     if sampling.noise:
         noise = (_log_uniform(rng, sampling.shot_noise), _log_uniform(rng, sampling.read_noise))

@@ -37,6 +37,10 @@ def test_more_training_views_keep_the_validation_views() -> None:
     assert [many.train_set.names[3 * i] for i in range(13)] == few.train_set.names
     many.setup("test")
     assert many.test_set.names == few.val_set.names
+    gamma = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0, gamma_responses=1.0)
+    gamma.setup("fit")  # training views through gamma curves; the held-out views stay as they are
+    assert (gamma.val_set.stacks == few.val_set.stacks).all()
+    assert not (gamma.train_set.stacks == few.train_set.stacks).all()
 
 
 def test_vds_splits(vds_root: Path) -> None:
@@ -92,6 +96,8 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule("vds")
     with pytest.raises(ValueError, match="on_bad_scene"):
         HDRStackDataModule(on_bad_scene="ignore")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"gamma_responses must be in \[0, 1\], got 1.5"):
+        HDRStackDataModule(gamma_responses=1.5)
     with pytest.raises(DatasetNotFoundError, match="Expected layout"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)

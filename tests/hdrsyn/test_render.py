@@ -161,3 +161,19 @@ def test_varied_capture_changes_exposure_and_adds_jpeg(emor: EMoR) -> None:
     # default sampling draws no extra random numbers: the default views are unchanged
     same = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(key=(0.18, 0.18)))
     np.testing.assert_array_equal(same[0], render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0])
+
+
+def test_gamma_responses_render_through_a_gamma_curve(emor: EMoR) -> None:
+    """``gamma_responses=1``: one stop more exposure multiplies unclipped levels by ``2^(1/g)``, g in 1.8..2.6;
+    a zero share draws nothing extra (the default views are unchanged)."""
+    pano = np.exp2(np.random.default_rng(0).uniform(-4, 4, (64, 128, 3))).astype(np.float32)
+    sampling = ViewSampling(noise=False, gamma_responses=1.0)
+    for seed in range(4):
+        stack, _ = render_random_view(pano, emor, np.random.default_rng(seed), 32, True, sampling)
+        z0, z1 = stack[3].astype(np.float64), stack[4].astype(np.float64)  # EV 0 and EV +1, uint8
+        well = (z0 > 40) & (z1 < 230)
+        ratio = np.median(np.log2(z1[well] / z0[well]))
+        assert 1 / 2.6 - 0.02 < ratio < 1 / 1.8 + 0.02, ratio
+    default = render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0]
+    zero = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(gamma_responses=0.0))[0]
+    np.testing.assert_array_equal(default, zero)
