@@ -218,6 +218,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint["state_dict"] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
                                     for k, v in state.items()}
         return checkpoint
+    if isinstance(checkpoint, dict):  # a checkpoint of plain values only: already read in full
+        return checkpoint
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # noqa: BLE001 - torch.load raises many types for a bad file

@@ -33,6 +33,7 @@ from hdrsyn.model_registry import (
     PACKAGED_FORMAT,
     CheckpointError,
     Reconstructor,
+    StackOutput,
     build_reconstructor,
     read_checkpoint,
 )
@@ -99,11 +100,11 @@ def package_model(ckpt: Path, name: str, folder: Path | None = None, make_defaul
     """
     folder = folder or MODELS_DIR
     checkpoint = read_checkpoint(ckpt)
-    build_reconstructor(checkpoint, ckpt)  # refuses what cannot reconstruct (a stage-1 file, NaN weights)
-    hparams = checkpoint["hyper_parameters"]
-    class_path = hparams.get("_class_path", "lightning_modules.joint_stage.JointStage")
-    if class_path != "lightning_modules.joint_stage.JointStage":
+    model = build_reconstructor(checkpoint, ckpt)  # refuses what cannot reconstruct (stage 1, NaN weights)
+    class_path = model.class_path
+    if not isinstance(model.network, StackOutput):  # a packaged model is a StackGenerator's weights
         raise CheckpointError(f"{ckpt} is a {class_path} checkpoint; only joint-stage models are packaged")
+    hparams = checkpoint["hyper_parameters"]
     state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v
              for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")}
     packaged = {
