@@ -138,11 +138,10 @@ class StackGenerator(nn.Module):
         previous: list[torch.Tensor] | None,
         refine: bool,
         first: ExposureStep | None = None,
-    ) -> tuple[list[ExposureStep], dict[str, list[torch.Tensor]]]:
+    ) -> list[ExposureStep]:
         """Recurse one direction; ``previous[k]`` (teacher forcing) replaces the input of step ``k >= 1``.
 
         ``first``, step 0 of ``net`` on the same ``image`` from another pass, is reused, not recomputed.
-        Returns the steps and their ``images``, ``globals`` and ``edges`` lists.
         """
         steps: list[ExposureStep] = []
         state = None
@@ -152,9 +151,7 @@ class StackGenerator(nn.Module):
             step = first if k == 0 and first is not None else net(image, k, state, refine)
             image, state = step.image, step.state
             steps.append(step)
-        lists = {"images": [s.image for s in steps], "globals": [s.global_image for s in steps],
-                 "edges": [s.edges for s in steps if s.edges is not None]}
-        return steps, lists
+        return steps
 
     def _teacher_inputs(
         self, ldr: torch.Tensor, targets: torch.Tensor
@@ -169,16 +166,19 @@ class StackGenerator(nn.Module):
         scaled = targets * 2 - 1
         return [scaled[:, n + k] for k in range(n)], [scaled[:, n - k] for k in range(n)]
 
-    def _outputs(self, ldr: torch.Tensor, up: dict[str, list], down: dict[str, list]) -> dict[str, torch.Tensor]:
-        """The output dictionary of :meth:`forward` from both directions' step lists."""
+    def _outputs(
+        self, ldr: torch.Tensor, up: list[ExposureStep], down: list[ExposureStep]
+    ) -> dict[str, torch.Tensor]:
+        """The output dictionary of :meth:`forward` from both directions' steps (EV -n..-1, then +1..+n)."""
         n = self.num_steps
-        generated = (torch.stack([*down["images"][::-1], *up["images"]], dim=1) + 1) / 2
+        ordered = [*down[::-1], *up]
+        generated = (torch.stack([s.image for s in ordered], dim=1) + 1) / 2
         out = {
             "stack": torch.cat([generated[:, :n], ldr[:, None], generated[:, n:]], dim=1),
-            "global": (torch.stack([*down["globals"][::-1], *up["globals"]], dim=1) + 1) / 2,
+            "global": (torch.stack([s.global_image for s in ordered], dim=1) + 1) / 2,
         }
-        if up["edges"]:
-            out["edges"] = torch.stack([*down["edges"][::-1], *up["edges"]], dim=1)
+        if ordered[0].edges is not None:
+            out["edges"] = torch.stack([s.edges for s in ordered], dim=1)
         return out
 
     def forward(
@@ -203,8 +203,8 @@ class StackGenerator(nn.Module):
         up_previous = down_previous = None
         if targets is not None:
             up_previous, down_previous = self._teacher_inputs(ldr, targets)
-        _, up = self._run(self.up, x, up_previous, refine)
-        _, down = self._run(self.down, x, down_previous, refine)
+        up = self._run(self.up, x, up_previous, refine)
+        down = self._run(self.down, x, down_previous, refine)
         return self._outputs(ldr, up, down)
 
     def forward_pair(
@@ -219,8 +219,8 @@ class StackGenerator(nn.Module):
         check_shape(ldr, ["B", "3", "H", "W"])
         x = ldr * 2 - 1
         up_previous, down_previous = self._teacher_inputs(ldr, targets)
-        up_steps, up = self._run(self.up, x, None, refine)
-        down_steps, down = self._run(self.down, x, None, refine)
-        _, up_teacher = self._run(self.up, x, up_previous, refine, first=up_steps[0])
-        _, down_teacher = self._run(self.down, x, down_previous, refine, first=down_steps[0])
+        up = self._run(self.up, x, None, refine)
+        down = self._run(self.down, x, None, refine)
+        up_teacher = self._run(self.up, x, up_previous, refine, first=up[0])
+        down_teacher = self._run(self.down, x, down_previous, refine, first=down[0])
         return self._outputs(ldr, up, down), self._outputs(ldr, up_teacher, down_teacher)
