@@ -15,6 +15,7 @@ test``), mean over the inputs. Prints and writes a markdown table.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,22 +43,54 @@ def reference() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def scores(method: str, model: Reconstructor | None, images: torch.Tensor, hdr: torch.Tensor, index: int) -> dict:
-    """Stack PSNR per EV (where there is a stack) and HDR scores of ``method`` from input ``images[index]``."""
-    ldr = images[index]
+def score(method: str, model: Reconstructor | None, ldr: torch.Tensor, hdr: torch.Tensor,
+          true_stack: torch.Tensor | None = None, work_size: int | None = None) -> dict:
+    """HDR scores of ``method`` from one input ``ldr`` ``(3, H, W)``, and where it makes a stack and
+    ``true_stack`` ``(7, 3, H, W)`` (EV -3..+3) is given, the stack PSNR per EV without the input;
+    ``s``: seconds to reconstruct. A model runs at ``work_size`` (:func:`hdrsyn.inference.reconstruct_image`)."""
+    start = time.perf_counter()
     if method == "x^2.2":
         radiance, stack = ldr[None].pow(2.2), None
     elif method == "analytic stack":
         stack = exposure_stack(ldr[None], [-3, -2, -1, 0, 1, 2, 3])[0]
         radiance = synthesize_hdr(stack[None], torch.exp2(torch.arange(-3.0, 4.0))[None])[0]
     else:
-        result = reconstruct_image(model, ldr)
+        result = reconstruct_image(model, ldr, work_size=work_size)
         radiance, stack = result["radiance"][None], result.get("stack")
-    out = {"pu21": float(pu21_psnr(radiance, hdr)), "mu": float(mu_law_psnr(radiance, hdr))}
-    if stack is not None:
-        psnr = stack_psnr(stack[None], images[index - 3 : index + 4][None])[0]  # EV -3..+3 without the input
+    out = {"s": time.perf_counter() - start, "pu21": float(pu21_psnr(radiance, hdr)), "mu": float(mu_law_psnr(radiance, hdr))}
+    if stack is not None and true_stack is not None:
+        psnr = stack_psnr(stack[None], true_stack[None])[0]
         out.update({f"ev{ev:+d}": float(value) for ev, value in zip(EVS, psnr)})
     return out
+
+
+def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
+    """x^2.2 and the analytic stack, then each ``label=path`` model (``packaged``: the default model)."""
+    methods: dict[str, Reconstructor | None] = {"x^2.2": None, "analytic stack": None}
+    for spec in specs:
+        label, _, path = spec.partition("=")
+        methods[label] = load_reconstructor(path or pretrained_path())
+    return methods
+
+
+COLUMNS = {"pu21": "PU21-PSNR", "mu": "μ-PSNR", **{f"ev{ev:+d}": f"stack EV {ev:+d}" for ev in EVS}, "s": "s / image"}
+
+
+def table_rows(table: dict[str, list[dict]], keys: list[str] | None = None) -> list[str]:
+    """Markdown rows (header first) of the mean of each method's scores ``keys`` (default: all but time)."""
+    keys = keys or [k for k in COLUMNS if k != "s"]
+    rows = ["| method | " + " | ".join(COLUMNS[k] for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for method, results in table.items():
+        cells = [f"{np.mean([r[k] for r in results]):.2f}" if k in results[0] else "—" for k in keys]
+        rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """Print ``text`` and write it to ``output`` (all or nothing) when given."""
+    print(text)
+    if output:
+        atomic_write(output, lambda path: path.write_text(text))
 
 
 def main() -> None:
@@ -70,23 +103,12 @@ def main() -> None:
     images, hdr = reference()
     if any(not 3 <= i < len(images) - 3 for i in args.inputs):
         parser.error(f"--inputs must lie in [3, {len(images) - 4}]")
-    methods: dict[str, Reconstructor | None] = {"x^2.2": None, "analytic stack": None}
-    for spec in args.models:
-        label, _, path = spec.partition("=")
-        methods[label] = load_reconstructor(path or pretrained_path())  # "packaged": the default model
-    table = {m: [scores(m, model, images, hdr, i) for i in args.inputs] for m, model in methods.items()}
-    keys = ["pu21", "mu", *(f"ev{ev:+d}" for ev in EVS)]
+    methods = load_methods(args.models)
+    table = {m: [score(m, model, images[i], hdr, images[i - 3 : i + 4]) for i in args.inputs]
+             for m, model in methods.items()}
     rows = [f"Memorial Church (real 8-bit exposures, one stop apart; inputs = exposures {args.inputs} of 0..15, "
-            "shortest first). HDR reference: our merge of all 16. Mean over the inputs.", "",
-            "| method | PU21-PSNR | μ-PSNR | " + " | ".join(f"stack EV {ev:+d}" for ev in EVS) + " |",
-            "|---" * (len(keys) + 1) + "|"]
-    for method, results in table.items():
-        cells = [f"{np.mean([r[k] for r in results]):.2f}" if k in results[0] else "—" for k in keys]
-        rows.append(f"| {method} | " + " | ".join(cells) + " |")
-    text = "\n".join(rows) + "\n"
-    print(text)
-    if args.output:
-        atomic_write(args.output, lambda path: path.write_text(text))
+            "shortest first). HDR reference: our merge of all 16. Mean over the inputs.", "", *table_rows(table)]
+    write_report("\n".join(rows) + "\n", args.output)
 
 
 if __name__ == "__main__":

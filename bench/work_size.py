@@ -13,23 +13,19 @@ test``) and seconds per image.
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from datamodules.sample import SampleDataset
-from hdrsyn.inference import reconstruct_image
-from hdrsyn.io import atomic_write
-from hdrsyn.metrics import mu_law_psnr, pu21_psnr
-from hdrsyn.model_registry import load_reconstructor
-from hdrsyn.pretrained import pretrained_path
-from ops.exposure import exposure_stack
-from ops.hdr_synthesis import synthesize_hdr
+from tqdm import tqdm  # noqa: E402
+
+from bench.real_stack import score, table_rows, write_report  # noqa: E402
+from datamodules.sample import SampleDataset  # noqa: E402
+from hdrsyn.model_registry import load_reconstructor  # noqa: E402
+from hdrsyn.pretrained import pretrained_path  # noqa: E402
 
 
-@torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path, default=None, help="model (default: the packaged model)")
@@ -40,34 +36,16 @@ def main() -> None:
     args = parser.parse_args()
     model = load_reconstructor(args.ckpt or pretrained_path())
     data = SampleDataset("val", image_size=args.size, views_per_scene=args.views)
-    evs = torch.tensor(model.evs)
     methods = {"x^2.2": None, "analytic stack": None, "model, full size": None,
                **{f"model, work size {w}": w for w in args.work_sizes}}
-    scores: dict[str, dict[str, list[float]]] = {m: {"pu21": [], "mu": [], "s": []} for m in methods}
+    table: dict[str, list[dict]] = {m: [] for m in methods}
     for index in tqdm(range(len(data)), desc=f"{args.size}-px views"):
         sample = data[index]
-        ldr, hdr = sample["ldr"], sample["hdr"][None]
         for method, work in methods.items():
-            start = time.perf_counter()
-            if method == "x^2.2":
-                radiance = ldr[None].pow(2.2)
-            elif method == "analytic stack":
-                radiance = synthesize_hdr(exposure_stack(ldr[None], model.evs), torch.exp2(evs)[None])[0]
-            else:
-                radiance = reconstruct_image(model, ldr, work_size=work)["radiance"][None]
-            scores[method]["s"].append(time.perf_counter() - start)
-            scores[method]["pu21"].append(float(pu21_psnr(radiance, hdr)))
-            scores[method]["mu"].append(float(mu_law_psnr(radiance, hdr)))
-    rows = [f"Held-out views rendered at {args.size} px ({len(data)} views), model {args.ckpt or pretrained_path()}",
-            "", "| method | PU21-PSNR | μ-PSNR | s / image |", "|---|---|---|---|"]
-    for method, values in scores.items():
-        pu21, mu = torch.tensor(values["pu21"]), torch.tensor(values["mu"])
-        rows.append(f"| {method} | {pu21.mean():.2f} ± {pu21.std():.2f} | {mu.mean():.2f} ± {mu.std():.2f} | "
-                    f"{sum(values['s']) / len(values['s']):.2f} |")
-    table = "\n".join(rows) + "\n"
-    print(table)
-    if args.output:
-        atomic_write(args.output, lambda path: path.write_text(table))
+            table[method].append(score(method, model, sample["ldr"], sample["hdr"][None], work_size=work))
+    rows = [f"Held-out views rendered at {args.size} px ({len(data)} views), model {args.ckpt or pretrained_path()}. "
+            "Mean over the views.", "", *table_rows(table, ["pu21", "mu", "s"])]
+    write_report("\n".join(rows) + "\n", args.output)
 
 
 if __name__ == "__main__":
