@@ -204,7 +204,7 @@ class JointStage(HDRMethod, StackStage):
         parts = global_objective(out["global"], target, hp.lambda_l1, hp.lambda_hist)
         total = parts["global"]
         if "edges" in out:
-            parts.update(local_objective(out["edges"], target, hp.lambda_edge))
+            parts.update(local_objective(out["edges"], without_centre(batch["edges"]), hp.lambda_edge))
             total = total + parts["local"]
         pred_hdr = None
         if hp.use_hdr_layer and not teacher:

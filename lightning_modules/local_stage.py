@@ -21,7 +21,6 @@ class LocalStage(StackStage):
         width, num_steps, use_gru, use_cin, shift_residual: as
             :class:`~lightning_modules.global_stage.GlobalStage`.
         lambda_edge: weight of Eq. 5 (paper 1).
-        edge_sigma: Canny sigma of the target edge maps (paper 2).
         lr, betas, weight_decay: gradient-centralised Adam.
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
     """
@@ -36,7 +35,6 @@ class LocalStage(StackStage):
         use_cin: bool = DEFAULT_GENERATOR.use_cin,
         shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         lambda_edge: float = 1.0,
-        edge_sigma: float = 2.0,
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
@@ -49,8 +47,7 @@ class LocalStage(StackStage):
 
     def objective(self, batch: dict) -> dict[str, torch.Tensor]:
         out = self.generator(batch["ldr"], targets=batch["stack"], refine=False)
-        return local_objective(out["edges"], without_centre(batch["stack"]), self.hparams.lambda_edge,
-                               self.hparams.edge_sigma)
+        return local_objective(out["edges"], without_centre(batch["edges"]), self.hparams.lambda_edge)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         parts = self.objective(batch)

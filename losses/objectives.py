@@ -25,10 +25,11 @@ def global_objective(
     return {"global_l1": l1, "global_hist": hist, "global": lambda_l1 * l1 + lambda_hist * hist}
 
 
-def local_objective(pred_edges: torch.Tensor, target: torch.Tensor, lambda_edge: float = 1.0,
-                    sigma: float = 2.0) -> dict[str, torch.Tensor]:
-    """Eq. 5: ``lambda3 L_edge`` between predicted edge maps and Canny edges of the target images."""
-    edge = edge_loss(pred_edges, target, sigma)
+def local_objective(pred_edges: torch.Tensor, target_edges: torch.Tensor, lambda_edge: float = 1.0
+                    ) -> dict[str, torch.Tensor]:
+    """Eq. 5: ``lambda3 L_edge`` between predicted edge maps and the target images' Canny edge maps
+    (``batch["edges"]`` without the input's)."""
+    edge = edge_loss(pred_edges, target_edges)
     return {"local_edge": edge, "local": lambda_edge * edge}
 
 

@@ -208,3 +208,23 @@ def test_shared_first_step_gives_the_two_pass_loss_and_gradients(batch: dict, st
     a = torch.cat([g.flatten() for g in shared_grads if g is not None])
     b = torch.cat([g.flatten() for g in two_grads if g is not None])
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))  # summation order only
+
+
+@pytest.mark.parametrize("stage", ["local", "joint"])
+def test_edge_term_reads_the_batch_edges(batch: dict, stage: str) -> None:
+    """Eq. 5 compares the predicted edge maps with the batch's Canny maps (made once by the data), not
+    with edges recomputed from the stack: the term is the L1 to ``batch["edges"]`` without the input's."""
+    torch.manual_seed(0)
+    edges = (torch.rand(1, 7, 1, 64, 64) > 0.9).float()
+    batch = {**batch, "edges": edges}
+    if stage == "local":
+        model = LocalStage(width="tiny")
+        pred, part = model.generator(batch["ldr"], targets=batch["stack"], refine=False)["edges"], "local_edge"
+        value = model.objective(batch)[part]
+    else:
+        model = JointStage(width="tiny", lambda_cobi=0.0)
+        out = model.generator(batch["ldr"])
+        pred, part = out["edges"], "local_edge"
+        value = model.losses(out, batch, teacher=False)[part]
+    expected = (pred - torch.cat([edges[:, :3], edges[:, 4:]], dim=1)).abs().mean()
+    assert float(value) == pytest.approx(float(expected), rel=1e-6)
