@@ -6,10 +6,12 @@ again, noise-free and without JPEG, through each response below; the EMoR row is
 response at EV -3..+3. Models and scores as in ``bench/real_stack.py``: PU21-PSNR and mu-PSNR of the
 HDR against the view's radiance, stack PSNR per EV for stack models; x^2.2 and the analytic exposure
 stack are the references. None of the curves is tuned to a model: they are textbook consumer
-pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR JPEG).
+pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR JPEG). The last group
+is the real camera of ``bench/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
+draws the PU21-PSNR of every method and group as grouped bars.
 
-    python bench/unseen_responses.py release=hdrsyn/assets/models/hdrsyn-cpu-sample-v1.pt \\
-        -o reports/release/unseen_responses.md
+    python bench/unseen_responses.py packaged -o reports/release/unseen_responses.md \\
+        --chart reports/release/unseen_responses.png
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.real_stack import load_methods, score, table_rows, write_report  # noqa: E402
+from bench.real_stack import load_methods, reference, score, table_rows, write_report  # noqa: E402
 from datamodules.sample import SampleDataset  # noqa: E402
+from hdrsyn.plots import plt, save_figure  # noqa: E402
 from hdrsyn.render import EMoR, render_stack  # noqa: E402
+
+MEMORIAL = "real camera (Memorial Church)"
 
 
 def srgb(x: np.ndarray) -> np.ndarray:
@@ -63,22 +68,52 @@ def views(response: Callable[[np.ndarray], np.ndarray] | None, size: int) -> lis
     return out
 
 
+def memorial_views() -> list[tuple[torch.Tensor, ...]]:
+    """``(ldr, hdr, true_stack)`` for each of the Memorial Church exposures 6..12 as the input."""
+    images, hdr = reference()
+    return [(images[i], hdr, images[i - 3 : i + 4]) for i in range(6, 13)]
+
+
+def bar_chart(pu21: dict[str, dict[str, float]], path: Path) -> None:
+    """Grouped bars: per group (response), the mean PU21-PSNR of each method."""
+    groups, methods = list(pu21), list(next(iter(pu21.values())))
+    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.6), dpi=100)
+    width = 0.8 / len(methods)
+    for k, method in enumerate(methods):
+        xs = [g + (k - (len(methods) - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, [pu21[group][method] for group in groups], width, label=method)
+    ax.set_xticks(range(len(groups)), [g.replace(" (", "\n(") for g in groups], fontsize=8)
+    low = min(min(v.values()) for v in pu21.values())
+    ax.set_ylim(low - 2, None)
+    ax.set_ylabel("PU21-PSNR (dB)")
+    ax.set_title("Camera responses no training view uses")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="label=path, or 'packaged'")
     parser.add_argument("--size", type=int, default=128, help="side of the views (the held-out set's is 128)")
     parser.add_argument("-o", "--output", type=Path)
+    parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
     args = parser.parse_args()
     methods = load_methods(args.models)
     rows = ["Held-out views (lab, venice, night; 24) rendered through responses no training view uses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the held-out set as `lightning test` sees it). "
-            "Mean over the views.", ""]
-    for name, response in {"EMoR (held-out set)": None, **RESPONSES}.items():
-        data = views(response, args.size)
+            "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
+            "exposures 6..12 as inputs).", ""]
+    pu21: dict[str, dict[str, float]] = {}
+    for name in ["EMoR (held-out set)", *RESPONSES, MEMORIAL]:
+        data = memorial_views() if name == MEMORIAL else views(RESPONSES.get(name), args.size)
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}
+        pu21[name] = {m: float(np.mean([r["pu21"] for r in results])) for m, results in table.items()}
         rows += [f"**{name}**", "", *table_rows(table), ""]
     write_report("\n".join(rows), args.output)
+    if args.chart:
+        bar_chart(pu21, args.chart)
 
 
 if __name__ == "__main__":

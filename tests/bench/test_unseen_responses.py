@@ -39,3 +39,10 @@ def test_views_are_rendered_through_the_response() -> None:
     emor = views(None, 32)
     analytic = lambda data: np.mean([score("analytic stack", None, *v)["pu21"] for v in data[:6]])  # noqa: E731
     assert analytic(srgb_views) > analytic(emor) + 2
+
+
+def test_bar_chart_writes_a_png(tmp_path) -> None:
+    from bench.unseen_responses import bar_chart
+
+    bar_chart({"sRGB": {"x^2.2": 26.3, "model": 27.0}, "log": {"x^2.2": 20.9, "model": 25.1}}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
