@@ -246,9 +246,11 @@ class ViewSampling:
     ``zoom`` applies to flat photos only. ``noise=False`` renders noise-free stacks. ``key`` is the range of
     the auto-exposure key (log-uniform; a wider range than 0.18 varies how bright the input photo is) and
     ``jpeg_quality`` the range of the JPEG quality every image of a view is compressed with (None: no
-    JPEG). ``gamma_responses`` is the share of views whose camera response is a plain gamma curve
-    ``E^(1/g)``, ``g`` uniform in ``gamma`` (sRGB-like consumer pipelines; the others draw from EMoR).
-    Degenerate ranges and a zero share draw no random numbers, so the default views stay the same.
+    JPEG). ``gamma_responses`` is the share of views whose camera response is a gamma curve
+    ``E^(1/g)``, ``g`` uniform in ``gamma`` (sRGB-like consumer pipelines; the others draw from EMoR),
+    followed by a contrast S-curve of strength uniform in ``contrast`` (:func:`contrast_curve`: the
+    tone curve a camera applies to its JPEGs; (0, 0) = none). Degenerate ranges and a zero share draw
+    no random numbers, so the default views stay the same.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
@@ -263,6 +265,7 @@ class ViewSampling:
     jpeg_quality: tuple[int, int] | None = None
     gamma_responses: float = 0.0
     gamma: tuple[float, float] = (1.8, 2.6)
+    contrast: tuple[float, float] = (0.0, 0.0)
 
 
 def gamma_response(emor: EMoR, gamma: float) -> np.ndarray:
@@ -274,6 +277,20 @@ def gamma_response(emor: EMoR, gamma: float) -> np.ndarray:
         0.459
     """
     return np.power(np.clip(emor.E, 0.0, 1.0), 1.0 / gamma)
+
+
+def contrast_curve(response: np.ndarray, strength: float) -> np.ndarray:
+    """``response`` through a contrast S-curve: ``(1 - s) y + s * smoothstep(y)``, ``smoothstep(y) =
+    y^2 (3 - 2y)``; monotone for ``s`` in [0, 1], fixes 0, 1/2 and 1 (``s = 0``: unchanged).
+
+    Example:
+        >>> y = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+        >>> contrast_curve(y, 0.5).round(4).tolist()
+        [0.0, 0.2031, 0.5, 0.7969, 1.0]
+    """
+    if not 0 <= strength <= 1:
+        raise ValueError(f"contrast strength must be in [0, 1], got {strength}")
+    return (1 - strength) * response + strength * response * response * (3 - 2 * response)
 
 
 #: Training views of the bundled sample: input exposure and JPEG compression vary as in real photos.
@@ -311,6 +328,8 @@ def render_random_view(
     view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
     if sampling.gamma_responses > 0 and rng.uniform() < sampling.gamma_responses:
         response = gamma_response(emor, rng.uniform(*sampling.gamma))
+        if sampling.contrast[1] > 0:
+            response = contrast_curve(response, rng.uniform(*sampling.contrast))
     else:
         response = sample_response(emor, rng, k=sampling.response_components)
     noise = None

@@ -98,6 +98,8 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule(on_bad_scene="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"gamma_responses must be in \[0, 1\], got 1.5"):
         HDRStackDataModule(gamma_responses=1.5)
+    with pytest.raises(ValueError, match=r"gamma_contrast must be a range within \[0, 1\], got \(0.5, 0.2\)"):
+        HDRStackDataModule(gamma_contrast=(0.5, 0.2))
     with pytest.raises(DatasetNotFoundError, match="Expected layout"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)

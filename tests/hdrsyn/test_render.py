@@ -6,6 +6,7 @@ import pytest
 from hdrsyn.render import (
     EMoR,
     EVS,
+    contrast_curve,
     VARIED_CAPTURE,
     ViewSampling,
     apply_response,
@@ -177,3 +178,25 @@ def test_gamma_responses_render_through_a_gamma_curve(emor: EMoR) -> None:
     default = render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0]
     zero = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(gamma_responses=0.0))[0]
     np.testing.assert_array_equal(default, zero)
+
+
+def test_contrast_curve_is_a_monotone_s_curve_and_used_after_gamma(emor: EMoR) -> None:
+    """The S-curve keeps 0, 1/2 and 1, darkens below 1/2 and brightens above, stays monotone for every
+    strength; ``contrast`` draws it only for gamma views, so a zero range leaves the gamma views as they were."""
+    y = np.linspace(0, 1, 1025)
+    for s in (0.0, 0.3, 1.0):
+        c = contrast_curve(y, s)
+        assert c[0] == 0 and c[512] == pytest.approx(0.5) and c[-1] == pytest.approx(1.0)
+        assert np.all(np.diff(c) >= 0)
+        assert np.all(c[1:512] <= y[1:512]) and np.all(c[513:-1] >= y[513:-1])
+    np.testing.assert_array_equal(contrast_curve(y, 0.0), y)
+    with pytest.raises(ValueError, match="contrast strength"):
+        contrast_curve(y, 1.5)
+    pano = np.exp2(np.random.default_rng(0).uniform(-4, 4, (64, 128, 3))).astype(np.float32)
+    plain = ViewSampling(noise=False, gamma_responses=1.0)
+    contrasty = ViewSampling(noise=False, gamma_responses=1.0, contrast=(0.5, 0.5))
+    a = render_random_view(pano, emor, np.random.default_rng(0), 32, True, plain)[0].astype(float)
+    b = render_random_view(pano, emor, np.random.default_rng(0), 32, True, contrasty)[0].astype(float)
+    assert b[a < 100].mean() < a[a < 100].mean() and b[a > 160].mean() > a[a > 160].mean()
+    zero = ViewSampling(noise=False, gamma_responses=1.0, contrast=(0.0, 0.0))
+    np.testing.assert_array_equal(a, render_random_view(pano, emor, np.random.default_rng(0), 32, True, zero)[0])
