@@ -65,11 +65,12 @@ def score(method: str, model: Reconstructor | None, ldr: torch.Tensor, hdr: torc
 
 
 def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
-    """x^2.2 and the analytic stack, then each ``label=path`` model (``packaged``: the default model)."""
+    """x^2.2 and the analytic stack, then each ``label=path`` model (path ``packaged`` or none: the default
+    packaged model)."""
     methods: dict[str, Reconstructor | None] = {"x^2.2": None, "analytic stack": None}
     for spec in specs:
         label, _, path = spec.partition("=")
-        methods[label] = load_reconstructor(path or pretrained_path())
+        methods[label] = load_reconstructor(pretrained_path() if path in ("", "packaged") else path)
     return methods
 
 
