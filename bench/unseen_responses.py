@@ -86,7 +86,7 @@ def bar_chart(pu21: dict[str, dict[str, float]], path: Path) -> None:
     low = min(min(v.values()) for v in pu21.values())
     ax.set_ylim(low - 2, None)
     ax.set_ylabel("PU21-PSNR (dB)")
-    ax.set_title("Camera responses no training view uses")
+    ax.set_title("Held-out views through other camera responses, and a real camera")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     save_figure(fig, path)
