@@ -1,4 +1,4 @@
-"""Scores on the held-out views rendered through camera responses that no training view uses.
+"""Scores on the held-out views rendered through other camera responses, and on a real camera.
 
 The 24 held-out views of ``lightning test`` (scenes lab, venice, night; 8 views each, seed 0) are rendered
 again, noise-free and without JPEG, through each response below; the EMoR row is the held-out set itself
@@ -6,7 +6,9 @@ again, noise-free and without JPEG, through each response below; the EMoR row is
 response at EV -3..+3. Models and scores as in ``bench/real_stack.py``: PU21-PSNR and mu-PSNR of the
 HDR against the view's radiance, stack PSNR per EV for stack models; x^2.2 and the analytic exposure
 stack are the references. None of the curves is tuned to a model: they are textbook consumer
-pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR JPEG). The last group
+pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR JPEG); whether a
+model's training responses include a family (``gamma_responses`` with ``gamma_contrast`` covers the
+S-curve one) is for the reader of the table to note. The last group
 is the real camera of ``bench/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
 draws the PU21-PSNR of every method and group as grouped bars.
 
@@ -100,7 +102,7 @@ def main() -> None:
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
     args = parser.parse_args()
     methods = load_methods(args.models)
-    rows = ["Held-out views (lab, venice, night; 24) rendered through responses no training view uses "
+    rows = ["Held-out views (lab, venice, night; 24) rendered through other camera responses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the held-out set as `lightning test` sees it). "
             "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
             "exposures 6..12 as inputs).", ""]
