@@ -57,11 +57,18 @@ def score(method: str, model: Reconstructor | None, ldr: torch.Tensor, hdr: torc
     else:
         result = reconstruct_image(model, ldr, work_size=work_size)
         radiance, stack = result["radiance"][None], result.get("stack")
-    out = {"s": time.perf_counter() - start, "pu21": float(pu21_psnr(radiance, hdr)), "mu": float(mu_law_psnr(radiance, hdr))}
+    out = {"s": time.perf_counter() - start, "pu21": float(pu21_psnr(radiance, hdr)),
+           "mu": float(mu_law_psnr(radiance, hdr))}
     if stack is not None and true_stack is not None:
         psnr = stack_psnr(stack[None], true_stack[None])[0]
         out.update({f"ev{ev:+d}": float(value) for ev, value in zip(EVS, psnr)})
     return out
+
+
+def memorial_views(inputs: list[int]) -> list[tuple[torch.Tensor, ...]]:
+    """``(ldr, hdr, true_stack)`` with each exposure ``inputs[k]`` of :func:`reference` as the input."""
+    images, hdr = reference()
+    return [(images[i], hdr, images[i - 3 : i + 4]) for i in inputs]
 
 
 def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
@@ -101,12 +108,11 @@ def main() -> None:
                         help="indices (0 = shortest exposure) of the input exposures; need 3 on each side")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
-    images, hdr = reference()
-    if any(not 3 <= i < len(images) - 3 for i in args.inputs):
-        parser.error(f"--inputs must lie in [3, {len(images) - 4}]")
+    if any(not 3 <= i < 13 for i in args.inputs):
+        parser.error("--inputs must lie in [3, 12]")
+    views = memorial_views(args.inputs)
     methods = load_methods(args.models)
-    table = {m: [score(m, model, images[i], hdr, images[i - 3 : i + 4]) for i in args.inputs]
-             for m, model in methods.items()}
+    table = {m: [score(m, model, *view) for view in views] for m, model in methods.items()}
     rows = [f"Memorial Church (real 8-bit exposures, one stop apart; inputs = exposures {args.inputs} of 0..15, "
             "shortest first). HDR reference: our merge of all 16. Mean over the inputs.", "", *table_rows(table)]
     write_report("\n".join(rows) + "\n", args.output)

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.real_stack import load_methods, reference, score, table_rows, write_report  # noqa: E402
+from bench.real_stack import load_methods, memorial_views, score, table_rows, write_report  # noqa: E402
 from datamodules.sample import SampleDataset  # noqa: E402
 from hdrsyn.plots import plt, save_figure  # noqa: E402
 from hdrsyn.render import EMoR, render_stack  # noqa: E402
@@ -57,9 +57,13 @@ RESPONSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sRGB": srgb, "sRGB + S-curve": srgb_s_curve, "log (phone HDR)": log_curve}
 
 
-def views(response: Callable[[np.ndarray], np.ndarray] | None, size: int) -> list[tuple[torch.Tensor, ...]]:
-    """``(ldr, hdr, true_stack)`` of each held-out view; ``response=None``: the held-out set as rendered."""
-    data = SampleDataset("val", image_size=size, views_per_scene=8, seed=0)
+def held_out(size: int) -> SampleDataset:
+    """The 24 held-out views of ``lightning test`` at ``size`` px."""
+    return SampleDataset("val", image_size=size, views_per_scene=8, seed=0)
+
+
+def views(data: SampleDataset, response: Callable[[np.ndarray], np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
+    """``(ldr, hdr, true_stack)`` of each view of ``data`` through ``response`` (None: as rendered)."""
     curve = None if response is None else response(np.clip(EMoR.load().E, 0.0, 1.0))
     out = []
     for stack, hdr in zip(data.stacks, data.hdrs):
@@ -68,12 +72,6 @@ def views(response: Callable[[np.ndarray], np.ndarray] | None, size: int) -> lis
         images = torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
         out.append((images[3], torch.from_numpy(hdr).permute(2, 0, 1)[None], images))
     return out
-
-
-def memorial_views() -> list[tuple[torch.Tensor, ...]]:
-    """``(ldr, hdr, true_stack)`` for each of the Memorial Church exposures 6..12 as the input."""
-    images, hdr = reference()
-    return [(images[i], hdr, images[i - 3 : i + 4]) for i in range(6, 13)]
 
 
 def bar_chart(pu21: dict[str, dict[str, float]], path: Path) -> None:
@@ -107,8 +105,9 @@ def main() -> None:
             "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
             "exposures 6..12 as inputs).", ""]
     pu21: dict[str, dict[str, float]] = {}
+    held = held_out(args.size)
     for name in ["EMoR (held-out set)", *RESPONSES, MEMORIAL]:
-        data = memorial_views() if name == MEMORIAL else views(RESPONSES.get(name), args.size)
+        data = memorial_views(list(range(6, 13))) if name == MEMORIAL else views(held, RESPONSES.get(name))
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}
         pu21[name] = {m: float(np.mean([r["pu21"] for r in results])) for m, results in table.items()}

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.real_stack import score
-from bench.unseen_responses import RESPONSES, log_curve, srgb, srgb_s_curve, views
+from bench.unseen_responses import RESPONSES, held_out, log_curve, srgb, srgb_s_curve, views
 
 
 def test_srgb_is_the_iec_curve() -> None:
@@ -27,7 +27,8 @@ def test_curves_are_monotone_responses_from_0_to_1(curve) -> None:
 def test_views_are_rendered_through_the_response() -> None:
     """Noise-free sRGB views: one stop more multiplies unclipped linearised levels by 2; the analytic
     exposure stack (which assumes gamma 2.2, close to sRGB) scores well above the EMoR-rendered set's."""
-    srgb_views = views(RESPONSES["sRGB"], 32)
+    held = held_out(32)
+    srgb_views = views(held, RESPONSES["sRGB"])
     assert len(srgb_views) == 24
     ldr, hdr, stack = srgb_views[0]
     assert ldr.shape == (3, 32, 32) and hdr.shape == (1, 3, 32, 32) and stack.shape == (7, 3, 32, 32)
@@ -36,7 +37,7 @@ def test_views_are_rendered_through_the_response() -> None:
     ok = (stack[3] > 0.1) & (stack[4] < 0.9)
     ratio = (linear(stack[4])[ok] / linear(stack[3])[ok]).median()
     assert ratio == pytest.approx(2.0, rel=0.03)  # 8-bit rounding
-    emor = views(None, 32)
+    emor = views(held, None)
     analytic = lambda data: np.mean([score("analytic stack", None, *v)["pu21"] for v in data[:6]])  # noqa: E731
     assert analytic(srgb_views) > analytic(emor) + 2
 
