@@ -141,9 +141,29 @@ def resolve_class(path: str) -> type | None:
 
 
 def init_arguments(cls: type) -> dict[str, inspect.Parameter]:
-    """The named ``__init__`` arguments of ``cls`` (not ``self``, ``*args``, ``**kwargs``)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return {p.name: p for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    """The named ``__init__`` arguments of ``cls`` (not ``self``, ``*args``, ``**kwargs``): its own and, while an
+    ``__init__`` takes ``**kwargs`` (forwarded to ``super().__init__``, as jsonargparse reads it), those of the
+    next ``__init__`` along the MRO.
+
+    Example:
+        >>> class Base:
+        ...     def __init__(self, width: str = "cpu") -> None: ...
+        >>> class Stage(Base):
+        ...     def __init__(self, lr: float = 1e-4, **kwargs) -> None: super().__init__(**kwargs)
+        >>> list(init_arguments(Stage))
+        ['lr', 'width']
+    """
+    arguments: dict[str, inspect.Parameter] = {}
+    for owner in cls.__mro__:
+        if "__init__" not in vars(owner):
+            continue
+        parameters = inspect.signature(owner.__init__).parameters.values()
+        for p in parameters:
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                arguments.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return arguments
 
 
 def init_defaults(cls: type) -> dict[str, Any]:

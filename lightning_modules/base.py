@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from torch import nn
 
 from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.model_registry import nonfinite_tensors
-from hdrsyn.networks import StackGenerator
+from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
 from lightning_modules.visuals import log_image, stack_grid
@@ -102,36 +103,55 @@ def load_subnets(
 
 
 class StackStage(pl.LightningModule):
-    """Base of :class:`GlobalStage`, :class:`LocalStage` and :class:`JointStage`.
+    """Base of :class:`GlobalStage`, :class:`LocalStage` and :class:`JointStage`: the generator's arguments and
+    the optimiser's, declared once (each stage forwards them, ``**kwargs``, and the configs list them as its own).
 
     Holds ``self.generator`` (a :class:`StackGenerator`; identical parameter names in every stage, so
     later stages can take earlier stages' weights), builds gradient-centralised Adam with one parameter
-    group per trained sub-network, and logs stack PSNR per relative EV at validation.
+    group per trained sub-network (:meth:`learning_rates`), and logs stack PSNR per relative EV at validation.
+    ``self.hparams`` holds the arguments of the stage and of this base.
+
+    Args:
+        width: width preset of the generator (``cpu``, ``paper``, ``tiny``).
+        num_steps: recursions per direction (3: EV -3..+3).
+        use_gru: the ConvGRU bottlenecks of the U-Nets (ablation switch).
+        use_cin: step-conditioned instance norm in the decoders (ablation switch).
+        shift_residual: each step is a residual on the analytic exposure shift of its input, from a
+            zero-initialised head (ours, default); False = the paper's output (see
+            :class:`~hdrsyn.networks.StackGenerator`).
+        betas: Adam's betas (paper 0.5 / 0.999).
+        weight_decay: Adam's weight decay (the authors' 5e-5).
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
     """
 
     stage_name = "base"
+    #: Generator switches the stage fixes (its other switches come from its hyperparameters).
+    fixed_switches: dict[str, bool] = {}
 
     def __init__(
         self,
-        generator: StackGenerator,
-        trained: Sequence[str],
-        lr: dict[str, float],
-        betas: tuple[float, float],
-        weight_decay: float,
+        width: str = DEFAULT_GENERATOR.width,
+        num_steps: int = DEFAULT_GENERATOR.num_steps,
+        use_gru: bool = DEFAULT_GENERATOR.use_gru,
+        use_cin: bool = DEFAULT_GENERATOR.use_cin,
+        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 5e-5,
         lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
         if lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
-        self.lr_schedule = lr_schedule
-        self.generator = generator
-        self.trained = tuple(trained)
-        self.lr = dict(lr)
-        self.betas = tuple(betas)
-        self.weight_decay = weight_decay
+        self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the stage's arguments too
+        self.generator = StackGenerator(GeneratorConfig.from_hparams({**self.hparams, **self.fixed_switches}))
+        trained = self.learning_rates()
         for name in SUBNETS:  # frozen sub-networks get no gradients (and DDP ignores them)
             for module in self._subnets(name):
-                module.requires_grad_(name in self.trained)
+                module.requires_grad_(name in trained)
+
+    @abstractmethod
+    def learning_rates(self) -> dict[str, float]:
+        """The trained sub-networks (names in :data:`SUBNETS`) and their learning rates, from ``self.hparams``."""
 
     def _subnets(self, name: str) -> Iterable[nn.Module]:
         return [m for m in (getattr(self.generator.up, name), getattr(self.generator.down, name)) if m is not None]
@@ -152,12 +172,12 @@ class StackStage(pl.LightningModule):
         """Gradient-centralised Adam, one group per trained sub-network; with ``lr_schedule="cosine"`` each
         group's rate decays from its own value to 0 along a half cosine over ``trainer.max_steps``."""
         groups = []
-        for name in self.trained:
+        for name, lr in self.learning_rates().items():
             params = [p for module in self._subnets(name) for p in module.parameters()]
             if params:
-                groups.append({"params": params, "lr": self.lr[name], "name": name})
-        optimizer = GCAdam(groups, betas=self.betas, weight_decay=self.weight_decay)
-        if self.lr_schedule == "constant":
+                groups.append({"params": params, "lr": lr, "name": name})
+        optimizer = GCAdam(groups, betas=tuple(self.hparams.betas), weight_decay=self.hparams.weight_decay)
+        if self.hparams.lr_schedule == "constant":
             return optimizer
         steps = self.trainer.max_steps
         if steps is None or steps < 1:

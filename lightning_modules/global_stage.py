@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from hdrsyn.model_registry import refuse_checkpoints
-from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.base import STAGE_REFUSAL, StackStage
 from losses.objectives import global_objective, without_centre
 
@@ -17,40 +18,29 @@ class GlobalStage(StackStage):
     ``teacher_forcing``, a pass fed the ground-truth previous exposure (as the authors' code does).
 
     Args:
-        width: width preset of the generator (``cpu``, ``paper``, ``tiny``).
-        num_steps: recursions per direction (3: EV -3..+3).
-        use_gru, use_cin: ablation switches of the global U-Net.
-        shift_residual: each step is a residual on the analytic exposure shift of its input, from a
-            zero-initialised head (ours, default); False = the paper's output (see
-            :class:`~hdrsyn.networks.StackGenerator`).
         lambda_l1, lambda_hist: weights of Eq. 4 (paper 1 and 0.1; the authors' code uses 0.01 for hist).
         teacher_forcing: add the teacher-forced pass.
-        lr, betas, weight_decay: gradient-centralised Adam (paper lr 1e-4, betas 0.5/0.999; the
-            authors' weight decay 5e-5).
-        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
+        lr: learning rate of gradient-centralised Adam (paper 1e-4).
+        **kwargs: the generator's and the optimiser's arguments (``width``, ``num_steps``, ``use_gru``,
+            ``use_cin``, ``shift_residual``, ``betas``, ``weight_decay``, ``lr_schedule``) of
+            :class:`~lightning_modules.base.StackStage`.
     """
 
     stage_name = "global"
+    fixed_switches = {"use_refine": False, "use_local": False}
 
     def __init__(
         self,
-        width: str = DEFAULT_GENERATOR.width,
-        num_steps: int = DEFAULT_GENERATOR.num_steps,
-        use_gru: bool = DEFAULT_GENERATOR.use_gru,
-        use_cin: bool = DEFAULT_GENERATOR.use_cin,
-        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         lambda_l1: float = 1.0,
         lambda_hist: float = 0.1,
         teacher_forcing: bool = True,
         lr: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 5e-5,
-        lr_schedule: str = "constant",
+        **kwargs: Any,
     ) -> None:
-        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine=False, use_local=False,
-                                                   use_gru=use_gru, use_cin=use_cin, shift_residual=shift_residual))
-        super().__init__(generator, ["global_net"], {"global_net": lr}, betas, weight_decay, lr_schedule)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"global_net": self.hparams.lr}
 
     def objective(self, out: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
         """Eq. 4 on the generator's output ``out`` for ``batch``."""

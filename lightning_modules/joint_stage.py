@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from pytorch_lightning.utilities import rank_zero_info
@@ -48,8 +49,6 @@ class JointStage(HDRMethod, StackStage):
     loaded in :meth:`configure_model`, before a ``--ckpt_path`` resume would overwrite them).
 
     Args:
-        width, num_steps, use_gru, use_cin, shift_residual: as
-            :class:`~lightning_modules.global_stage.GlobalStage`.
         use_local: the global/local decomposition (False: no local net, no edge input).
         use_refine: the refinement networks.
         use_hdr_layer: train through the HDR synthesis layer (False drops the HDR loss: the ablation
@@ -74,12 +73,13 @@ class JointStage(HDRMethod, StackStage):
             name the earlier stages use, so that one overlay sets all three stages).
         lr_global, lr_local, lr_refine: learning rate per sub-network (paper 1e-4; the authors' code uses
             1e-5 for the refinement nets).
-        betas, weight_decay: gradient-centralised Adam.
-        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
         cvvdp: score ColorVideoVDP at test (``test/cvvdp``); None: when the ``cvvdp`` package is installed.
         crf_correction: also report the CRF-corrected test scores (``test/crf/<key>``).
         output_dir: where ``test`` writes HDR images, previews, stack sheets, ``metrics_per_image.csv`` and
             ``summary.json`` (default ``<default_root_dir>/test``).
+        **kwargs: the generator's and the optimiser's arguments (``width``, ``num_steps``, ``use_gru``,
+            ``use_cin``, ``shift_residual``, ``betas``, ``weight_decay``, ``lr_schedule``) of
+            :class:`~lightning_modules.base.StackStage`.
 
     Validation and test are those of every HDR method (:class:`~lightning_modules.hdr_method.HDRMethod`),
     plus ``val/loss_hdr``.
@@ -89,11 +89,6 @@ class JointStage(HDRMethod, StackStage):
 
     def __init__(
         self,
-        width: str = DEFAULT_GENERATOR.width,
-        num_steps: int = DEFAULT_GENERATOR.num_steps,
-        use_gru: bool = DEFAULT_GENERATOR.use_gru,
-        use_cin: bool = DEFAULT_GENERATOR.use_cin,
-        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         use_local: bool = DEFAULT_GENERATOR.use_local,
         use_refine: bool = DEFAULT_GENERATOR.use_refine,
         use_hdr_layer: bool = True,
@@ -118,12 +113,10 @@ class JointStage(HDRMethod, StackStage):
         lr_global: float = 1e-4,
         lr_local: float = 1e-4,
         lr_refine: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 5e-5,
-        lr_schedule: str = "constant",
         cvvdp: bool | None = None,
         crf_correction: bool = True,
         output_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
         if hdr_scale not in ("log_mean", "crf_max"):
             raise UsageError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
@@ -133,14 +126,7 @@ class JointStage(HDRMethod, StackStage):
             check_smoothness(hdr_smoothness)
         except ValueError as error:
             raise UsageError(f"hdr_{error}") from None
-        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine, use_local, use_gru, use_cin,
-                                                   shift_residual))
-        trained = ["global_net"] + (["local_net"] if use_local else []) + (["refine_net"] if use_refine else [])
-        if lr is not None:
-            lr_global = lr_local = lr
-        rates = {"global_net": lr_global, "local_net": lr_local, "refine_net": lr_refine}
-        super().__init__(generator, trained, rates, betas, weight_decay, lr_schedule)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
         self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
         self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
         self.pretrained = None
@@ -156,6 +142,17 @@ class JointStage(HDRMethod, StackStage):
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
         self._stage_weights_loaded = False
         self.configure_evaluation(cvvdp, crf_correction, output_dir)
+
+    def learning_rates(self) -> dict[str, float]:
+        """The global net's, the local net's (``use_local``) and the refinement net's (``use_refine``); ``lr``,
+        when set, is the global and local nets'."""
+        hp = self.hparams
+        rates = {"global_net": hp.lr_global if hp.lr is None else hp.lr}
+        if hp.use_local:
+            rates["local_net"] = hp.lr_local if hp.lr is None else hp.lr
+        if hp.use_refine:
+            rates["refine_net"] = hp.lr_refine
+        return rates
 
     def configure_model(self) -> None:
         """Load the earlier stages' sub-networks, or the packaged model, once (a ``--ckpt_path`` then

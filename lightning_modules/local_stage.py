@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from hdrsyn.model_registry import refuse_checkpoints
-from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.base import STAGE_REFUSAL, StackStage
 from losses.objectives import local_objective, without_centre
 
@@ -18,32 +19,19 @@ class LocalStage(StackStage):
     only so that the checkpoint has the generator's layout, and are frozen.
 
     Args:
-        width, num_steps, use_gru, use_cin, shift_residual: as
-            :class:`~lightning_modules.global_stage.GlobalStage`.
         lambda_edge: weight of Eq. 5 (paper 1).
-        lr, betas, weight_decay: gradient-centralised Adam.
-        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
+        lr: learning rate of gradient-centralised Adam (paper 1e-4).
+        **kwargs: the generator's and the optimiser's arguments of :class:`~lightning_modules.base.StackStage`.
     """
 
     stage_name = "local"
+    fixed_switches = {"use_refine": False, "use_local": True}
 
-    def __init__(
-        self,
-        width: str = DEFAULT_GENERATOR.width,
-        num_steps: int = DEFAULT_GENERATOR.num_steps,
-        use_gru: bool = DEFAULT_GENERATOR.use_gru,
-        use_cin: bool = DEFAULT_GENERATOR.use_cin,
-        shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
-        lambda_edge: float = 1.0,
-        lr: float = 1e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 5e-5,
-        lr_schedule: str = "constant",
-    ) -> None:
-        generator = StackGenerator(GeneratorConfig(width, num_steps, use_refine=False, use_local=True,
-                                                   use_gru=use_gru, use_cin=use_cin, shift_residual=shift_residual))
-        super().__init__(generator, ["local_net"], {"local_net": lr}, betas, weight_decay, lr_schedule)
-        self.save_hyperparameters()
+    def __init__(self, lambda_edge: float = 1.0, lr: float = 1e-4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"local_net": self.hparams.lr}
 
     def objective(self, batch: dict) -> dict[str, torch.Tensor]:
         out = self.generator(batch["ldr"], targets=batch["stack"], refine=False)

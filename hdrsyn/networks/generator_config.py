@@ -14,9 +14,9 @@ class GeneratorConfig:
     """What builds a :class:`~hdrsyn.networks.StackGenerator`: width and the ablation switches.
 
     The stages (``GlobalStage``, ``LocalStage``, ``JointStage``) take these as flat arguments (the config
-    keys users type, ``model.init_args.width``...) with these defaults, and pass one ``GeneratorConfig``
-    down to the networks; the checkpoint loaders rebuild it from saved hyperparameters
-    (:meth:`from_hparams`).
+    keys users type, ``model.init_args.width``...) with these defaults, declared once in their base
+    ``StackStage``, which builds one ``GeneratorConfig`` from the stage's hyperparameters
+    (:meth:`from_hparams`) for the networks; the checkpoint loaders rebuild it the same way.
 
     Args:
         width: width preset (``paper``, ``cpu``, ``tiny``) or :class:`GeneratorWidths`.

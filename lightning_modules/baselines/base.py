@@ -12,7 +12,8 @@ class HDRBaseline(HDRMethod):
     """A single-image HDR method validated and tested exactly as :class:`~lightning_modules.joint_stage.JointStage`
     (:class:`~lightning_modules.hdr_method.HDRMethod`).
 
-    Subclasses implement :meth:`evaluate` (and, if trained, ``training_step`` / ``configure_optimizers``).
+    Subclasses implement :meth:`evaluate` (and, if trained, ``training_step`` / ``configure_optimizers``) and
+    forward these evaluation arguments (``**kwargs``); ``self.hparams`` holds theirs and these.
 
     Args:
         cvvdp: score ColorVideoVDP at test (``test/cvvdp``); None: when the ``cvvdp`` package is installed.
@@ -22,6 +23,7 @@ class HDRBaseline(HDRMethod):
 
     def __init__(self, cvvdp: bool | None = None, crf_correction: bool = True, output_dir: str | None = None) -> None:
         super().__init__()
+        self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the subclass's arguments too
         self.configure_evaluation(cvvdp, crf_correction, output_dir)
 
     def setup(self, stage: str) -> None:

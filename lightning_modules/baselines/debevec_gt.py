@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
@@ -18,13 +20,12 @@ class DebevecReference(ReferenceMethod):
 
     Args:
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda (as :class:`JointStage`).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0, cvvdp: bool | None = None,
-                 crf_correction: bool = True, output_dir: str | None = None) -> None:
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+    def __init__(self, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:
         radiance, _ = synthesize_hdr(batch["stack"], self.times(batch), self.hparams.hdr_sampling,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
@@ -19,15 +21,15 @@ class ExposureShiftReference(ReferenceMethod):
     Args:
         gamma: exponent of the assumed camera response.
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda (as :class:`JointStage`).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(self, gamma: float = 2.2, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0,
-                 cvvdp: bool | None = None, crf_correction: bool = True, output_dir: str | None = None) -> None:
+                 **kwargs: Any) -> None:
         if not gamma > 0:
             raise ValueError(f"gamma must be > 0, got {gamma}")
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
 
     def evaluate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         stack = exposure_stack(batch["ldr"], batch["ev"][0].tolist(), self.hparams.gamma)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
@@ -14,15 +16,14 @@ class LinearExpansion(ReferenceMethod):
 
     Args:
         gamma: exponent of the inverse camera curve (2.2: sRGB-like).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, gamma: float = 2.2, cvvdp: bool | None = None,
-                 crf_correction: bool = True, output_dir: str | None = None) -> None:
+    def __init__(self, gamma: float = 2.2, **kwargs: Any) -> None:
         if gamma <= 0:
             raise ValueError(f"gamma must be > 0, got {gamma}")
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:
         return None, batch["ldr"].clamp(0, 1) ** self.hparams.gamma

@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from hdrsyn.errors import UsageError
+from hdrsyn.model_registry import init_arguments, restore_module
 from lightning_modules.global_stage import GlobalStage
 from lightning_modules.joint_stage import JointStage
+from lightning_modules.local_stage import LocalStage
 
 GLOBAL = "lightning_modules.global_stage.GlobalStage"
 
@@ -100,3 +102,16 @@ def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(UsageError, match="lr_schedule must be one of"):
         GlobalStage(width="tiny", lr_schedule="step")
+
+
+@pytest.mark.parametrize("cls", [GlobalStage, LocalStage, JointStage])
+def test_a_stage_records_the_arguments_it_forwards_to_the_base(cls: type) -> None:
+    """The generator's and optimiser's arguments are declared once (StackStage) and forwarded: a stage records
+    them among its hyperparameters, and a checkpoint rebuilds it with them."""
+    own = {"lambda_cobi": 0.0} if cls is JointStage else {}
+    model = cls(width="tiny", num_steps=2, use_gru=False, betas=(0.9, 0.99), **own)
+    assert set(model.hparams) == set(init_arguments(cls))
+    assert (model.hparams.width, model.hparams.use_gru, model.hparams.betas) == ("tiny", False, (0.9, 0.99))
+    assert model.generator.num_steps == 2 and model.generator.up.global_net.trunk.gru is None
+    rebuilt = restore_module(cls, dict(model.hparams), model.state_dict())
+    assert rebuilt.hparams == model.hparams

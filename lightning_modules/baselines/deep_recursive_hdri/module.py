@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,7 +36,8 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         lambda_adv: weight of the generator's LSGAN term (paper 0.01).
         lr, betas: Adam for both generators and both discriminators (pix2pix: 2e-4, (0.5, 0.999)).
         hdr_sampling, hdr_smoothness: CRF-recovery sampling and lambda of the merge (as :class:`JointStage`).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(
@@ -48,12 +51,9 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         betas: tuple[float, float] = (0.5, 0.999),
         hdr_sampling: str = "grossberg",
         hdr_smoothness: float = 20.0,
-        cvvdp: bool | None = None,
-        crf_correction: bool = True,
-        output_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
         self.automatic_optimization = False
         self.generator = DeepRecursiveHDRI(base_channels, levels, num_steps)
         self.discriminators = nn.ModuleDict({d: PatchDiscriminator(disc_channels) for d in DIRECTIONS})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
@@ -17,20 +19,12 @@ class ExpandNetBaseline(HDRBaseline):
         channels: ExpandNet width (paper 64: 0.46 M parameters, small enough for CPU).
         lambda_cosine: weight of the cosine term (paper 5).
         lr: Adam learning rate (paper 7e-5).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(
-        self,
-        channels: int = 64,
-        lambda_cosine: float = 5.0,
-        lr: float = 7e-5,
-        cvvdp: bool | None = None,
-        crf_correction: bool = True,
-        output_dir: str | None = None,
-    ) -> None:
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+    def __init__(self, channels: int = 64, lambda_cosine: float = 5.0, lr: float = 7e-5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.net = ExpandNet(channels)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore_module
@@ -26,7 +28,8 @@ class HDRCNNBaseline(HDRBaseline):
         lambda_ir: illuminance vs reflectance weight (paper 0.5).
         sigma: illuminance low-pass filter (paper 2 px).
         lr: Adam learning rate (paper 5e-5).
-        cvvdp, crf_correction, output_dir: see :class:`~lightning_modules.baselines.base.HDRBaseline`.
+        **kwargs: the evaluation arguments (``cvvdp``, ``crf_correction``, ``output_dir``) of
+            :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
     def __init__(
@@ -38,12 +41,9 @@ class HDRCNNBaseline(HDRBaseline):
         lambda_ir: float = 0.5,
         sigma: float = 2.0,
         lr: float = 5e-5,
-        cvvdp: bool | None = None,
-        crf_correction: bool = True,
-        output_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(cvvdp, crf_correction, output_dir)
-        self.save_hyperparameters()
+        super().__init__(**kwargs)
         self.net = HDRCNN(base_channels, gamma, threshold, encoder_weights=encoder_weights)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from hdrsyn.model_registry import init_arguments
 from lightning_modules.baselines import (
     DeepRecursiveHDRIBaseline,
     ExpandNetBaseline,
@@ -42,6 +43,14 @@ def trainer(**kwargs) -> pl.Trainer:  # noqa: ANN003
 
 def loader(batch: dict, n: int = 1) -> DataLoader:
     return DataLoader([batch] * n, batch_size=None)
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_the_evaluation_arguments_are_recorded(name: str, tmp_path: Path) -> None:
+    """cvvdp, crf_correction and output_dir are declared once (HDRBaseline) and forwarded by every baseline."""
+    model = TINY[name](str(tmp_path))
+    assert set(model.hparams) == set(init_arguments(type(model))) >= {"cvvdp", "crf_correction", "output_dir"}
+    assert model.hparams.output_dir == model.output_dir == str(tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
