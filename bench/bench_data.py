@@ -70,9 +70,7 @@ def build_model(name: str) -> tuple[pl.LightningModule, str]:
     """The model to train and a description of it."""
     if name == "standin":
         return StandIn(), "STAND-IN 6-layer conv net (not the paper's model)"
-    from lightning_modules.global_stage import GlobalStage
-    from lightning_modules.joint_stage import JointStage
-    from lightning_modules.local_stage import LocalStage
+    from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
 
     stage = {"global": GlobalStage, "local": LocalStage, "joint": JointStage}[name]
     kwargs = {"width": "cpu"}

@@ -59,10 +59,10 @@ def worker(config: dict, ckpt: str | None, width: str | None, overlap: int, thre
     from hdrsyn.assets_index import memorial_stack
     from hdrsyn.inference import guided_stack, reconstruct_image
     from hdrsyn.io import read_ldr
-    from hdrsyn.model_registry import load_reconstructor, stack_reconstructor
-    from hdrsyn.networks import StackGenerator
+    from hdrsyn.model_registry import load_reconstructor
     from hdrsyn.pretrained import pretrained_path
     from hdrsyn.tiling import pad_to_multiple, run_tiled
+    from lightning_modules.diffhdrsyn import StackGenerator, stack_reconstructor
     from ops.hdr_synthesis import synthesize_hdr
 
     torch.set_num_threads(threads)

@@ -20,9 +20,9 @@ import sys
 import time
 
 STAGES = {
-    "global": "lightning_modules.global_stage.GlobalStage",
-    "local": "lightning_modules.local_stage.LocalStage",
-    "joint": "lightning_modules.joint_stage.JointStage",
+    "global": "lightning_modules.diffhdrsyn.GlobalStage",
+    "local": "lightning_modules.diffhdrsyn.LocalStage",
+    "joint": "lightning_modules.diffhdrsyn.JointStage",
 }
 
 
@@ -60,7 +60,7 @@ def generator_throughput(size: int, repeats: int = 5) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from hdrsyn.networks import StackGenerator
+    from lightning_modules.diffhdrsyn.model import StackGenerator
 
     torch.manual_seed(0)
     generator = StackGenerator("cpu").eval()

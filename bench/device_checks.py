@@ -24,8 +24,9 @@ from torchvision.models.vgg import cfgs, make_layers
 from datamodules.sample import SampleDataset
 from hdrsyn import reconstruct
 from hdrsyn.io import read_hdr
+from hdrsyn.model_registry import class_path_of
 from lightning_modules.compile import CompileGenerator
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import JointStage
 from ops.hdr_synthesis import synthesize_hdr
 
 PAPER_ITERATIONS = 70_000
@@ -231,7 +232,7 @@ def joint_checkpoint(plan: Plan, path: Path) -> Path:
     pl.seed_everything(0, verbose=False)
     with torch.device(plan.device):
         model = JointStage(width=plan.width, lambda_cobi=0.0)
-    hparams = {**model.hparams, "_class_path": "lightning_modules.joint_stage.JointStage"}
+    hparams = {**model.hparams, "_class_path": class_path_of(JointStage)}
     torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "hyper_parameters": hparams},
                path)
     return path

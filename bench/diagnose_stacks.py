@@ -22,8 +22,8 @@ from tqdm import tqdm
 from datamodules.hdr_stack import HDRStackDataModule
 from hdrsyn.io import atomic_write
 from hdrsyn.metrics import stack_psnr
-from hdrsyn.networks import StackGenerator
 from hdrsyn.render import EVS
+from lightning_modules.diffhdrsyn import StackGenerator
 from ops.exposure import exposure_stack
 
 GENERATED_EVS = [ev for ev in EVS if ev != 0]

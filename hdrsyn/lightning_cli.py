@@ -15,10 +15,13 @@ from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
 
 from hdrsyn.errors import MissingFileError, UsageError, usage_error
+from hdrsyn.model_registry import class_path_of
 from hdrsyn.provenance import data_fingerprint, git_state
+from lightning_modules.callbacks import StageCheckpoint
+from lightning_modules.diffhdrsyn import JointStage
 
-JOINT_STAGE = "lightning_modules.joint_stage.JointStage"
-CHECKPOINT_CALLBACK = "lightning_modules.callbacks.StageCheckpoint"
+#: The class paths configs name the joint stage and the checkpoint callback by.
+JOINT_STAGE, CHECKPOINT_CALLBACK = class_path_of(JointStage), class_path_of(StageCheckpoint)
 
 
 def with_base_configs(args: Sequence[str]) -> list[str]:

@@ -13,14 +13,17 @@ imports those modules itself, and names no model::
         return Reconstructor(net, output="radiance", size_multiple=1)
 
 ``state_dict`` is the checkpoint's full LightningModule state dict; the builder keeps what its network
-needs. Checkpoints that cannot reconstruct on their own are declared with :func:`refuse_checkpoints`.
+needs. Checkpoints that cannot reconstruct on their own are declared with :func:`refuse_checkpoints`; a
+model whose checkpoints can be packaged (:mod:`hdrsyn.pretrained`) names the hyperparameters a packaged
+file keeps (``register_reconstructor(cls, packaged_hparams=...)``).
 
 Loading a checkpoint resolves its class once: the class path in ``hyper_parameters["_class_path"]``
 (written by LightningCLI) or the ``model_class`` argument is imported (its module, then the attribute),
 which registers the class; any path that reaches the class works, so the class paths of older
-checkpoints keep loading where a package re-exports the class. Without a class path, the class is the
-one registered class whose ``__init__`` arguments match the saved hyperparameters (what a plain
-``Trainer`` writes), after importing every module of :data:`MODEL_PACKAGES`.
+checkpoints keep loading where a package re-exports the class, and a path into :data:`MODEL_PACKAGES`
+whose module is gone (the class has moved) names the registered class of that name. Without a class
+path, the class is the one registered class whose ``__init__`` arguments match the saved hyperparameters
+(what a plain ``Trainer`` writes), after importing every module of :data:`MODEL_PACKAGES`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -37,7 +40,6 @@ import torch
 from torch import nn
 
 from hdrsyn.errors import UsageError
-from hdrsyn.networks import StackGenerator
 
 Builder = Callable[[dict[str, Any], dict[str, torch.Tensor]], "Reconstructor"]
 B = TypeVar("B", bound=Builder)
@@ -63,6 +65,8 @@ class Reconstructor:
         evs: exposure value of each stack image (``output="stack"`` only); merged with times ``2**ev``.
         sampling, smoothness: CRF-recovery settings of the merge (see :func:`ops.hdr_synthesis.synthesize_hdr`).
         class_path: the LightningModule class the weights come from.
+        packaged_hparams: the hyperparameters a packaged model of that class keeps, with ``network``'s
+            weights (:func:`register_reconstructor`); empty: the class is not packaged.
     """
 
     network: nn.Module
@@ -72,6 +76,7 @@ class Reconstructor:
     sampling: str = "grossberg"
     smoothness: float = 20.0
     class_path: str = ""
+    packaged_hparams: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.output not in ("stack", "radiance"):
@@ -91,16 +96,22 @@ class Reconstructor:
 class _Entry:
     build: Builder | None
     refusal: str = ""
+    packaged_hparams: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[type, _Entry] = {}
 
 
-def register_reconstructor(cls: type) -> Callable[[B], B]:
-    """Decorator: ``build(hparams, state_dict) -> Reconstructor`` handles checkpoints of the LightningModule ``cls``."""
+def register_reconstructor(cls: type, packaged_hparams: Sequence[str] = ()) -> Callable[[B], B]:
+    """Decorator: ``build(hparams, state_dict) -> Reconstructor`` handles checkpoints of the LightningModule ``cls``.
+
+    ``packaged_hparams``: the hyperparameters a packaged model of ``cls`` keeps (:mod:`hdrsyn.pretrained`);
+    ``build`` must then also accept them with the state dict of the network it returns (what the packaged
+    file holds). Empty: checkpoints of ``cls`` are not packaged.
+    """
 
     def decorate(build: B) -> B:
-        _REGISTRY[cls] = _Entry(build)
+        _REGISTRY[cls] = _Entry(build, packaged_hparams=tuple(packaged_hparams))
         return build
 
     return decorate
@@ -124,7 +135,9 @@ def registered_classes() -> list[str]:
 def resolve_class(path: str) -> type | None:
     """The class ``path`` names (its module imported: a model registers itself there); None if there is none.
 
-    A module that exists but fails to import raises.
+    A path into :data:`MODEL_PACKAGES` whose module does not exist (written before its class moved, e.g.
+    ``lightning_modules.joint_stage.JointStage``) names the one registered class of that name. A module
+    that exists but fails to import raises.
     """
     module_name, _, name = path.rpartition(".")
     if not module_name:
@@ -134,10 +147,19 @@ def resolve_class(path: str) -> type | None:
     except ModuleNotFoundError as error:
         missing = error.name or ""
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
-            return None
+            return _moved_class(module_name, name)
         raise
     cls = getattr(module, name, None)
     return cls if isinstance(cls, type) else None
+
+
+def _moved_class(module_name: str, name: str) -> type | None:
+    """The one registered class called ``name`` if ``module_name`` lies in :data:`MODEL_PACKAGES`; else None."""
+    if module_name.partition(".")[0] not in MODEL_PACKAGES:
+        return None
+    _import_model_packages()
+    found = [cls for cls in _REGISTRY if cls.__qualname__ == name]
+    return found[0] if len(found) == 1 else None
 
 
 def init_arguments(cls: type) -> dict[str, inspect.Parameter]:
@@ -274,6 +296,7 @@ def build_reconstructor(checkpoint: dict[str, Any], path: Path, model_class: str
     except (KeyError, RuntimeError, ValueError) as error:
         raise CheckpointError(f"cannot build a {named} from {path}: {error}") from error
     model.class_path = class_path_of(cls)
+    model.packaged_hparams = entry.packaged_hparams
     model.network.eval()
     return model
 
@@ -292,25 +315,3 @@ def restore_module(cls: type[nn.Module], hparams: dict[str, Any], state_dict: di
     module = cls(**{k: v for k, v in hparams.items() if k in accepted})
     module.load_state_dict(state_dict)
     return module
-
-
-class StackOutput(nn.Module):
-    """``generator(ldr)["stack"]``: the exposure stack alone, the traceable form of a :class:`StackGenerator`."""
-
-    def __init__(self, generator: StackGenerator) -> None:
-        super().__init__()
-        self.generator = generator
-
-    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
-        return self.generator(ldr)["stack"]
-
-
-def stack_reconstructor(
-    generator: StackGenerator, sampling: str = "grossberg", smoothness: float = 20.0
-) -> Reconstructor:
-    """A :class:`Reconstructor` around a generator (e.g. ``JointStage.generator``), EV ``-n..+n``."""
-    n = generator.num_steps
-    return Reconstructor(
-        StackOutput(generator), "stack", generator.size_multiple, tuple(float(ev) for ev in range(-n, n + 1)),
-        sampling, smoothness,
-    )

@@ -20,7 +20,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +28,12 @@ import torch
 from hdrsyn.assets_index import ASSETS
 from hdrsyn.errors import MissingFileError
 from hdrsyn.io import output_group
-from hdrsyn.model_registry import (
-    PACKAGED_FORMAT,
-    CheckpointError,
-    Reconstructor,
-    StackOutput,
-    build_reconstructor,
-    read_checkpoint,
-)
-from hdrsyn.networks import GeneratorConfig
+from hdrsyn.model_registry import PACKAGED_FORMAT, CheckpointError, Reconstructor, build_reconstructor, read_checkpoint
 from hdrsyn.provenance import file_sha256
 
 MODELS_DIR = ASSETS / "models"
 #: Identifies a packaged model file (``format``) and the layout of its dictionary (``version``).
 FORMAT, VERSION = PACKAGED_FORMAT, 1
-#: Hyperparameters a packaged joint-stage model keeps: those that build its generator and its HDR merge.
-KEPT_HPARAMS = (*(f.name for f in fields(GeneratorConfig)), "hdr_sampling", "hdr_smoothness")
 
 
 def read_manifest(folder: Path | None = None) -> dict[str, Any]:
@@ -94,22 +83,25 @@ def package_model(ckpt: Path, name: str, folder: Path | None = None, make_defaul
     """Write checkpoint ``ckpt`` (a joint stage) as packaged model ``<folder>/<name>.pt`` and register it
     (``folder`` default :data:`MODELS_DIR`).
 
-    Only the generator's weights are kept, in float16 (their float32 values differ by < 1e-3 relatively);
-    ``recipe`` (e.g. config file, steps, wall time) is stored with them. ``models.json`` gets the file's
-    sha256 and, with ``make_default``, names it the default. Both files are written together or not at all.
+    Only the weights of the network that reconstructs (the joint stage's generator) are kept, in float16
+    (their float32 values differ by < 1e-3 relatively), with the hyperparameters its class registered
+    (:func:`~hdrsyn.model_registry.register_reconstructor`); ``recipe`` (e.g. config file, steps, wall
+    time) is stored with them. ``models.json`` gets the file's sha256 and, with ``make_default``, names it
+    the default. Both files are written together or not at all.
     """
     folder = folder or MODELS_DIR
     checkpoint = read_checkpoint(ckpt)
     model = build_reconstructor(checkpoint, ckpt)  # refuses what cannot reconstruct (stage 1, NaN weights)
     class_path = model.class_path
-    if not isinstance(model.network, StackOutput):  # a packaged model is a StackGenerator's weights
+    if not model.packaged_hparams:
         raise CheckpointError(f"{ckpt} is a {class_path} checkpoint; only joint-stage models are packaged")
     hparams = checkpoint["hyper_parameters"]
     state = {k: v.detach().to(torch.float16) if v.is_floating_point() else v
-             for k, v in checkpoint["state_dict"].items() if k.startswith("generator.")}
+             for k, v in model.network.state_dict().items()}
     packaged = {
         "format": FORMAT, "version": VERSION,
-        "hyper_parameters": {"_class_path": class_path, **{k: hparams[k] for k in KEPT_HPARAMS if k in hparams}},
+        "hyper_parameters": {"_class_path": class_path,
+                             **{k: hparams[k] for k in model.packaged_hparams if k in hparams}},
         "state_dict": state,
         "global_step": int(checkpoint.get("global_step", 0)),
         "recipe": dict(recipe or {}),

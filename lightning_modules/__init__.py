@@ -1,4 +1,6 @@
-"""LightningModules: the training stages, the joint model, the baselines and their evaluation.
+"""LightningModules: one folder per method, each with its torch model, its loss and its LightningModules
+(ours, :mod:`lightning_modules.diffhdrsyn`; each baseline, :mod:`lightning_modules.baselines`), and what
+they share: their validation and test (:mod:`.hdr_method`, :mod:`.evaluation`), callbacks, the optimiser.
 
 Layer 5: may import every layer below (``ops``, ``losses``, the ``hdrsyn`` library, ``datamodules``);
 never a command-line tool (``hdrsyn.cli``, ``hdrsyn.reconstruct``, ...), which sit on top. A model

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
-from hdrsyn.networks import StackGenerator
-from hdrsyn.networks.compile import compile_subnets
+from lightning_modules.diffhdrsyn.model import StackGenerator
+from lightning_modules.diffhdrsyn.model.compile import compile_subnets
 
 
 class CompileGenerator(pl.Callback):
-    """Compile the U-Nets of ``pl_module.generator`` (:func:`hdrsyn.networks.compile.compile_subnets`).
+    """Compile the U-Nets of ``pl_module.generator``
+    (:func:`lightning_modules.diffhdrsyn.model.compile.compile_subnets`).
 
     Add it to any stage: ``--trainer.callbacks+=lightning_modules.compile.CompileGenerator``. The first
     steps then include compilation (about a dozen graphs per stage: one per recursion step, input that

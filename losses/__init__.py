@@ -1,4 +1,5 @@
-"""Training losses of the paper (Eq. 4-7).
+"""The loss terms of the paper's Eq. 4-7 (each method assembles its objective in its own folder,
+:mod:`lightning_modules.diffhdrsyn.loss` for ours).
 
 Layer 2: imports ``ops`` (and torch / torchvision); not ``hdrsyn``, ``datamodules`` or ``lightning_modules``.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -25,6 +26,14 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def this_tree_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import this tree's modules only: an editable install of another checkout (its ``__editable__`` finder)
+    would map a module missing here, e.g. one a class has moved out of, to that checkout's file."""
+    finders = [f for f in sys.meta_path if not str(getattr(f, "__module__", "")).startswith("__editable__")]
+    monkeypatch.setattr(sys, "meta_path", finders)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from hdrsyn.networks import GlobalUNet, RefineUNet
+from lightning_modules.diffhdrsyn.model import GlobalUNet, RefineUNet
 
 
 def to_stack(images: np.ndarray) -> torch.Tensor:

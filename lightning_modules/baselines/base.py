@@ -9,7 +9,7 @@ from lightning_modules.hdr_method import HDRMethod
 
 
 class HDRBaseline(HDRMethod):
-    """A single-image HDR method validated and tested exactly as :class:`~lightning_modules.joint_stage.JointStage`
+    """A single-image HDR method validated and tested exactly as :class:`~lightning_modules.diffhdrsyn.JointStage`
     (:class:`~lightning_modules.hdr_method.HDRMethod`).
 
     Subclasses implement :meth:`evaluate` (and, if trained, ``training_step`` / ``configure_optimizers``) and

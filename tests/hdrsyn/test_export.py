@@ -13,8 +13,7 @@ import torch
 from hdrsyn import export
 from hdrsyn.export import main
 from hdrsyn.model_registry import load_reconstructor
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage
 
 #: Measured: 1.0e-6 (float32 rounding of a different operation order).
 TOLERANCE = 1e-5
@@ -60,7 +59,7 @@ def test_onnx_keeps_canny_hysteresis_as_a_loop_and_carries_metadata(exported: Pa
     assert sum(node.op_type == "Loop" for node in proto.graph.node) == 6  # one Canny per recursion step
     metadata = {prop.key: prop.value for prop in proto.metadata_props}
     assert metadata["evs"] == "-3,-2,-1,0,1,2,3" and metadata["size_multiple"] == "32"
-    assert metadata["class_path"] == "lightning_modules.joint_stage.JointStage"
+    assert metadata["class_path"] == "lightning_modules.diffhdrsyn.JointStage"
 
 
 def test_export_never_overwrites_without_flag(exported: Path, ckpt: Path, capsys) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hdrsyn.lightning_cli import run
-from lightning_modules.global_stage import GlobalStage
+from lightning_modules.diffhdrsyn import GlobalStage
 from tests.lightning_modules.conftest import tiny_overrides
 
 
@@ -92,7 +92,7 @@ def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "mine.yaml").write_text(
         "config: ../base.yaml\ntrainer:\n  default_root_dir: runs/mine\n  logger:\n    init_args:\n      name: mine\n"
-        "model:\n  class_path: lightning_modules.global_stage.GlobalStage\n  init_args:\n    width: tiny\n")
+        "model:\n  class_path: lightning_modules.diffhdrsyn.GlobalStage\n  init_args:\n    width: tiny\n")
     config = resolved(["--config", str(tmp_path / "sub" / "mine.yaml")])
     logger = config["trainer"]["logger"]["init_args"]
     assert (logger["name"], logger["project"], logger["group"], logger["save_dir"]) == (

@@ -19,7 +19,7 @@ from hdrsyn.model_registry import (
     resolve_class,
 )
 from lightning_modules.baselines import ExpandNetBaseline
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
 
 
 def checkpoint(model: torch.nn.Module, class_path: str | None) -> dict:
@@ -40,15 +40,35 @@ def test_every_path_to_a_class_reaches_its_reconstructor(path: str) -> None:
 
 def test_class_path_is_the_one_configs_name() -> None:
     assert class_path_of(ExpandNetBaseline) == "lightning_modules.baselines.expandnet.ExpandNetBaseline"
-    assert class_path_of(JointStage) == "lightning_modules.joint_stage.JointStage"
+    assert class_path_of(JointStage) == "lightning_modules.diffhdrsyn.JointStage"
     assert {class_path_of(ExpandNetBaseline), class_path_of(JointStage)} <= set(registered_classes())
 
 
 def test_unknown_classes_are_named_with_the_registered_ones() -> None:
-    assert resolve_class("nowhere.Model") is None and resolve_class("lightning_modules.joint_stage.Nothing") is None
+    assert resolve_class("nowhere.Model") is None
+    assert resolve_class("lightning_modules.diffhdrsyn.joint_stage.Nothing") is None
     state = {"state_dict": {}, "hyper_parameters": {"_class_path": "nowhere.Model"}}
     with pytest.raises(CheckpointError, match=r"nowhere.Model checkpoint, which has no registered .*JointStage"):
         build_reconstructor(state, Path("x.ckpt"))
+
+
+@pytest.mark.parametrize(("path", "cls"), [
+    ("lightning_modules.joint_stage.JointStage", JointStage),
+    ("lightning_modules.global_stage.GlobalStage", GlobalStage),
+    ("lightning_modules.local_stage.LocalStage", LocalStage),
+])
+def test_class_paths_from_before_the_method_folder_reach_the_class(path: str, cls: type, this_tree_only: None) -> None:
+    """Checkpoints and packaged models written before ``lightning_modules/diffhdrsyn/`` existed name our stages
+    by their old modules: the registry finds the registered class of that name."""
+    assert resolve_class(path) is cls
+    assert resolve_class(path.replace("lightning_modules.", "elsewhere.")) is None  # only our packages' classes
+    module = cls(width="tiny", **({"lambda_cobi": 0.0} if cls is JointStage else {}))
+    if cls is JointStage:
+        model = build_reconstructor(checkpoint(module, path), Path("x.ckpt"))
+        assert model.output == "stack" and model.class_path == "lightning_modules.diffhdrsyn.JointStage"
+    else:
+        with pytest.raises(CheckpointError, match="training stage"):
+            build_reconstructor(checkpoint(module, path), Path("x.ckpt"))
 
 
 def test_joint_stage_settings_a_checkpoint_lacks_are_its_defaults() -> None:
@@ -57,7 +77,7 @@ def test_joint_stage_settings_a_checkpoint_lacks_are_its_defaults() -> None:
     torch.manual_seed(0)
     joint = JointStage(width="tiny", shift_residual=False, lambda_cobi=0.0).eval()
     model = build_reconstructor({"state_dict": joint.state_dict(), "hyper_parameters": {
-        "_class_path": "lightning_modules.joint_stage.JointStage", "width": "tiny"}}, Path("x.ckpt"))
+        "_class_path": "lightning_modules.diffhdrsyn.JointStage", "width": "tiny"}}, Path("x.ckpt"))
     defaults = init_defaults(JointStage)
     assert model.evs == tuple(float(ev) for ev in range(-defaults["num_steps"], defaults["num_steps"] + 1))
     assert (model.sampling, model.smoothness) == (defaults["hdr_sampling"], defaults["hdr_smoothness"])

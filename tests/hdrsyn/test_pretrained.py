@@ -15,9 +15,9 @@ from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.inference import reconstruct_image
 from hdrsyn.model_registry import CheckpointError, load_reconstructor
 from hdrsyn.pretrained import load_pretrained, package_model, pretrained_path, read_manifest
+from hdrsyn.provenance import file_sha256
 from hdrsyn.reconstruct import main as reconstruct_main
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage
 from tests.hdrsyn.test_reconstruct import save_checkpoint
 
 
@@ -53,6 +53,19 @@ def test_packaged_model_reconstructs_as_its_checkpoint(trained: Path, models: Pa
     assert (result["stack"] - original["stack"]).abs().max() < 2e-3  # half-precision storage
     log_error = (result["radiance"].clamp_min(1e-6).log() - original["radiance"].clamp_min(1e-6).log()).abs()
     assert float(log_error.median()) < 2e-3
+
+
+def test_a_model_packaged_before_the_method_folder_loads(models: Path, this_tree_only: None) -> None:
+    """A packaged file names the class path of its time (``lightning_modules.joint_stage.JointStage`` before
+    ``lightning_modules/diffhdrsyn/``): it still loads, as the current class."""
+    path = models / "tiny-v1.pt"
+    packaged = torch.load(path, weights_only=True)
+    packaged["hyper_parameters"]["_class_path"] = "lightning_modules.joint_stage.JointStage"
+    torch.save(packaged, path)
+    manifest = read_manifest(models)
+    manifest["models"]["tiny-v1"]["sha256"] = file_sha256(path)
+    (models / "models.json").write_text(json.dumps(manifest))
+    assert load_pretrained(folder=models).class_path == "lightning_modules.diffhdrsyn.JointStage"
 
 
 def test_a_changed_file_is_refused_naming_it(models: Path) -> None:

@@ -13,11 +13,10 @@ from PIL import Image
 
 from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import read_hdr, read_ldr
-from hdrsyn.model_registry import CheckpointError, load_reconstructor, stack_reconstructor
+from hdrsyn.model_registry import CheckpointError, load_reconstructor
 from hdrsyn.reconstruct import main
 from hdrsyn.tiling import ramp, run_tiled, tile_spans
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage, stack_reconstructor
 
 EVS = ["-3", "-2", "-1", "+0", "+1", "+2", "+3"]
 
@@ -76,7 +75,7 @@ def test_checkpoint_weights_equal_the_modules(ckpt: Path, joint: JointStage, pho
 
 def test_plain_trainer_checkpoint_is_identified_by_its_hyperparameters(joint: JointStage, tmp_path: Path) -> None:
     model = load_reconstructor(save_checkpoint(joint, tmp_path / "plain.ckpt", cli=False))
-    assert model.class_path == "lightning_modules.joint_stage.JointStage" and model.evs == tuple(range(-3, 4))
+    assert model.class_path == "lightning_modules.diffhdrsyn.JointStage" and model.evs == tuple(range(-3, 4))
 
 
 @pytest.mark.parametrize("cli", [True, False])

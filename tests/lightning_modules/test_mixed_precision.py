@@ -22,9 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from lightning_modules.baselines import DeepRecursiveHDRIBaseline, ExpandNetBaseline, HDRCNNBaseline
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
-from lightning_modules.local_stage import LocalStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
 
 LOSS_TOLERANCE = 2e-3
 GRAD_TOLERANCE = {"hdrcnn": 0.2}

@@ -15,8 +15,7 @@ from jsonargparse import dict_to_namespace, namespace_to_dict
 
 from hdrsyn.cli import lightning_main
 from hdrsyn.lightning_cli import HDRSynCLI
-from hdrsyn.networks import StackGenerator
-from lightning_modules.joint_stage import JointStage
+from lightning_modules.diffhdrsyn import JointStage, StackGenerator
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 BASELINES = sorted((EXPERIMENTS / "baselines").glob("*.yaml"))
@@ -60,7 +59,8 @@ def test_config_parses_with_the_shared_conventions(path: Path) -> None:
     if config["trainer"]["max_steps"] > 0:  # trained: the data module rebuilds its loader every epoch
         assert config["trainer"]["reload_dataloaders_every_n_epochs"] == 1
     model = config["model"]["class_path"]
-    assert model.startswith("lightning_modules.baselines." if kind == "baselines" else "lightning_modules.joint_stage.")
+    assert model.startswith("lightning_modules.baselines." if kind == "baselines"
+                            else "lightning_modules.diffhdrsyn.JointStage")
     for callback in config["trainer"].get("callbacks") or []:
         assert not callback["class_path"].endswith("ModelCheckpoint"), "StageCheckpoint: no stale last-v1.ckpt"
         if callback["class_path"].endswith("StageCheckpoint"):

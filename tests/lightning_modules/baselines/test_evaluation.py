@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hdrsyn.metrics import StackMetrics, cvvdp_available
-from lightning_modules.base import StackStage
+from lightning_modules.diffhdrsyn.base import StackStage
 from lightning_modules.evaluation import HDRMetrics, log_stack_psnr, write_test_outputs
 
 

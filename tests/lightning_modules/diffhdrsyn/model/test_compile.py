@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from hdrsyn.networks import StackGenerator
-from hdrsyn.networks.compile import compile_subnets
+from lightning_modules.diffhdrsyn.model import StackGenerator
+from lightning_modules.diffhdrsyn.model.compile import compile_subnets
 
 
 def outputs_and_gradients(generator: StackGenerator, ldr: torch.Tensor) -> tuple[dict, torch.Tensor]:

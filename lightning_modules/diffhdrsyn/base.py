@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from hdrsyn.errors import MissingFileError, UsageError
-from hdrsyn.model_registry import nonfinite_tensors
-from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
+from hdrsyn.model_registry import nonfinite_tensors, resolve_class
+from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
 from lightning_modules.visuals import log_image, stack_grid
@@ -22,7 +22,7 @@ SUBNETS = ("global_net", "local_net", "refine_net")
 #: Why a stage-1 checkpoint cannot reconstruct HDR images (``{part}``: what it holds).
 STAGE_REFUSAL = (
     "a training stage that holds only the {part}; it cannot reconstruct HDR images on its own. "
-    "Use a checkpoint of the joint stage (lightning_modules.joint_stage.JointStage, experiments/joint.yaml)"
+    "Use a checkpoint of the joint stage (lightning_modules.diffhdrsyn.JointStage, experiments/joint.yaml)"
 )
 #: Learning-rate schedules of every stage: constant, or cosine decay to 0 over ``trainer.max_steps``.
 LR_SCHEDULES = ("constant", "cosine")
@@ -48,13 +48,14 @@ def load_subnets(
     width: str,
     shift_residual: bool,
     argument: str = "checkpoint",
-    expected_class: str | None = None,
+    expected_class: type | None = None,
 ) -> list[str]:
     """Copy the ``subnets`` weights of both directions from a stage checkpoint into ``generator``.
 
     Returns the loaded parameter names. Raises :class:`~hdrsyn.errors.UsageError` naming ``argument``
-    and ``path`` when the file cannot be read, comes from another class than ``expected_class`` (a class
-    path), was trained with another width or output formulation (``shift_residual``), lacks a
+    and ``path`` when the file cannot be read, comes from another class than ``expected_class`` (its class
+    path resolved by :func:`~hdrsyn.model_registry.resolve_class`, so a checkpoint from before the class
+    moved passes), was trained with another width or output formulation (``shift_residual``), lacks a
     sub-network or holds NaN / Inf weights.
     """
     where = f"{argument}={str(path)!r}"
@@ -69,10 +70,10 @@ def load_subnets(
         raise UsageError(f"{where} is not a Lightning checkpoint (no state_dict)")
     hparams = checkpoint.get("hyper_parameters") or {}
     saved_class = hparams.get("_class_path")
-    if expected_class is not None and saved_class is not None and saved_class != expected_class:
+    if expected_class is not None and saved_class is not None and resolve_class(saved_class) is not expected_class:
         raise UsageError(
             f"{where} is a {saved_class.rpartition('.')[2]} checkpoint, but {argument} takes a "
-            f"{expected_class.rpartition('.')[2]} checkpoint (global_ckpt and local_ckpt swapped?)"
+            f"{expected_class.__qualname__} checkpoint (global_ckpt and local_ckpt swapped?)"
         )
     saved_width = hparams.get("width")
     if saved_width is not None and saved_width != width:
@@ -118,7 +119,7 @@ class StackStage(pl.LightningModule):
         use_cin: step-conditioned instance norm in the decoders (ablation switch).
         shift_residual: each step is a residual on the analytic exposure shift of its input, from a
             zero-initialised head (ours, default); False = the paper's output (see
-            :class:`~hdrsyn.networks.StackGenerator`).
+            :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
         betas: Adam's betas (paper 0.5 / 0.999).
         weight_decay: Adam's weight decay (the authors' 5e-5).
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.

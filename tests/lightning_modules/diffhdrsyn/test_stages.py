@@ -14,11 +14,9 @@ from torchmetrics.functional.image import peak_signal_noise_ratio
 from datamodules.hdr_stack import HDRStackDataModule
 from hdrsyn.cli import lightning_main
 from hdrsyn.metrics import cvvdp_available
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
-from lightning_modules.local_stage import LocalStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
+from lightning_modules.diffhdrsyn.loss import without_centre
 from lightning_modules.optim import GCAdam
-from losses.objectives import without_centre
 from ops.exposure import exposure_stack
 from tests.helpers import randomize_heads
 from tests.lightning_modules.conftest import tiny_overrides

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hdrsyn.networks.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from lightning_modules.diffhdrsyn.model.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
 
 
 @pytest.fixture

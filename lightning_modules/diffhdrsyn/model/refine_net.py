@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hdrsyn.networks.unet import UNetTrunk
+from lightning_modules.diffhdrsyn.model.unet import UNetTrunk
 
 
 class RefineUNet(nn.Module):
     """5-level U-Net fusing the input image, the global output and the predicted edge map.
 
-    Same structure as :class:`~hdrsyn.networks.global_net.GlobalUNet` without the ConvGRU and with plain
-    (affine) instance norm in the decoder. Input: image and global output in [-1, 1] plus the edge map
+    Same structure as :class:`~lightning_modules.diffhdrsyn.model.global_net.GlobalUNet` without the ConvGRU and
+    with plain (affine) instance norm in the decoder. Input: image and global output in [-1, 1] plus the edge map
     (7 channels; 6 when ``use_edges=False``, the no-decomposition ablation). Output in [-1, 1]: the paper's
     ``(tanh(head(features)) + global_image) / 2``, or with ``residual=True``
     ``clip(global_image + head(features), -1, 1)`` with a zero-initialised head, so that the untrained

@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from pytorch_lightning.utilities import rank_zero_info
+from torch import nn
 
 from hdrsyn.errors import UsageError
 from hdrsyn.inference import output_paths, reconstruct_image, write_outputs
-from hdrsyn.model_registry import (
-    Reconstructor,
-    init_defaults,
-    read_checkpoint,
-    register_reconstructor,
-    stack_reconstructor,
-)
-from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from hdrsyn.pretrained import KEPT_HPARAMS, pretrained_path
-from lightning_modules.base import StackStage, load_subnets, stage_checkpoint
+from hdrsyn.model_registry import Reconstructor, init_defaults, read_checkpoint, register_reconstructor
+from hdrsyn.pretrained import pretrained_path
+from lightning_modules.diffhdrsyn.base import StackStage, load_subnets, stage_checkpoint
+from lightning_modules.diffhdrsyn.global_stage import GlobalStage
+from lightning_modules.diffhdrsyn.local_stage import LocalStage
+from lightning_modules.diffhdrsyn.loss import global_objective, local_objective, refine_objective, without_centre
+from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.evaluation import gather_lists
-from lightning_modules.global_stage import GlobalStage
 from lightning_modules.hdr_method import HDRMethod
-from lightning_modules.local_stage import LocalStage
 from losses.cobi import CoBiLoss
 from losses.hdr import hdr_loss
-from losses.objectives import global_objective, local_objective, refine_objective, without_centre
 from ops.hdr_synthesis import DEFAULT_SAMPLES, check_smoothness, synthesize_hdr
+
+#: Hyperparameters a packaged joint-stage model keeps (:mod:`hdrsyn.pretrained`): those that build its
+#: generator and its HDR merge.
+PACKAGED_HPARAMS = (*(f.name for f in fields(GeneratorConfig)), "hdr_sampling", "hdr_smoothness")
+
+
+class StackOutput(nn.Module):
+    """``generator(ldr)["stack"]``: the exposure stack alone, the traceable form of a :class:`StackGenerator`."""
+
+    def __init__(self, generator: StackGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        return self.generator(ldr)["stack"]
+
+
+def stack_reconstructor(
+    generator: StackGenerator, sampling: str = "grossberg", smoothness: float = 20.0
+) -> Reconstructor:
+    """A :class:`~hdrsyn.model_registry.Reconstructor` around a generator (e.g. ``JointStage.generator``),
+    EV ``-n..+n``."""
+    n = generator.num_steps
+    return Reconstructor(
+        StackOutput(generator), "stack", generator.size_multiple, tuple(float(ev) for ev in range(-n, n + 1)),
+        sampling, smoothness,
+    )
 
 
 def log_mean_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -79,7 +102,7 @@ class JointStage(HDRMethod, StackStage):
             ``summary.json`` (default ``<default_root_dir>/test``).
         **kwargs: the generator's and the optimiser's arguments (``width``, ``num_steps``, ``use_gru``,
             ``use_cin``, ``shift_residual``, ``betas``, ``weight_decay``, ``lr_schedule``) of
-            :class:`~lightning_modules.base.StackStage`.
+            :class:`~lightning_modules.diffhdrsyn.base.StackStage`.
 
     Validation and test are those of every HDR method (:class:`~lightning_modules.hdr_method.HDRMethod`),
     plus ``val/loss_hdr``.
@@ -165,9 +188,8 @@ class JointStage(HDRMethod, StackStage):
         for argument, subnet, stage in sources:
             path = getattr(self, argument)
             if path is not None:
-                source = f"{stage.__module__}.{stage.__qualname__}"
                 names = load_subnets(self.generator, path, [subnet], self.hparams.width,
-                                     self.hparams.shift_residual, argument, source)
+                                     self.hparams.shift_residual, argument, stage)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
 
@@ -175,7 +197,8 @@ class JointStage(HDRMethod, StackStage):
         """Copy a packaged model's generator weights (:mod:`hdrsyn.pretrained`) into this model."""
         packaged = read_checkpoint(path)
         saved = packaged["hyper_parameters"]
-        differ = {k: (saved[k], self.hparams[k]) for k in KEPT_HPARAMS if k in saved and saved[k] != self.hparams[k]}
+        differ = {k: (saved[k], self.hparams[k])
+                  for k in PACKAGED_HPARAMS if k in saved and saved[k] != self.hparams[k]}
         if differ:
             raise UsageError(f"pretrained={str(path)!r} was built with " + ", ".join(
                 f"{k}={a!r}" for k, (a, _) in differ.items()) + "; this model has " + ", ".join(
@@ -263,7 +286,7 @@ class JointStage(HDRMethod, StackStage):
         return results
 
 
-@register_reconstructor(JointStage)
+@register_reconstructor(JointStage, packaged_hparams=PACKAGED_HPARAMS)
 def joint_stage_reconstructor(hparams: dict, state_dict: dict[str, torch.Tensor]) -> Reconstructor:
     """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hdrsyn.networks.unet import UNetTrunk
+from lightning_modules.diffhdrsyn.model.unet import UNetTrunk
 from ops.exposure import exposure_shift
 
 

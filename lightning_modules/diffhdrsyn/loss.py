@@ -1,4 +1,4 @@
-"""The per-sub-network objectives of the paper, Eq. 4-7, assembled from the individual losses."""
+"""Our objectives: the paper's per-sub-network losses, Eq. 4-7, assembled from the terms in ``losses``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from hdrsyn.networks import WIDTH_PRESETS, ExposureNet, GeneratorWidths, NetWidth, StackGenerator, get_widths
+from lightning_modules.diffhdrsyn.model import (
+    WIDTH_PRESETS,
+    ExposureNet,
+    GeneratorWidths,
+    NetWidth,
+    StackGenerator,
+    get_widths,
+)
 
 
 def count(module: torch.nn.Module) -> int:

@@ -9,11 +9,9 @@ import torch
 
 from hdrsyn.errors import UsageError
 from hdrsyn.model_registry import init_arguments, restore_module
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
-from lightning_modules.local_stage import LocalStage
+from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
 
-GLOBAL = "lightning_modules.global_stage.GlobalStage"
+GLOBAL = "lightning_modules.diffhdrsyn.GlobalStage"
 
 
 def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) -> Path:
@@ -36,7 +34,7 @@ def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) ->
     ],
 )
 def test_bad_global_ckpt_is_named(tmp_path: Path, damage: str, message: str) -> None:
-    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.local_stage.LocalStage" if damage == "swapped"
+    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.diffhdrsyn.LocalStage" if damage == "swapped"
                             else GLOBAL, nan=damage == "nan")
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:-100])
@@ -45,6 +43,16 @@ def test_bad_global_ckpt_is_named(tmp_path: Path, damage: str, message: str) -> 
     model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
     with pytest.raises(UsageError, match=f"global_ckpt='{path}'.*{message}"):
         model.configure_model()
+
+
+def test_stage_checkpoints_from_before_the_method_folder_hand_off(tmp_path: Path, this_tree_only: None) -> None:
+    """A stage checkpoint naming its class by the old module (``lightning_modules.global_stage.GlobalStage``)
+    still starts the joint stage; one of the other stage is still refused."""
+    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.global_stage.GlobalStage")
+    JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path)).configure_model()
+    swapped = stage_checkpoint(tmp_path / "l.ckpt", "lightning_modules.local_stage.LocalStage")
+    with pytest.raises(UsageError, match="is a LocalStage checkpoint, but global_ckpt takes a GlobalStage checkpoint"):
+        JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(swapped)).configure_model()
 
 
 def test_a_good_global_ckpt_loads(tmp_path: Path) -> None:

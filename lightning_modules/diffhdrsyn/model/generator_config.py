@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from hdrsyn.networks.widths import GeneratorWidths, get_widths
+from lightning_modules.diffhdrsyn.model.widths import GeneratorWidths, get_widths
 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """What builds a :class:`~hdrsyn.networks.StackGenerator`: width and the ablation switches.
+    """What builds a :class:`~lightning_modules.diffhdrsyn.model.StackGenerator`: width and the ablation switches.
 
     The stages (``GlobalStage``, ``LocalStage``, ``JointStage``) take these as flat arguments (the config
     keys users type, ``model.init_args.width``...) with these defaults, declared once in their base

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from hdrsyn.model_registry import refuse_checkpoints
-from lightning_modules.base import STAGE_REFUSAL, StackStage
-from losses.objectives import global_objective, without_centre
+from lightning_modules.diffhdrsyn.base import STAGE_REFUSAL, StackStage
+from lightning_modules.diffhdrsyn.loss import global_objective, without_centre
 
 
 class GlobalStage(StackStage):
@@ -23,7 +23,7 @@ class GlobalStage(StackStage):
         lr: learning rate of gradient-centralised Adam (paper 1e-4).
         **kwargs: the generator's and the optimiser's arguments (``width``, ``num_steps``, ``use_gru``,
             ``use_cin``, ``shift_residual``, ``betas``, ``weight_decay``, ``lr_schedule``) of
-            :class:`~lightning_modules.base.StackStage`.
+            :class:`~lightning_modules.diffhdrsyn.base.StackStage`.
     """
 
     stage_name = "global"

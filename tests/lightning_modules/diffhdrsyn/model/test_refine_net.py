@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hdrsyn.networks import ConditionalInstanceNorm2d, ConvGRUCell, RefineUNet
+from lightning_modules.diffhdrsyn.model import ConditionalInstanceNorm2d, ConvGRUCell, RefineUNet
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from hdrsyn.model_registry import refuse_checkpoints
-from lightning_modules.base import STAGE_REFUSAL, StackStage
-from losses.objectives import local_objective, without_centre
+from lightning_modules.diffhdrsyn.base import STAGE_REFUSAL, StackStage
+from lightning_modules.diffhdrsyn.loss import local_objective, without_centre
 
 
 class LocalStage(StackStage):
@@ -21,7 +21,8 @@ class LocalStage(StackStage):
     Args:
         lambda_edge: weight of Eq. 5 (paper 1).
         lr: learning rate of gradient-centralised Adam (paper 1e-4).
-        **kwargs: the generator's and the optimiser's arguments of :class:`~lightning_modules.base.StackStage`.
+        **kwargs: the generator's and the optimiser's arguments of
+            :class:`~lightning_modules.diffhdrsyn.base.StackStage`.
     """
 
     stage_name = "local"

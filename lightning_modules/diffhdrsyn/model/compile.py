@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hdrsyn.networks.stack_generator import StackGenerator
+from lightning_modules.diffhdrsyn.model.stack_generator import StackGenerator
 
 
 def compile_subnets(generator: StackGenerator, backend: str = "inductor", mode: str | None = None) -> StackGenerator:

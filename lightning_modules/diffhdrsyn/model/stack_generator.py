@@ -8,11 +8,11 @@ import torch
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
-from hdrsyn.networks.generator_config import DEFAULT_GENERATOR, GeneratorConfig
-from hdrsyn.networks.global_net import GlobalUNet
-from hdrsyn.networks.local_net import LocalUNet
-from hdrsyn.networks.refine_net import RefineUNet
-from hdrsyn.networks.widths import GeneratorWidths, get_widths
+from lightning_modules.diffhdrsyn.model.generator_config import DEFAULT_GENERATOR, GeneratorConfig
+from lightning_modules.diffhdrsyn.model.global_net import GlobalUNet
+from lightning_modules.diffhdrsyn.model.local_net import LocalUNet
+from lightning_modules.diffhdrsyn.model.refine_net import RefineUNet
+from lightning_modules.diffhdrsyn.model.widths import GeneratorWidths, get_widths
 from ops.checks import check_shape
 from ops.edges import canny_edges
 
@@ -49,7 +49,8 @@ class ExposureNet(nn.Module):
     selects the CIN style; the GRU states are passed in and returned in :class:`ExposureState`.
 
     Args:
-        config: the generator's :class:`~hdrsyn.networks.generator_config.GeneratorConfig` (or a width preset).
+        config: the generator's :class:`~lightning_modules.diffhdrsyn.model.generator_config.GeneratorConfig`
+            (or a width preset).
         direction: +1 for the stop-up net, -1 for the stop-down net (the sign of the shift).
         switches: fields of :class:`GeneratorConfig` overriding ``config``'s.
     """
@@ -107,8 +108,8 @@ class StackGenerator(nn.Module):
     ``shift_residual=False`` is the paper's formulation.
 
     Args:
-        config: a :class:`~hdrsyn.networks.generator_config.GeneratorConfig`, or a width preset (``paper``,
-            ``cpu``, ``tiny``) / :class:`GeneratorWidths` with the default switches.
+        config: a :class:`~lightning_modules.diffhdrsyn.model.generator_config.GeneratorConfig`, or a width
+            preset (``paper``, ``cpu``, ``tiny``) / :class:`GeneratorWidths` with the default switches.
         switches: fields of :class:`GeneratorConfig` overriding ``config``'s (``num_steps``, ``use_gru``...).
 
     Example:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hdrsyn.networks import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from lightning_modules.global_stage import GlobalStage
-from lightning_modules.joint_stage import JointStage
-from lightning_modules.local_stage import LocalStage
+from lightning_modules.diffhdrsyn import (
+    DEFAULT_GENERATOR,
+    GeneratorConfig,
+    GlobalStage,
+    JointStage,
+    LocalStage,
+    StackGenerator,
+)
 
 
 def test_a_config_a_preset_and_switches_build_the_same_generator() -> None:
