@@ -43,20 +43,27 @@ def reference() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
+def reconstruct(method: str, model: Reconstructor | None, ldr: torch.Tensor,
+                work_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(radiance (1, 3, H, W), stack (7, 3, H, W) or None)`` of ``method`` from one input ``ldr`` ``(3, H, W)``:
+    ``x^2.2``, the ``analytic stack`` merged by our HDR layer, or ``model`` run at ``work_size``
+    (:func:`hdrsyn.inference.reconstruct_image`)."""
+    if method == "x^2.2":
+        return ldr[None].pow(2.2), None
+    if method == "analytic stack":
+        stack = exposure_stack(ldr[None], [-3, -2, -1, 0, 1, 2, 3])[0]
+        return synthesize_hdr(stack[None], torch.exp2(torch.arange(-3.0, 4.0))[None])[0], stack
+    result = reconstruct_image(model, ldr, work_size=work_size)
+    return result["radiance"][None], result.get("stack")
+
+
 def score(method: str, model: Reconstructor | None, ldr: torch.Tensor, hdr: torch.Tensor,
           true_stack: torch.Tensor | None = None, work_size: int | None = None) -> dict:
-    """HDR scores of ``method`` from one input ``ldr`` ``(3, H, W)``, and where it makes a stack and
-    ``true_stack`` ``(7, 3, H, W)`` (EV -3..+3) is given, the stack PSNR per EV without the input;
-    ``s``: seconds to reconstruct. A model runs at ``work_size`` (:func:`hdrsyn.inference.reconstruct_image`)."""
+    """HDR scores of ``method`` (:func:`reconstruct`) from one input ``ldr`` ``(3, H, W)``, and where it makes
+    a stack and ``true_stack`` ``(7, 3, H, W)`` (EV -3..+3) is given, the stack PSNR per EV without the input;
+    ``s``: seconds to reconstruct."""
     start = time.perf_counter()
-    if method == "x^2.2":
-        radiance, stack = ldr[None].pow(2.2), None
-    elif method == "analytic stack":
-        stack = exposure_stack(ldr[None], [-3, -2, -1, 0, 1, 2, 3])[0]
-        radiance = synthesize_hdr(stack[None], torch.exp2(torch.arange(-3.0, 4.0))[None])[0]
-    else:
-        result = reconstruct_image(model, ldr, work_size=work_size)
-        radiance, stack = result["radiance"][None], result.get("stack")
+    radiance, stack = reconstruct(method, model, ldr, work_size)
     out = {"s": time.perf_counter() - start, "pu21": float(pu21_psnr(radiance, hdr)),
            "mu": float(mu_law_psnr(radiance, hdr))}
     if stack is not None and true_stack is not None:

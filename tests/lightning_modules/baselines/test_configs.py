@@ -137,3 +137,15 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
     default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
     assert default["shift_residual"] is True and default["lr"] == 1e-3
+
+
+def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> None:
+    """``bench/compare_release.sh`` trains baselines on ``overlays/release_data.yaml``: the release stages
+    compose the same file, so a baseline and the packaged model see the same views and camera responses."""
+    overlay = EXPERIMENTS / "overlays" / "release_data.yaml"
+    baseline = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml", overlay)["data"]["init_args"]
+    release = print_config(EXPERIMENTS / "release" / "joint.yaml")["data"]["init_args"]
+    default = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml")["data"]["init_args"]
+    assert baseline == release
+    assert (baseline["views_per_scene"], baseline["gamma_responses"], baseline["gamma_contrast"]) == (32, 0.5, [0.0, 0.6])
+    assert default["views_per_scene"] != 32 and default["gamma_responses"] == 0.0
