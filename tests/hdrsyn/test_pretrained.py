@@ -150,7 +150,8 @@ def test_lightning_predict_uses_the_packaged_model_without_a_checkpoint(tmp_path
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",  # this tree's code, run from tmp_path
+           "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
     result = subprocess.run(
         [sys.executable, "-m", "hdrsyn", "predict", "--config", str(root / "experiments" / "joint.yaml"),
          "--data.init_args.image_size", "64", "--data.init_args.views_per_scene", "1",
