@@ -12,6 +12,8 @@
 # First argument: all (default), fit (train only) or test (test the trained baselines and compare). BUDGET_S
 # defaults to 3859 s, the v3 release model's training time (global 1079 + local 197 + joint 2583 s).
 # OUT_ROOT (runs/release-baselines) holds one run folder per baseline; the table goes to reports/release/baselines.
+# With STEPS, MAX_TIME caps each training's wall time (default: the budget); FIT_ARGS adds arguments to every
+# fit; NO_LOGGER=1 for an experiment tree whose configs name no logger (a machine without wandb).
 set -euo pipefail
 what="${1:-all}"
 case "$what" in all|fit|test) ;; *) echo "compare_release.sh: first argument must be all, fit or test, got '$what'" >&2; exit 2 ;; esac
