@@ -109,14 +109,12 @@ def main(argv: list[str] | None = None) -> None:
              "(`bench/highlights.py`). Mean over the inputs." + ("" if jod else " JOD: cvvdp not installed."), ""]
     for group in args.groups:
         data = views(held_out(args.size), None) if group == "held-out" else memorial_views(list(range(6, 13)))
-        results: dict[str, list[dict]] = {}
-        for method, model in methods.items():
-            rows = []
-            for ldr, hdr, _ in tqdm(data, desc=f"{group}: {method}", leave=False):
-                mask = highlight_mask(ldr, args.threshold)
-                rows.append(split_scores(reconstruct(method, model, ldr)[0], hdr, mask, jod))
-            results[method] = rows
-        fraction = np.mean([float(highlight_mask(ldr, args.threshold).mean()) for ldr, _, _ in data])
+        masks = [highlight_mask(ldr, args.threshold) for ldr, _, _ in data]
+        results = {method: [split_scores(reconstruct(method, model, ldr)[0], hdr, mask, jod)
+                            for (ldr, hdr, _), mask in tqdm(list(zip(data, masks)), desc=f"{group}: {method}",
+                                                            leave=False)]
+                   for method, model in methods.items()}
+        fraction = np.mean([float(mask.mean()) for mask in masks])
         title = "held-out views (lab, venice, night; 24)" if group == "held-out" else MEMORIAL
         lines += [f"**{title}**: {100 * fraction:.1f} % of the pixels are highlights", "", *table(results), ""]
     write_report("\n".join(lines), args.output)
