@@ -115,8 +115,9 @@ def main() -> None:
                         help="indices (0 = shortest exposure) of the input exposures; need 3 on each side")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
-    if any(not 3 <= i < 13 for i in args.inputs):
-        parser.error("--inputs must lie in [3, 12]")
+    last = len(memorial_stack()[0]) - 4  # three real exposures on each side of an input
+    if any(not 3 <= i <= last for i in args.inputs):
+        parser.error(f"--inputs must lie in [3, {last}]")
     views = memorial_views(args.inputs)
     methods = load_methods(args.models)
     table = {m: [score(m, model, *view) for view in views] for m, model in methods.items()}
