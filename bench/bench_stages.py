@@ -5,9 +5,12 @@ convolution's, both measured in this process (the target of issue "The method mu
 
 Each (stage, width) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own. A step is the stage's full ``training_step`` + backward + GC-Adam update on one real sample of the
-bundled data (batch 1, as in the paper). The CPU-width global stage is the reference of the ratios.
+bundled data (batch 1, as in the paper), with subnormal floats flushed where the experiments' ``FlushDenormals``
+callback does so; the figure is the median of ``--steps`` timed steps after ``--warmup`` untimed ones (training
+slows down after its first steps, so the first step alone flatters). The CPU-width global stage is the
+reference of the ratios.
 
-    python bench/bench_stages.py [--size 256] [--steps 3] [--widths cpu paper] [--throughput]
+    python bench/bench_stages.py [--size 256] [--warmup 3] [--steps 6] [--widths cpu paper] [--throughput]
 """
 
 from __future__ import annotations
@@ -19,23 +22,48 @@ import subprocess
 import sys
 import time
 
+#: Class path of each stage; the second is where it lived before ``lightning_modules/diffhdrsyn/``, so that
+#: the script also times older trees: ``git worktree add ../old ea2869e``, then
+#: ``PYTHONPATH=../old python bench/bench_stages.py ...`` (each tree timed as its own experiments train).
 STAGES = {
-    "global": "lightning_modules.diffhdrsyn.GlobalStage",
-    "local": "lightning_modules.diffhdrsyn.LocalStage",
-    "joint": "lightning_modules.diffhdrsyn.JointStage",
+    "global": ("lightning_modules.diffhdrsyn.GlobalStage", "lightning_modules.global_stage.GlobalStage"),
+    "local": ("lightning_modules.diffhdrsyn.LocalStage", "lightning_modules.local_stage.LocalStage"),
+    "joint": ("lightning_modules.diffhdrsyn.JointStage", "lightning_modules.joint_stage.JointStage"),
 }
 
 
-def measure(stage: str, width: str, size: int, steps: int) -> dict:
-    """Run inside the subprocess: time ``steps`` optimiser steps after one warm-up step."""
+def stage_class(stage: str) -> type:
+    """The stage's LightningModule class in the tree on ``sys.path`` (new class path first)."""
     import importlib
 
+    for path in STAGES[stage]:
+        module_name, class_name = path.rsplit(".", 1)
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"no {stage} stage at {STAGES[stage]}")
+
+
+def flush_like_the_experiments() -> bool:
+    """Flush subnormal floats if this tree's experiments do (its ``FlushDenormals`` callback); returns whether."""
     import torch
+
+    try:
+        from lightning_modules.callbacks import FlushDenormals  # noqa: F401
+    except ImportError:
+        return False
+    return torch.set_flush_denormal(True)
+
+
+def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
+    """Run inside the subprocess: the median time of ``steps`` optimiser steps after ``warmup`` ones."""
+    import statistics
 
     from datamodules.hdr_stack import HDRStackDataModule
 
-    module_name, class_name = STAGES[stage].rsplit(".", 1)
-    cls = getattr(importlib.import_module(module_name), class_name)
+    flushed = flush_like_the_experiments()
+    cls = stage_class(stage)
     model = cls(width=width, **({"lambda_cobi": 0.0} if stage == "joint" else {}))
     model.log = model.log_dict = lambda *args, **kwargs: None
     optimizer = model.configure_optimizers()
@@ -43,7 +71,7 @@ def measure(stage: str, width: str, size: int, steps: int) -> dict:
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     times = []
-    for _ in range(steps + 1):
+    for _ in range(warmup + steps):
         start = time.perf_counter()
         loss = model.training_step(batch, 0)
         optimizer.zero_grad()
@@ -51,7 +79,8 @@ def measure(stage: str, width: str, size: int, steps: int) -> dict:
         optimizer.step()
         times.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"stage": stage, "width": width, "seconds_per_step": min(times[1:]), "peak_mb": peak_mb,
+    return {"stage": stage, "width": width, "seconds_per_step": statistics.median(times[warmup:]), "peak_mb": peak_mb,
+            "flushed": flushed,
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
@@ -87,7 +116,8 @@ def generator_throughput(size: int, repeats: int = 5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps (their median is reported)")
     parser.add_argument("--widths", nargs="+", default=["cpu", "paper"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--throughput", action="store_true", help="generator vs plain-conv GFLOP/s only")
@@ -98,20 +128,20 @@ def main() -> None:
               f"plain 64->64 3x3 conv {r['conv_gflops']:.1f} GFLOP/s: ratio {r['ratio']:.2f}")
         return
     if args.child:
-        print(json.dumps(measure(args.child[0], args.child[1], args.size, args.steps)))
+        print(json.dumps(measure(args.child[0], args.child[1], args.size, args.warmup, args.steps)))
         return
     results = []
     for width in args.widths:
         for stage in STAGES:
             command = [sys.executable, __file__, "--child", stage, width, "--size", str(args.size),
-                       "--steps", str(args.steps)]
+                       "--warmup", str(args.warmup), "--steps", str(args.steps)]
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             results.append(json.loads(output.strip().splitlines()[-1]))
             r = results[-1]
             print(f"{r['stage']:>6} {r['width']:>5}  {r['parameters'] / 1e6:8.2f} M params  "
                   f"{r['seconds_per_step']:7.2f} s/step  peak {r['peak_mb']:8.0f} MB  "
                   f"x{r['seconds_per_step'] / results[0]['seconds_per_step']:6.1f} vs {results[0]['stage']} "
-                  f"{results[0]['width']}", flush=True)
+                  f"{results[0]['width']}{'  (subnormals flushed)' if r['flushed'] else ''}", flush=True)
 
 
 if __name__ == "__main__":

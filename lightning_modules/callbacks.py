@@ -1,4 +1,4 @@
-"""Training guards and the checkpoint callback shared by every stage."""
+"""Training guards, the denormal flush and the checkpoint callback shared by every stage."""
 
 from __future__ import annotations
 
@@ -55,6 +55,24 @@ class NonFiniteGuard(pl.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.skipped = state_dict["skipped"]
+
+
+class FlushDenormals(pl.Callback):
+    """Treat subnormal floats (``|x| < 1.2e-38``) as zero on the CPU while a stage runs.
+
+    A few hundred steps into training, gradients of saturated sigmoids and of the HDR layer start to
+    produce subnormal values, and every CPU instruction touching one takes ~100x longer: a 128-px joint
+    step went from 0.94 s to 1.15 s (median of 14 steps) with identical losses. This sets the CPU's
+    flush-to-zero / denormals-are-zero modes (:func:`torch.set_flush_denormal`) in ``setup`` and clears them
+    in ``teardown``; it changes results only below float32's normal range. No effect on GPUs or on
+    CPUs without the modes (then it does nothing).
+    """
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        torch.set_flush_denormal(True)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        torch.set_flush_denormal(False)
 
 
 class StageCheckpoint(ModelCheckpoint):

@@ -84,8 +84,9 @@ def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
     trainer = config["trainer"]
     assert trainer["max_steps"] == 150 and trainer["log_every_n_steps"] == 10  # experiment, base
     assert trainer["reload_dataloaders_every_n_epochs"] == 1 and config["seed_everything"] == 0
-    assert [c["class_path"].rpartition(".")[2] for c in trainer["callbacks"]] == ["NonFiniteGuard", "StageCheckpoint"]
-    assert trainer["callbacks"][1]["init_args"]["dirpath"] == "runs/global/checkpoints"
+    assert [c["class_path"].rpartition(".")[2] for c in trainer["callbacks"]] == [
+        "FlushDenormals", "NonFiniteGuard", "StageCheckpoint"]
+    assert trainer["callbacks"][-1]["init_args"]["dirpath"] == "runs/global/checkpoints"
     assert config["data"]["init_args"]["image_size"] == 128 and config["model"]["init_args"]["lr"] == 1e-3
 
     (tmp_path / "base.yaml").write_text((root / "base.yaml").read_text())
@@ -97,7 +98,7 @@ def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
     logger = config["trainer"]["logger"]["init_args"]
     assert (logger["name"], logger["project"], logger["group"], logger["save_dir"]) == (
         "mine", "hdrsyn", "sample-cpu", "runs/mine")
-    assert config["trainer"]["callbacks"][1]["init_args"]["dirpath"] == str(Path("runs/mine/checkpoints"))
+    assert config["trainer"]["callbacks"][-1]["init_args"]["dirpath"] == str(Path("runs/mine/checkpoints"))
 
 
 def test_a_missing_or_circular_base_config_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""NonFiniteGuard: a NaN loss never reaches the weights. StageCheckpoint: last.ckpt is the newest model."""
+"""NonFiniteGuard: a NaN loss never reaches the weights. FlushDenormals: subnormals are zero during a fit only.
+StageCheckpoint: last.ckpt is the newest model."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from pytorch_lightning.demos.boring_classes import BoringModel
 from torch.utils.data import DataLoader
 
-from lightning_modules.callbacks import NonFiniteGuard, StageCheckpoint
+from lightning_modules.callbacks import FlushDenormals, NonFiniteGuard, StageCheckpoint
 
 
 class Poisoned(pl.LightningModule):
@@ -76,3 +77,27 @@ def test_a_new_fit_replaces_last_ckpt_and_last_means_last_ckpt(tmp_path: Path) -
                          enable_progress_bar=False, accelerator="cpu", limit_test_batches=1)
     trainer.test(BoringModel(), ckpt_path="last", verbose=False)
     assert Path(trainer.ckpt_path) == tmp_path / "last.ckpt"
+
+
+SUBNORMAL = 1e-39  # below float32's smallest normal number, 1.18e-38
+
+
+class SubnormalProbe(BoringModel):
+    """Records what ``SUBNORMAL * 1`` computes to in float32 during its training steps."""
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self.seen = float(torch.tensor([SUBNORMAL]) * 1.0)
+        return super().training_step(batch, batch_idx)
+
+
+def test_flush_denormals_zeroes_subnormals_during_fit_only() -> None:
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    assert float(torch.tensor([SUBNORMAL]) * 1.0) > 0
+    model = SubnormalProbe()
+    trainer = pl.Trainer(callbacks=[FlushDenormals()], max_steps=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                         limit_val_batches=0)
+    trainer.fit(model)
+    assert model.seen == 0.0
+    assert float(torch.tensor([SUBNORMAL]) * 1.0) > 0  # cleared again by teardown

@@ -24,6 +24,34 @@ class DoubleSwishConv(nn.Sequential):
         super().__init__(SwishConv(in_channels, out_channels), SwishConv(out_channels, out_channels))
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity whose backward makes the incoming gradient NCHW-contiguous."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        return grad.contiguous()
+
+
+def contiguous_grad(x: torch.Tensor) -> torch.Tensor:
+    """``x`` unchanged; its gradient is made NCHW-contiguous on the way back.
+
+    Put after an instance norm whose output feeds channels-last tensors: PyTorch's CPU instance-norm
+    backward (2.14) returns wrong gradients for batch 1 when the gradient arriving at an NCHW input is
+    channels-last (up to 2x off; tested in ``tests/.../test_blocks.py``).
+
+    Example:
+        >>> x = torch.ones(1, 2, 3, 3, requires_grad=True)
+        >>> contiguous_grad(x).contiguous(memory_format=torch.channels_last).sum().backward()
+        >>> x.grad.is_contiguous()
+        True
+    """
+    return _ContiguousGrad.apply(x)
+
+
 class ConditionalInstanceNorm2d(nn.Module):
     """Instance normalisation with one affine pair per style (target-EV step), paper Sec. 3.2.
 

@@ -57,6 +57,6 @@ class GlobalUNet(nn.Module):
         """Map ``image`` ``(B, 3, H, W)`` in [-1, 1] to ``(next_image, hidden)``."""
         features, hidden = self.trunk(image, style, hidden)
         if self.shift_ev is None:
-            return (torch.tanh(self.head(features)) + image) / 2, hidden
+            return (torch.tanh(self.head(features).contiguous()) + image) / 2, hidden
         shifted = exposure_shift((image + 1) / 2, self.shift_ev) * 2 - 1
-        return (shifted + self.head(features)).clamp(-1, 1), hidden
+        return (shifted + self.head(features).contiguous()).clamp(-1, 1), hidden

@@ -35,4 +35,4 @@ class LocalUNet(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Map ``(B, 2, H, W)`` grey + edges to ``(edge_map in [0, 1], hidden)``."""
         features, hidden = self.trunk(grey_and_edges, style, hidden)
-        return torch.sigmoid(self.head(features)), hidden
+        return torch.sigmoid(self.head(features).contiguous()), hidden

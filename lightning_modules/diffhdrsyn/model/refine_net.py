@@ -48,5 +48,5 @@ class RefineUNet(nn.Module):
         parts = [image, global_image] if edges is None else [image, global_image, edges]
         features, _ = self.trunk(torch.cat(parts, dim=1))
         if self.residual:
-            return (global_image + self.head(features)).clamp(-1, 1)
-        return (torch.tanh(self.head(features)) + global_image) / 2
+            return (global_image + self.head(features).contiguous()).clamp(-1, 1)
+        return (torch.tanh(self.head(features).contiguous()) + global_image) / 2

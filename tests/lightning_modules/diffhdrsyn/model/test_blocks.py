@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from lightning_modules.diffhdrsyn.model.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from lightning_modules.diffhdrsyn.model.blocks import (
+    ConditionalInstanceNorm2d,
+    ConvGRUCell,
+    DoubleSwishConv,
+    SwishConv,
+    contiguous_grad,
+)
 
 
 @pytest.fixture
@@ -54,3 +60,27 @@ def test_conv_gru_cell_state(features):
     assert not torch.allclose(first, second)
     with pytest.raises(ValueError, match="hidden state"):
         cell(features, torch.zeros(2, 6, 4, 4))
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_contiguous_grad_gives_instance_norm_its_true_gradient(batch: int) -> None:
+    """A channels-last gradient into F.instance_norm (batch 1) is misread by PyTorch; contiguous_grad fixes it."""
+    torch.manual_seed(0)
+    x0 = torch.randn(batch, 4, 8, 8, dtype=torch.float64) * 0.1 + 3
+    weight = torch.arange(8.0, dtype=torch.float64)  # makes the upstream gradient non-uniform
+
+    def grad(guard: bool) -> torch.Tensor:
+        x = x0.clone().requires_grad_()
+        y = torch.nn.functional.instance_norm(x)
+        y = contiguous_grad(y) if guard else y
+        (y.contiguous(memory_format=torch.channels_last) * weight).square().sum().backward()
+        return x.grad
+
+    x = x0.clone().requires_grad_()
+    (torch.nn.functional.instance_norm(x) * weight).square().sum().backward()
+    assert torch.allclose(grad(True), x.grad, atol=1e-9)
+
+
+def test_contiguous_grad_is_the_identity_forward() -> None:
+    x = torch.randn(1, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(contiguous_grad(x), x)
