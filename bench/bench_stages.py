@@ -40,7 +40,7 @@ def stage_class(stage: str) -> type:
         module_name, class_name = path.rsplit(".", 1)
         try:
             return getattr(importlib.import_module(module_name), class_name)
-        except ModuleNotFoundError:
+        except ImportError:  # not in this tree (or half-found through an editable install of a newer one)
             continue
     raise ModuleNotFoundError(f"no {stage} stage at {STAGES[stage]}")
 
@@ -80,7 +80,7 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
         times.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"stage": stage, "width": width, "seconds_per_step": statistics.median(times[warmup:]), "peak_mb": peak_mb,
-            "flushed": flushed,
+            "flushed": flushed, "source": sys.modules[cls.__module__].__file__,
             "parameters": sum(p.numel() for p in model.parameters())}
 
 

@@ -133,7 +133,8 @@ def test_teacher_forcing_uses_targets(generator, ldr, targets):
 
 
 def test_forward_pair_equals_two_passes_and_their_gradients(generator, ldr, targets):
-    """Sharing step 0 between the autoregressive and teacher-forced passes changes nothing but the cost."""
+    """Sharing step 0 between the autoregressive and teacher-forced passes and running their later steps as
+    one batch change nothing but the cost."""
     def loss(outputs):
         return sum(((out["stack"] - targets) ** 2).mean() + out["edges"].mean() + out["global"].abs().mean()
                    for out in outputs)
