@@ -60,9 +60,9 @@ class NonFiniteGuard(pl.Callback):
 class FlushDenormals(pl.Callback):
     """Treat subnormal floats (``|x| < 1.2e-38``) as zero on the CPU while a stage runs.
 
-    A few hundred steps into training, gradients of saturated sigmoids and of the HDR layer start to
-    produce subnormal values, and every CPU instruction touching one takes ~100x longer: a 128-px joint
-    step went from 0.94 s to 1.15 s (median of 14 steps) with identical losses. This sets the CPU's
+    A few steps into training some intermediate values underflow to subnormal floats, and every CPU
+    instruction touching one takes ~100x longer: a 128-px joint step took 1.15 s instead of 0.94 s (median
+    of 14 steps) with identical losses. This sets the CPU's
     flush-to-zero / denormals-are-zero modes (:func:`torch.set_flush_denormal`) in ``setup`` and clears them
     in ``teardown``; it changes results only below float32's normal range. No effect on GPUs or on
     CPUs without the modes (then it does nothing).
