@@ -40,8 +40,9 @@ def contiguous_grad(x: torch.Tensor) -> torch.Tensor:
     """``x`` unchanged; its gradient is made NCHW-contiguous on the way back.
 
     Put after an instance norm whose output feeds channels-last tensors: PyTorch's CPU instance-norm
-    backward (2.14) returns wrong gradients for batch 1 when the gradient arriving at an NCHW input is
-    channels-last (up to 2x off; tested in ``tests/.../test_blocks.py``).
+    backward (2.14) returns wrong gradients at batch 1 when the gradient arriving for an NCHW input is
+    channels-last (errors larger than the gradient itself; tested in
+    ``tests/lightning_modules/diffhdrsyn/model/test_blocks.py``).
 
     Example:
         >>> x = torch.ones(1, 2, 3, 3, requires_grad=True)

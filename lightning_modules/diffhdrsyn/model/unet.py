@@ -5,6 +5,10 @@ cap. Bottleneck (at ``H / 2**levels``): an optional ConvGRU, then two 3x3 Swish 
 bilinear x2 upsampling, concatenation with the encoder features of that resolution, a 1x1 Swish conv,
 a 3x3 conv, (conditional) instance norm and Swish. The trunk returns full-resolution features; each
 network adds its own head.
+
+For CPU speed the trunk computes in channels-last memory format (its features come out channels-last; the
+networks make their head outputs NCHW-contiguous again) and runs each decoder level's 1x1 conv before the
+upsampling (:class:`UpBlock`); values are those of the plain form up to float rounding.
 """
 
 from __future__ import annotations
