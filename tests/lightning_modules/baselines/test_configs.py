@@ -71,6 +71,9 @@ def test_ablation_adds_one_component_per_rung() -> None:
     assert [p.stem for p in ABLATION] == [*LADDER, *DEPARTURES]
     rungs = {p.stem: yaml.safe_load(p.read_text()) for p in ABLATION}
     assert len({args["trainer"]["max_steps"] for args in rungs.values()}) == 1  # one budget
+    joint = yaml.safe_load((EXPERIMENTS / "joint.yaml").read_text())["model"]["init_args"]
+    recipe = ("lr", "lr_refine", "betas", "lr_schedule")  # the main job's optimiser, on every rung
+    assert all({k: r["model"]["init_args"][k] for k in recipe} == {k: joint[k] for k in recipe} for r in rungs.values())
     previous = None
     for name in LADDER:
         args = rungs[name]["model"]["init_args"]
@@ -128,7 +131,7 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     overlays += [EXPERIMENTS / "overlays/paper_joint.yaml"] if stage == "joint" else []
     args = print_config(EXPERIMENTS / f"{stage}.yaml", *overlays)["model"]["init_args"]
     assert args["width"] == "paper" and args["shift_residual"] is False
-    assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999]
+    assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999] and args["lr_schedule"] == "constant"
     if stage == "joint":
         assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1
     with torch.device("meta"):
@@ -136,7 +139,7 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     assert sum(p.numel() for p in generator.parameters()) == 231_333_166
     assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
     default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
-    assert default["shift_residual"] is True and default["lr"] == 1e-3
+    assert default["shift_residual"] is True and default["lr"] == 1e-3 and default["lr_schedule"] == "cosine"
 
 
 def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> None:

@@ -1,0 +1,124 @@
+"""Mean ± standard deviation over seeds: one row per run name, from the test summaries of several seeds.
+
+``lightning test`` writes one ``summary.json`` per run; a run trained with several seeds leaves one per
+seed folder. This groups the summaries found below the given folders by run name and reports, for each
+metric, the mean over seeds of the per-run means and their standard deviation across seeds (n − 1), so
+that a difference between runs can be read against the seed-to-seed spread. Writes a markdown table and,
+with ``--chart``, a bar chart with the spread as error bars.
+
+    python bench/seed_table.py runs/ablation-seeds/seed* -o reports/sample/ablation/seeds.md \\
+        --chart reports/sample/ablation/seeds.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from hdrsyn.compare import find_summaries  # noqa: E402
+from hdrsyn.io import atomic_write  # noqa: E402
+
+#: Columns of the table: summary key and header.
+COLUMNS = {"cvvdp": "JOD", "pu21_psnr": "PU21-PSNR", "mu_psnr": "μ-PSNR", "crf/cvvdp": "JOD, CRF-corr.",
+           "psnr/up": "stack PSNR up", "psnr/down": "stack PSNR down"}
+
+
+def group_by_run(folders: Sequence[Path]) -> dict[str, list[dict]]:
+    """The metrics of every test summary below ``folders``, grouped by run name (first-seen order).
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for seed, jod in enumerate((6.8, 7.0)):
+        ...     (root / f"s{seed}/a/test").mkdir(parents=True)
+        ...     _ = (root / f"s{seed}/a/test/summary.json").write_text(json.dumps({"run": "a", "metrics": {"cvvdp": jod}}))
+        >>> [m["cvvdp"] for m in group_by_run([root / "s0", root / "s1"])["a"]]
+        [6.8, 7.0]
+    """
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for path in find_summaries(list(folders)):
+        try:
+            record = json.loads(path.read_text())
+            groups[str(record.get("run") or path.parent.parent.name)].append(dict(record["metrics"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path} is not a test summary of `lightning test` ({type(error).__name__}: {error})") from None
+    return dict(groups)
+
+
+def seed_stats(runs: Sequence[dict], key: str) -> tuple[float, float, int] | None:
+    """``(mean, std, n)`` of metric ``key`` over the seeds that have it (std 0 for one seed); None if none.
+
+    Example:
+        >>> seed_stats([{"cvvdp": 6.8}, {"cvvdp": 7.0}, {}], "cvvdp")
+        (6.9, 0.141, 2)
+    """
+    values = np.array([run[key] for run in runs if key in run], dtype=float)
+    if values.size == 0:
+        return None
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return round(float(values.mean()), 3), round(std, 3), int(values.size)
+
+
+def markdown(groups: dict[str, list[dict]]) -> str:
+    """One row per run: seeds, then ``mean ± std`` over seeds of each column (— where missing)."""
+    lines = ["| run | seeds | " + " | ".join(COLUMNS.values()) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    for name, runs in groups.items():
+        cells = []
+        for key in COLUMNS:
+            stats = seed_stats(runs, key)
+            digits = 3 if key.endswith("ssim") else 2
+            cells.append("—" if stats is None else f"{stats[0]:.{digits}f} ± {stats[1]:.{digits}f}")
+        lines.append(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(groups: dict[str, list[dict]], path: Path, keys: Sequence[str] = ("cvvdp", "pu21_psnr")) -> None:
+    """Bar chart of ``keys`` per run, the seed spread as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6))
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        names = [n for n in groups if seed_stats(groups[n], key)]
+        stats = [seed_stats(groups[n], key) for n in names]
+        ax.bar(range(len(names)), [s[0] for s in stats], yerr=[s[1] for s in stats], capsize=3, color="#4c72b0")
+        low, high = min(s[0] - s[1] for s in stats), max(s[0] + s[1] for s in stats)
+        pad = max(0.1 * (high - low), 0.05)
+        ax.set_ylim(low - 4 * pad, high + pad)  # zoomed on the differences: the axis does not start at 0
+        ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+        ax.set_title(f"{COLUMNS.get(key, key)} (mean ± std over seeds)", fontsize=9)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="one folder per seed (searched for summary.json)")
+    parser.add_argument("-o", "--output", type=Path, help="markdown file for the table")
+    parser.add_argument("--chart", type=Path, help="PNG bar chart with the seed spread as error bars")
+    args = parser.parse_args(argv)
+    groups = group_by_run(args.folders)
+    table = markdown(groups)
+    print(table)
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(args.output, lambda tmp: tmp.write_text(table))
+    if args.chart is not None:
+        args.chart.parent.mkdir(parents=True, exist_ok=True)
+        chart(groups, args.chart)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
