@@ -1,7 +1,9 @@
 """Seconds per training step of each stage, and peak memory, at CPU and paper width on 256x256.
 
 ``--throughput`` instead compares the CPU-width generator's forward GFLOP/s with a plain 64 -> 64 3x3
-convolution's, both measured in this process (the target of issue "The method must learn": >= 0.6).
+convolution's, both measured in this process (the target of issue "The method must learn": >= 0.6), and
+with its own convolutions replayed alone on the inputs they saw: their GFLOP/s is what its 8-64-channel
+layers can reach at all, and the share of its time they take says how much goes to everything else.
 
 Each (stage, width) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own. A step is the stage's full ``training_step`` + backward + GC-Adam update on one real sample of the
