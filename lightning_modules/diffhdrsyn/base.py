@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -122,7 +123,8 @@ class StackStage(pl.LightningModule):
             :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
         betas: Adam's betas (paper 0.5 / 0.999).
         weight_decay: Adam's weight decay (the authors' 5e-5).
-        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps``.
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps`` (else
+            ``max_epochs`` times the batches per epoch).
     """
 
     stage_name = "base"
@@ -171,7 +173,8 @@ class StackStage(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Gradient-centralised Adam, one group per trained sub-network; with ``lr_schedule="cosine"`` each
-        group's rate decays from its own value to 0 along a half cosine over ``trainer.max_steps``."""
+        group's rate decays from its own value to 0 along a half cosine over the run's optimiser steps
+        (``trainer.max_steps``, else ``max_epochs`` times the batches per epoch)."""
         groups = []
         for name, lr in self.learning_rates().items():
             params = [p for module in self._subnets(name) for p in module.parameters()]
@@ -180,10 +183,11 @@ class StackStage(pl.LightningModule):
         optimizer = GCAdam(groups, betas=tuple(self.hparams.betas), weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "constant":
             return optimizer
-        steps = self.trainer.max_steps
-        if steps is None or steps < 1:
-            raise UsageError("lr_schedule='cosine' needs trainer.max_steps (the length of the decay)")
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        steps = self.trainer.estimated_stepping_batches  # max_steps, else max_epochs x batches per epoch
+        if not math.isfinite(steps) or steps < 1:
+            raise UsageError("lr_schedule='cosine' needs trainer.max_steps or trainer.max_epochs (the length "
+                             "of the decay)")
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     times = staticmethod(exposure_times)

@@ -112,6 +112,26 @@ def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
         GlobalStage(width="tiny", lr_schedule="step")
 
 
+def test_cosine_schedule_spans_max_epochs_without_max_steps() -> None:
+    """Bounded by epochs only, the decay spans max_epochs x batches per epoch; an unbounded run is refused."""
+    import pytorch_lightning as pl
+
+    from datamodules.hdr_stack import HDRStackDataModule
+
+    def fit(**limits: int) -> pl.Trainer:
+        trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_val_batches=0, limit_train_batches=3, **limits)
+        trainer.fit(GlobalStage(width="tiny", lr=1e-3, lr_schedule="cosine"),
+                    HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0))
+        return trainer
+
+    trainer = fit(max_epochs=2)
+    assert trainer.lr_scheduler_configs[0].scheduler.T_max == 6 and trainer.global_step == 6
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(UsageError, match="needs trainer.max_steps or trainer.max_epochs"):
+        fit(max_epochs=-1, max_steps=-1, max_time={"seconds": 1})
+
+
 @pytest.mark.parametrize("cls", [GlobalStage, LocalStage, JointStage])
 def test_a_stage_records_the_arguments_it_forwards_to_the_base(cls: type) -> None:
     """The generator's and optimiser's arguments are declared once (StackStage) and forwarded: a stage records
