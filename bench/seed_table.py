@@ -13,7 +13,6 @@ with ``--chart``, a bar chart with the spread as error bars.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -23,8 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from hdrsyn.compare import find_summaries  # noqa: E402
+from hdrsyn.compare import find_summaries, load_rows  # noqa: E402
 from hdrsyn.io import atomic_write  # noqa: E402
+from hdrsyn.plots import plt, save_figure  # noqa: E402
 
 #: Columns of the table: summary key and header.
 COLUMNS = {"cvvdp": "JOD", "pu21_psnr": "PU21-PSNR", "mu_psnr": "μ-PSNR", "crf/cvvdp": "JOD, CRF-corr.",
@@ -35,21 +35,18 @@ def group_by_run(folders: Sequence[Path]) -> dict[str, list[dict]]:
     """The metrics of every test summary below ``folders``, grouped by run name (first-seen order).
 
     Example:
-        >>> import tempfile
+        >>> import json, tempfile
         >>> root = Path(tempfile.mkdtemp())
         >>> for seed, jod in enumerate((6.8, 7.0)):
         ...     (root / f"s{seed}/a/test").mkdir(parents=True)
-        ...     _ = (root / f"s{seed}/a/test/summary.json").write_text(json.dumps({"run": "a", "metrics": {"cvvdp": jod}}))
+        ...     summary = {"run": "a", "method": "JointStage", "num_images": 24, "metrics": {"cvvdp": jod}}
+        ...     _ = (root / f"s{seed}/a/test/summary.json").write_text(json.dumps(summary))
         >>> [m["cvvdp"] for m in group_by_run([root / "s0", root / "s1"])["a"]]
         [6.8, 7.0]
     """
     groups: dict[str, list[dict]] = defaultdict(list)
-    for path in find_summaries(list(folders)):
-        try:
-            record = json.loads(path.read_text())
-            groups[str(record.get("run") or path.parent.parent.name)].append(dict(record["metrics"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path} is not a test summary of `lightning test` ({type(error).__name__}: {error})") from None
+    for row in load_rows(find_summaries(list(folders))):
+        groups[row["run"]].append(row["metrics"])
     return dict(groups)
 
 
@@ -82,24 +79,19 @@ def markdown(groups: dict[str, list[dict]]) -> str:
 
 def chart(groups: dict[str, list[dict]], path: Path, keys: Sequence[str] = ("cvvdp", "pu21_psnr")) -> None:
     """Bar chart of ``keys`` per run, the seed spread as error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6))
     for ax, key in zip(np.atleast_1d(axes), keys):
-        names = [n for n in groups if seed_stats(groups[n], key)]
-        stats = [seed_stats(groups[n], key) for n in names]
-        ax.bar(range(len(names)), [s[0] for s in stats], yerr=[s[1] for s in stats], capsize=3, color="#4c72b0")
-        low, high = min(s[0] - s[1] for s in stats), max(s[0] + s[1] for s in stats)
+        stats = {name: seed_stats(runs, key) for name, runs in groups.items()}
+        stats = {name: s for name, s in stats.items() if s is not None}
+        means, stds = [s[0] for s in stats.values()], [s[1] for s in stats.values()]
+        ax.bar(range(len(stats)), means, yerr=stds, capsize=3, color="#4c72b0")
+        low, high = min(m - d for m, d in zip(means, stds)), max(m + d for m, d in zip(means, stds))
         pad = max(0.1 * (high - low), 0.05)
         ax.set_ylim(low - 4 * pad, high + pad)  # zoomed on the differences: the axis does not start at 0
-        ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
+        ax.set_xticks(range(len(stats)), list(stats), rotation=40, ha="right", fontsize=8)
         ax.set_title(f"{COLUMNS.get(key, key)} (mean ± std over seeds)", fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,10 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown(groups)
     print(table)
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.output, lambda tmp: tmp.write_text(table))
     if args.chart is not None:
-        args.chart.parent.mkdir(parents=True, exist_ok=True)
         chart(groups, args.chart)
     return 0
 

@@ -19,7 +19,8 @@ def seeds(tmp_path: Path) -> list[Path]:
         for run, jod in (("a", jod_a), ("b", jod_b)):
             if jod is not None:
                 (folder / run / "test").mkdir(parents=True)
-                summary = {"run": run, "method": "JointStage", "metrics": {"cvvdp": jod, "pu21_psnr": 20.0 + seed}}
+                summary = {"run": run, "method": "JointStage", "num_images": 24,
+                           "metrics": {"cvvdp": jod, "pu21_psnr": 20.0 + seed}}
                 (folder / run / "test" / "summary.json").write_text(json.dumps(summary))
         folders.append(folder)
     return folders
