@@ -65,7 +65,7 @@ def main() -> None:
                "analytic shift": lambda ldr: exposure_stack(ldr, EVS)}
     if args.init:
         torch.manual_seed(0)
-        paper = StackGenerator("cpu", shift_residual=False).eval()
+        paper = StackGenerator("cpu", shift_residual=False, clip_headroom=False).eval()
         methods["paper output, cpu width (init)"] = lambda ldr: paper(ldr)["stack"]
     for spec in args.checkpoints:
         label, _, path = spec.partition("=")

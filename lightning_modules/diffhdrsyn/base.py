@@ -46,8 +46,7 @@ def load_subnets(
     generator: StackGenerator,
     path: Path,
     subnets: Sequence[str],
-    width: str,
-    shift_residual: bool,
+    config: GeneratorConfig,
     argument: str = "checkpoint",
     expected_class: type | None = None,
 ) -> list[str]:
@@ -56,8 +55,10 @@ def load_subnets(
     Returns the loaded parameter names. Raises :class:`~hdrsyn.errors.UsageError` naming ``argument``
     and ``path`` when the file cannot be read, comes from another class than ``expected_class`` (its class
     path resolved by :func:`~hdrsyn.model_registry.resolve_class`, so a checkpoint from before the class
-    moved passes), was trained with another width or output formulation (``shift_residual``), lacks a
-    sub-network or holds NaN / Inf weights.
+    moved passes), was built with another width, output formulation (``shift_residual``) or, for the global
+    nets, ``clip_headroom`` than ``config`` (the generator's; a switch the checkpoint lacks takes its
+    :data:`~lightning_modules.diffhdrsyn.model.generator_config.LEGACY_SWITCHES` value), lacks a sub-network
+    or holds NaN / Inf weights.
     """
     where = f"{argument}={str(path)!r}"
     try:
@@ -77,12 +78,14 @@ def load_subnets(
             f"{expected_class.__qualname__} checkpoint (global_ckpt and local_ckpt swapped?)"
         )
     saved_width = hparams.get("width")
-    if saved_width is not None and saved_width != width:
-        raise UsageError(f"{path} was trained with width={saved_width!r}, but this model has width={width!r}")
-    saved_residual = hparams.get("shift_residual", False)  # older checkpoints: the paper's output
-    if saved_residual != shift_residual:
-        raise UsageError(f"{where} was trained with shift_residual={saved_residual}, but this model has "
-                         f"shift_residual={shift_residual}; train both stages with the same output formulation")
+    if saved_width is not None and saved_width != config.width:
+        raise UsageError(f"{path} was trained with width={saved_width!r}, but this model has width={config.width!r}")
+    saved = GeneratorConfig.from_checkpoint({k: v for k, v in hparams.items() if k != "width"})
+    switches = ("shift_residual", "clip_headroom") if "global_net" in subnets else ("shift_residual",)
+    for switch in switches:
+        if getattr(saved, switch) != getattr(config, switch):
+            raise UsageError(f"{where} was trained with {switch}={getattr(saved, switch)}, but this model has "
+                             f"{switch}={getattr(config, switch)}; train all stages with the same {switch}")
     prefixes = tuple(f"generator.{d}.{name}." for d in ("up", "down") for name in subnets)
     state = {k[len("generator.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
     if not state:
@@ -118,6 +121,8 @@ class StackStage(pl.LightningModule):
         num_steps: recursions per direction (3: EV -3..+3).
         use_gru: the ConvGRU bottlenecks of the U-Nets (ablation switch).
         use_cin: step-conditioned instance norm in the decoders (ablation switch).
+        clip_headroom: the stop-down shift takes clipped channels as a learned number of stops above the
+            clip (ours, default; needs ``shift_residual``).
         shift_residual: each step is a residual on the analytic exposure shift of its input, from a
             zero-initialised head (ours, default); False = the paper's output (see
             :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
@@ -138,11 +143,15 @@ class StackStage(pl.LightningModule):
         use_gru: bool = DEFAULT_GENERATOR.use_gru,
         use_cin: bool = DEFAULT_GENERATOR.use_cin,
         shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
+        clip_headroom: bool = DEFAULT_GENERATOR.clip_headroom,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
         lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
+        if clip_headroom and not shift_residual:
+            raise UsageError("clip_headroom=True needs shift_residual=True (the paper's output has no exposure shift); "
+                             "set clip_headroom: false with shift_residual: false")
         if lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
         self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the stage's arguments too

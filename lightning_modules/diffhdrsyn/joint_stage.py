@@ -18,7 +18,7 @@ from lightning_modules.diffhdrsyn.base import StackStage, load_subnets, stage_ch
 from lightning_modules.diffhdrsyn.global_stage import GlobalStage
 from lightning_modules.diffhdrsyn.local_stage import LocalStage
 from lightning_modules.diffhdrsyn.loss import global_objective, local_objective, refine_objective, without_centre
-from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
+from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, LEGACY_SWITCHES, GeneratorConfig, StackGenerator
 from lightning_modules.evaluation import gather_lists
 from lightning_modules.hdr_method import HDRMethod
 from losses.cobi import CoBiLoss
@@ -188,15 +188,14 @@ class JointStage(HDRMethod, StackStage):
         for argument, subnet, stage in sources:
             path = getattr(self, argument)
             if path is not None:
-                names = load_subnets(self.generator, path, [subnet], self.hparams.width,
-                                     self.hparams.shift_residual, argument, stage)
+                names = load_subnets(self.generator, path, [subnet], self.generator.config, argument, stage)
                 rank_zero_info(f"JointStage: loaded {len(names)} {subnet} tensors from {path}")
         self._stage_weights_loaded = True
 
     def load_packaged(self, path: Path) -> None:
         """Copy a packaged model's generator weights (:mod:`hdrsyn.pretrained`) into this model."""
         packaged = read_checkpoint(path)
-        saved = packaged["hyper_parameters"]
+        saved = {**LEGACY_SWITCHES, **packaged["hyper_parameters"]}
         differ = {k: (saved[k], self.hparams[k])
                   for k in PACKAGED_HPARAMS if k in saved and saved[k] != self.hparams[k]}
         if differ:
@@ -290,10 +289,11 @@ class JointStage(HDRMethod, StackStage):
 def joint_stage_reconstructor(hparams: dict, state_dict: dict[str, torch.Tensor]) -> Reconstructor:
     """The joint stage's generator (the paper's full model) followed by the HDR synthesis layer.
 
-    A setting the checkpoint lacks takes :class:`JointStage`'s default, except ``shift_residual``: False,
-    the paper's output, which checkpoints from before that switch have.
+    A setting the checkpoint lacks takes :class:`JointStage`'s default, except the generator switches of
+    :data:`~lightning_modules.diffhdrsyn.model.generator_config.LEGACY_SWITCHES` (``shift_residual``,
+    ``clip_headroom``): their value in checkpoints from before the switch.
     """
-    settings = {**init_defaults(JointStage), "shift_residual": False, **hparams}
+    settings = {**init_defaults(JointStage), **LEGACY_SWITCHES, **hparams}
     generator = StackGenerator(GeneratorConfig.from_hparams(settings))
     prefix = "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})

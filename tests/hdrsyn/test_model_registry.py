@@ -75,7 +75,7 @@ def test_joint_stage_settings_a_checkpoint_lacks_are_its_defaults() -> None:
     """Only the width saved: the other settings are JointStage's defaults, but shift_residual is False (the
     output of checkpoints from before that setting)."""
     torch.manual_seed(0)
-    joint = JointStage(width="tiny", shift_residual=False, lambda_cobi=0.0).eval()
+    joint = JointStage(width="tiny", shift_residual=False, clip_headroom=False, lambda_cobi=0.0).eval()
     model = build_reconstructor({"state_dict": joint.state_dict(), "hyper_parameters": {
         "_class_path": "lightning_modules.diffhdrsyn.JointStage", "width": "tiny"}}, Path("x.ckpt"))
     defaults = init_defaults(JointStage)

@@ -28,6 +28,10 @@ class GeneratorConfig:
         shift_residual: each step is a residual on the analytic one-stop exposure shift of its input from
             zero-initialised heads, and the refinement nets start as the identity (ours); False: the
             paper's ``(tanh(head) + input) / 2`` from random heads.
+        clip_headroom: the stop-down global nets' shift takes clipped channels as a learned number of stops
+            above the clip, not at it
+            (:class:`~lightning_modules.diffhdrsyn.model.clip_headroom.ClipHeadroom`, ours); needs
+            ``shift_residual``.
 
     Example:
         >>> config = GeneratorConfig(width="tiny")
@@ -44,11 +48,15 @@ class GeneratorConfig:
     use_gru: bool = True
     use_cin: bool = True
     shift_residual: bool = True
+    clip_headroom: bool = True
 
     def __post_init__(self) -> None:
         if not (isinstance(self.num_steps, int) and self.num_steps >= 1):
             raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
         get_widths(self.width)  # an unknown preset raises, naming the choices
+        if self.clip_headroom and not self.shift_residual:
+            raise ValueError("clip_headroom=True needs shift_residual=True (the paper's output has no exposure shift); "
+                             "set clip_headroom: false with shift_residual: false")
 
     def replace(self, **changes: Any) -> GeneratorConfig:
         """A copy with ``changes`` (field names) applied."""
@@ -63,6 +71,19 @@ class GeneratorConfig:
         """The config in a module's saved hyperparameters (other keys are ignored, missing ones default)."""
         return cls(**{f.name: hparams[f.name] for f in fields(cls) if f.name in hparams})
 
+    @classmethod
+    def from_checkpoint(cls, hparams: Mapping[str, Any]) -> GeneratorConfig:
+        """The config of saved hyperparameters, a switch they lack taking its :data:`LEGACY_SWITCHES` value.
+
+        Example:
+            >>> GeneratorConfig.from_checkpoint({"width": "tiny"}).shift_residual  # written before the switch
+            False
+        """
+        return cls.from_hparams({**LEGACY_SWITCHES, **hparams})
+
 
 #: The defaults (ours), used by every stage's signature.
 DEFAULT_GENERATOR = GeneratorConfig()
+#: The value of each switch added after the first checkpoints, for checkpoints saved without it: their
+#: networks were built without our departure.
+LEGACY_SWITCHES = {"shift_residual": False, "clip_headroom": False}

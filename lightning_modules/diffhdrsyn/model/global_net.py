@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lightning_modules.diffhdrsyn.model.clip_headroom import ClipHeadroom
 from lightning_modules.diffhdrsyn.model.unet import UNetTrunk
 from ops.exposure import exposure_shift
 
@@ -18,7 +19,9 @@ class GlobalUNet(nn.Module):
     - exposure residual (``shift_ev=+-1``): ``clip(shift(input) + head(features), -1, 1)`` where ``shift``
       is the analytic one-stop exposure shift :func:`ops.exposure.exposure_shift` and the head starts at
       zero, so the untrained net already outputs the physically shifted image and training learns only
-      what the formula cannot (the camera's real response, clipped highlights and shadows).
+      what the formula cannot (the camera's real response, clipped highlights and shadows). With
+      ``clip_headroom`` (stop-down only) clipped channels enter the shift above the clip by a learned
+      number of stops (:class:`~lightning_modules.diffhdrsyn.model.clip_headroom.ClipHeadroom`).
 
     The ConvGRU hidden state at ``H / 32`` is an explicit input and output so that it
     carries across recursion steps; the decoder's conditional instance norms are keyed by ``style``
@@ -31,6 +34,7 @@ class GlobalUNet(nn.Module):
         use_gru: keep the ConvGRU bottleneck (False = GRU ablation; the hidden state is then always None).
         shift_ev: exposure step of the analytic shift the output is a residual on (+1 stop-up, -1
             stop-down); None = the paper's output.
+        clip_headroom: the learned headroom of clipped channels in the shift (needs ``shift_ev < 0``).
     """
 
     levels = 5
@@ -42,9 +46,13 @@ class GlobalUNet(nn.Module):
         num_styles: int | None = 3,
         use_gru: bool = True,
         shift_ev: float | None = None,
+        clip_headroom: bool = False,
     ) -> None:
         super().__init__()
+        if clip_headroom and not (shift_ev is not None and shift_ev < 0):
+            raise ValueError("clip_headroom needs a stop-down exposure residual (shift_ev < 0)")
         self.shift_ev = shift_ev
+        self.clip_headroom = ClipHeadroom() if clip_headroom else None
         self.trunk = UNetTrunk(3, base_channels, max_channels, self.levels, num_styles, use_gru, "global net")
         self.head = nn.Conv2d(self.trunk.out_channels, 3, 3, padding=1)
         if shift_ev is not None:
@@ -58,5 +66,8 @@ class GlobalUNet(nn.Module):
         features, hidden = self.trunk(image, style, hidden)
         if self.shift_ev is None:
             return (torch.tanh(self.head(features).contiguous()) + image) / 2, hidden
-        shifted = exposure_shift((image + 1) / 2, self.shift_ev) * 2 - 1
+        linear_input = (image + 1) / 2
+        if self.clip_headroom is not None:
+            linear_input = self.clip_headroom(linear_input)
+        shifted = exposure_shift(linear_input, self.shift_ev) * 2 - 1
         return (shifted + self.head(features).contiguous()).clamp(-1, 1), hidden

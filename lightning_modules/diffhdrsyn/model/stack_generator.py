@@ -82,7 +82,8 @@ class ExposureNet(nn.Module):
         styles = config.num_steps if config.use_cin else None
         gw, lw, rw = widths.global_net, widths.local_net, widths.refine_net
         shift_ev = float(direction) if config.shift_residual else None
-        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, config.use_gru, shift_ev)
+        self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, config.use_gru, shift_ev,
+                                     config.clip_headroom and direction < 0)
         self.local_net = (LocalUNet(lw.base_channels, lw.max_channels, styles, config.use_gru)
                           if config.use_local else None)
         self.refine_net = (RefineUNet(rw.base_channels, rw.max_channels, config.use_local, config.shift_residual)

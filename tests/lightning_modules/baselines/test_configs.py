@@ -31,7 +31,8 @@ LADDER = {
     "6_cobi": {"lambda_cobi"},
 }
 #: Rungs beside the ladder: rung 5 with one of our departures from the paper switched back.
-DEPARTURES = {"7_paper_output": {"shift_residual": False}}
+DEPARTURES = {"7_paper_output": {"shift_residual": False, "clip_headroom": False},
+              "8_no_headroom": {"clip_headroom": False}}
 
 
 def print_config(path: Path, *overlays: Path) -> dict:
@@ -78,7 +79,7 @@ def test_ablation_adds_one_component_per_rung() -> None:
     for name in LADDER:
         args = rungs[name]["model"]["init_args"]
         switches = {k: args[k] for k in SWITCHES}
-        assert "global_ckpt" not in args and args["shift_residual"] is True
+        assert "global_ckpt" not in args and args["shift_residual"] is True and args["clip_headroom"] is True
         on = {k for k, v in switches.items() if v}
         assert on - (previous or set()) == LADDER[name] and (previous or set()) <= on
         previous = on
@@ -130,16 +131,17 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     overlays = [EXPERIMENTS / "overlays/paper.yaml"]
     overlays += [EXPERIMENTS / "overlays/paper_joint.yaml"] if stage == "joint" else []
     args = print_config(EXPERIMENTS / f"{stage}.yaml", *overlays)["model"]["init_args"]
-    assert args["width"] == "paper" and args["shift_residual"] is False
+    assert args["width"] == "paper" and args["shift_residual"] is False and args["clip_headroom"] is False
     assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999] and args["lr_schedule"] == "constant"
     if stage == "joint":
         assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1
     with torch.device("meta"):
-        generator = StackGenerator(args["width"], shift_residual=args["shift_residual"])
+        generator = StackGenerator(args["width"], shift_residual=args["shift_residual"],
+                                   clip_headroom=args["clip_headroom"])
     assert sum(p.numel() for p in generator.parameters()) == 231_333_166
     assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
     default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
-    assert default["shift_residual"] is True and default["lr"] == 1e-3 and default["lr_schedule"] == "cosine"
+    assert default["shift_residual"] is True and default["clip_headroom"] is True and default["lr"] == 1e-3 and default["lr_schedule"] == "cosine"
 
 
 def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> None:

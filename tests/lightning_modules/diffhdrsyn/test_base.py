@@ -19,7 +19,7 @@ def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) ->
     state = GlobalStage(width="tiny").state_dict()
     if nan:
         state["generator.down.global_net.trunk.stem.0.weight"][0] = float("nan")
-    hparams = {"_class_path": class_path, "width": "tiny", "shift_residual": True}
+    hparams = {"_class_path": class_path, "width": "tiny", "shift_residual": True, "clip_headroom": True}
     torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
     return path
 
@@ -81,11 +81,28 @@ def test_a_checkpoint_with_nan_weights_is_refused_when_loaded() -> None:
 
 def test_checkpoint_of_the_other_output_formulation_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "paper.ckpt"
-    state = GlobalStage(width="tiny", shift_residual=False).state_dict()
+    state = GlobalStage(width="tiny", shift_residual=False, clip_headroom=False).state_dict()
     torch.save({"state_dict": state, "hyper_parameters": {"_class_path": GLOBAL, "width": "tiny"}}, path)
     model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
     with pytest.raises(UsageError, match="trained with shift_residual=False, but this model has shift_residual=True"):
         model.configure_model()
+
+
+def test_global_checkpoint_without_clip_headroom_is_refused(tmp_path: Path) -> None:
+    """A global checkpoint saved before ``clip_headroom`` existed has no headroom: it is built without it."""
+    path = tmp_path / "legacy.ckpt"
+    state = GlobalStage(width="tiny", clip_headroom=False).state_dict()
+    hparams = {"_class_path": GLOBAL, "width": "tiny", "shift_residual": True}  # no clip_headroom key
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, path)
+    model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
+    with pytest.raises(UsageError, match="trained with clip_headroom=False, but this model has clip_headroom=True"):
+        model.configure_model()
+    JointStage(width="tiny", lambda_cobi=0.0, clip_headroom=False, global_ckpt=str(path)).configure_model()
+
+
+def test_clip_headroom_without_the_shift_residual_is_refused() -> None:
+    with pytest.raises(UsageError, match="clip_headroom=True needs shift_residual=True"):
+        GlobalStage(width="tiny", shift_residual=False)
 
 
 def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
