@@ -80,7 +80,7 @@ def load_subnets(
     saved_width = hparams.get("width")
     if saved_width is not None and saved_width != config.width:
         raise UsageError(f"{path} was trained with width={saved_width!r}, but this model has width={config.width!r}")
-    saved = GeneratorConfig.from_checkpoint({k: v for k, v in hparams.items() if k != "width"})
+    saved = GeneratorConfig.from_checkpoint(hparams)
     switches = ("shift_residual", "clip_headroom") if "global_net" in subnets else ("shift_residual",)
     for switch in switches:
         if getattr(saved, switch) != getattr(config, switch):
@@ -121,11 +121,11 @@ class StackStage(pl.LightningModule):
         num_steps: recursions per direction (3: EV -3..+3).
         use_gru: the ConvGRU bottlenecks of the U-Nets (ablation switch).
         use_cin: step-conditioned instance norm in the decoders (ablation switch).
-        clip_headroom: the stop-down shift takes clipped channels as a learned number of stops above the
-            clip (ours, default; needs ``shift_residual``).
         shift_residual: each step is a residual on the analytic exposure shift of its input, from a
             zero-initialised head (ours, default); False = the paper's output (see
             :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
+        clip_headroom: the stop-down shift takes clipped channels as a learned number of stops above the
+            clip (ours, default; needs ``shift_residual``).
         betas: Adam's betas (paper 0.5 / 0.999).
         weight_decay: Adam's weight decay (the authors' 5e-5).
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps`` (else
@@ -149,9 +149,6 @@ class StackStage(pl.LightningModule):
         lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
-        if clip_headroom and not shift_residual:
-            raise UsageError("clip_headroom=True needs shift_residual=True (the paper's output has no exposure shift); "
-                             "set clip_headroom: false with shift_residual: false")
         if lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
         self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the stage's arguments too

@@ -5,10 +5,10 @@ baseline's ``model.py``.
 """
 
 from lightning_modules.diffhdrsyn.model.blocks import ConditionalInstanceNorm2d, ConvGRUCell, DoubleSwishConv, SwishConv
+from lightning_modules.diffhdrsyn.model.clip_headroom import ClipHeadroom
 from lightning_modules.diffhdrsyn.model.generator_config import DEFAULT_GENERATOR, LEGACY_SWITCHES, GeneratorConfig
 from lightning_modules.diffhdrsyn.model.global_net import GlobalUNet
 from lightning_modules.diffhdrsyn.model.local_net import LocalUNet
-from lightning_modules.diffhdrsyn.model.clip_headroom import ClipHeadroom
 from lightning_modules.diffhdrsyn.model.refine_net import RefineUNet
 from lightning_modules.diffhdrsyn.model.stack_generator import ExposureNet, ExposureState, ExposureStep, StackGenerator
 from lightning_modules.diffhdrsyn.model.unet import UNetTrunk
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_GENERATOR",
     "LEGACY_SWITCHES",
     "WIDTH_PRESETS",
+    "ClipHeadroom",
     "ConditionalInstanceNorm2d",
     "ConvGRUCell",
     "DoubleSwishConv",
@@ -29,7 +30,6 @@ __all__ = [
     "GlobalUNet",
     "LocalUNet",
     "NetWidth",
-    "ClipHeadroom",
     "RefineUNet",
     "StackGenerator",
     "SwishConv",

@@ -101,7 +101,7 @@ def test_global_checkpoint_without_clip_headroom_is_refused(tmp_path: Path) -> N
 
 
 def test_clip_headroom_without_the_shift_residual_is_refused() -> None:
-    with pytest.raises(UsageError, match="clip_headroom=True needs shift_residual=True"):
+    with pytest.raises(ValueError, match="clip_headroom=True needs shift_residual=True"):  # the CLI: UsageError
         GlobalStage(width="tiny", shift_residual=False)
 
 
