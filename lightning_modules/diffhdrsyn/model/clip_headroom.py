@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -52,4 +54,4 @@ class ClipHeadroom(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` (values in [0, 1], any shape) with near-clipped channels raised (values above 1)."""
         ramp = ((image - self.start) / (1 - self.start)).clamp(0, 1)
-        return image * torch.exp2(self.stops * ramp / self.gamma)
+        return image * torch.exp(self.stops * ramp * (math.log(2) / self.gamma))  # 2**(...); ONNX has no exp2
