@@ -66,8 +66,8 @@ class GlobalUNet(nn.Module):
         features, hidden = self.trunk(image, style, hidden)
         if self.shift_ev is None:
             return (torch.tanh(self.head(features).contiguous()) + image) / 2, hidden
-        linear_input = (image + 1) / 2
+        display = (image + 1) / 2  # the gamma-encoded image in [0, 1], as exposure_shift takes it
         if self.clip_headroom is not None:
-            linear_input = self.clip_headroom(linear_input)
-        shifted = exposure_shift(linear_input, self.shift_ev) * 2 - 1
+            display = self.clip_headroom(display)
+        shifted = exposure_shift(display, self.shift_ev) * 2 - 1
         return (shifted + self.head(features).contiguous()).clamp(-1, 1), hidden
