@@ -126,6 +126,9 @@ class StackStage(pl.LightningModule):
             :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
         clip_headroom: the stop-down shift takes clipped channels as a learned number of stops above the
             clip (ours, default; needs ``shift_residual``).
+        eval_margin: reflected border (px) the generator adds around the image in eval mode and crops off
+            again, so that its zero-padding border band falls outside (ours, default 32; 0 = the paper's
+            plain run; :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
         betas: Adam's betas (paper 0.5 / 0.999).
         weight_decay: Adam's weight decay (the authors' 5e-5).
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` decay to 0 over ``trainer.max_steps`` (else
@@ -144,6 +147,7 @@ class StackStage(pl.LightningModule):
         use_cin: bool = DEFAULT_GENERATOR.use_cin,
         shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         clip_headroom: bool = DEFAULT_GENERATOR.clip_headroom,
+        eval_margin: int = 32,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,
         lr_schedule: str = "constant",
@@ -152,7 +156,8 @@ class StackStage(pl.LightningModule):
         if lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
         self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the stage's arguments too
-        self.generator = StackGenerator(GeneratorConfig.from_hparams({**self.hparams, **self.fixed_switches}))
+        self.generator = StackGenerator(GeneratorConfig.from_hparams({**self.hparams, **self.fixed_switches}),
+                                        margin=eval_margin)
         trained = self.learning_rates()
         for name in SUBNETS:  # frozen sub-networks get no gradients (and DDP ignores them)
             for module in self._subnets(name):

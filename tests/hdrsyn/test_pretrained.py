@@ -51,8 +51,12 @@ def test_packaged_model_reconstructs_as_its_checkpoint(trained: Path, models: Pa
     assert next(packaged.network.parameters()).dtype == torch.float32
     result = reconstruct_image(packaged, ldr)
     assert (result["stack"] - original["stack"]).abs().max() < 2e-3  # half-precision storage
-    log_error = (result["radiance"].clamp_min(1e-6).log() - original["radiance"].clamp_min(1e-6).log()).abs()
-    assert float(log_error.median()) < 2e-3
+    log_ratio = result["radiance"].clamp_min(1e-6).log() - original["radiance"].clamp_min(1e-6).log()
+    # A merged HDR image's scale is arbitrary: the merge pins it at the response's mid-point, which moves by
+    # about 1 % with these random weights' stacks (few mid-tones); the image itself must agree to 0.2 %.
+    scale = log_ratio.median()
+    assert abs(float(scale)) < 0.02
+    assert float((log_ratio - scale).abs().median()) < 2e-3
 
 
 def test_a_model_packaged_before_the_method_folder_loads(models: Path, this_tree_only: None) -> None:
@@ -141,6 +145,22 @@ def test_the_shipped_model_verifies_and_reconstructs_a_real_photo() -> None:
     assert result["stack"].shape == (7, *photo.shape)
     score = ssim(luminance(result["preview"][None]), luminance(photo[None]), data_range=1.0)
     assert float(score) >= 0.75
+
+
+@torch.no_grad()
+def test_the_shipped_model_leaves_no_band_along_the_border() -> None:
+    """On a flat grey image every generated exposure is flat: at most 0.01 from its median anywhere. Without
+    the generator's reflected margin the zero-padded border shows as bands up to 0.07 (EV -3; 0.05 at +3)."""
+    generator = load_pretrained().network.generator
+    flat = torch.full((1, 3, 128, 128), 0.3)
+
+    def band(margin: int) -> float:
+        generator.margin = margin
+        stack = generator(flat)["stack"][0].mean(dim=1)  # (7, H, W) grey
+        return float((stack - stack.flatten(1).median(dim=1).values[:, None, None]).abs().max())
+
+    assert band(32) < 0.01
+    assert band(0) > 0.05
 
 
 def test_lightning_predict_uses_the_packaged_model_without_a_checkpoint(tmp_path: Path) -> None:

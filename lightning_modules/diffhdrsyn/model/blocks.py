@@ -84,8 +84,13 @@ class ConditionalInstanceNorm2d(nn.Module):
             if style.shape != (x.shape[0],):
                 raise ValueError(f"style tensor must have shape (B,), got {tuple(style.shape)}")
             gamma, beta = self.weight[style], self.bias[style]
-        normed = F.instance_norm(x, eps=self.eps)
-        return normed * gamma[..., None, None] + beta[..., None, None]
+        if gamma.shape[0] == 1:  # one style for the batch: instance norm applies the affine pair itself
+            return F.instance_norm(x, weight=gamma[0], bias=beta[0], eps=self.eps)
+        # per-sample styles: instance norm is batch norm over (1, B*C), which takes one pair per sample-channel
+        b, c, h, w = x.shape
+        normed = F.batch_norm(x.reshape(1, b * c, h, w), None, None, gamma.reshape(-1), beta.reshape(-1),
+                              training=True, eps=self.eps)
+        return normed.view(b, c, h, w)
 
 
 class ConvGRUCell(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
@@ -46,6 +47,18 @@ def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
 
 def _split(x: torch.Tensor | None, size: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     return (None, None) if x is None else (x[:size], x[size:])
+
+
+def reflect_margin(image: torch.Tensor, margin: int) -> torch.Tensor:
+    """``image`` ``(B, C, H, W)`` padded by ``margin`` px on every side: reflected, or replicated where a side is
+    not longer than ``margin`` (too short to reflect).
+
+    Example:
+        >>> reflect_margin(torch.arange(9.0).view(1, 1, 3, 3), 2)[0, 0, 2]  # the image's first row, mirrored
+        tensor([2., 1., 0., 1., 2., 1., 0.])
+    """
+    mode = "reflect" if min(image.shape[-2:]) > margin else "replicate"
+    return F.pad(image, (margin,) * 4, mode=mode)
 
 
 def split_step(step: ExposureStep, size: int) -> tuple[ExposureStep, ExposureStep]:
@@ -123,9 +136,18 @@ class StackGenerator(nn.Module):
     ``clip(x * 2**(EV / 2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`, applied one stop per step);
     ``shift_residual=False`` is the paper's formulation.
 
+    In eval mode, without ``targets``, the image gets a reflected ``margin`` on every side before the nets
+    see it, and the outputs are cropped back (:func:`reflect_margin`). The U-Nets pad their convolutions
+    with zeros; a trained generator answers the image border with a faint band 8-20 px inside it (a
+    vertical one near the right border in the stop-up exposures, growing with each step; a horizontal
+    one near the top in the stop-down ones), which the margin moves outside the crop. Training sees no
+    margin: its crops' borders are not the photo's.
+
     Args:
         config: a :class:`~lightning_modules.diffhdrsyn.model.generator_config.GeneratorConfig`, or a width
             preset (``paper``, ``cpu``, ``tiny``) / :class:`GeneratorWidths` with the default switches.
+        margin: reflected border added in eval mode (0: none); a multiple of half the size multiple, so
+            that padded sizes stay multiples of it.
         switches: fields of :class:`GeneratorConfig` overriding ``config``'s (``num_steps``, ``use_gru``...).
 
     Example:
@@ -136,12 +158,18 @@ class StackGenerator(nn.Module):
         True
     """
 
-    def __init__(self, config: GeneratorConfig | str | GeneratorWidths = DEFAULT_GENERATOR, **switches: Any) -> None:
+    def __init__(
+        self, config: GeneratorConfig | str | GeneratorWidths = DEFAULT_GENERATOR, margin: int = 32, **switches: Any
+    ) -> None:
         super().__init__()
         self.config = as_generator_config(config, switches)
         self.num_steps = self.config.num_steps
         self.up = ExposureNet(self.config, direction=1)
         self.down = ExposureNet(self.config, direction=-1)
+        half = self.size_multiple // 2
+        if margin < 0 or margin % half:
+            raise ValueError(f"margin must be a non-negative multiple of {half} (half the size multiple), got {margin}")
+        self.margin = margin
 
     @property
     def size_multiple(self) -> int:
@@ -212,6 +240,14 @@ class StackGenerator(nn.Module):
             ``edges`` ``(B, 2n, 1, H, W)`` predicted edge maps in the same order (only with the local net).
         """
         check_shape(ldr, ["B", "3", "H", "W"])
+        if self.margin and targets is None and not self.training:
+            m, (h, w) = self.margin, ldr.shape[-2:]
+            out = self._forward(reflect_margin(ldr, m), None, refine)
+            return {key: value[..., m : m + h, m : m + w] for key, value in out.items()}
+        return self._forward(ldr, targets, refine)
+
+    def _forward(self, ldr: torch.Tensor, targets: torch.Tensor | None, refine: bool) -> dict[str, torch.Tensor]:
+        """:meth:`forward` without the margin."""
         x = ldr * 2 - 1
         up_previous = down_previous = None
         if targets is not None:

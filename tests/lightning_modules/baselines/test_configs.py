@@ -132,6 +132,7 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     overlays += [EXPERIMENTS / "overlays/paper_joint.yaml"] if stage == "joint" else []
     args = print_config(EXPERIMENTS / f"{stage}.yaml", *overlays)["model"]["init_args"]
     assert args["width"] == "paper" and args["shift_residual"] is False and args["clip_headroom"] is False
+    assert args["eval_margin"] == 0
     assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999] and args["lr_schedule"] == "constant"
     if stage == "joint":
         assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1
@@ -141,7 +142,7 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     assert sum(p.numel() for p in generator.parameters()) == 231_333_166
     assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
     default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
-    assert default["shift_residual"] is True and default["clip_headroom"] is True
+    assert default["shift_residual"] is True and default["clip_headroom"] is True and default["eval_margin"] == 32
     assert default["lr"] == 1e-3 and default["lr_schedule"] == "cosine"
 
 

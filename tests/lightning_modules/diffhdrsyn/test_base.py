@@ -154,9 +154,10 @@ def test_a_stage_records_the_arguments_it_forwards_to_the_base(cls: type) -> Non
     """The generator's and optimiser's arguments are declared once (StackStage) and forwarded: a stage records
     them among its hyperparameters, and a checkpoint rebuilds it with them."""
     own = {"lambda_cobi": 0.0} if cls is JointStage else {}
-    model = cls(width="tiny", num_steps=2, use_gru=False, betas=(0.9, 0.99), **own)
+    model = cls(width="tiny", num_steps=2, use_gru=False, betas=(0.9, 0.99), eval_margin=16, **own)
     assert set(model.hparams) == set(init_arguments(cls))
     assert (model.hparams.width, model.hparams.use_gru, model.hparams.betas) == ("tiny", False, (0.9, 0.99))
     assert model.generator.num_steps == 2 and model.generator.up.global_net.trunk.gru is None
+    assert model.generator.margin == 16 and cls(width="tiny", **own).generator.margin == 32
     rebuilt = restore_module(cls, dict(model.hparams), model.state_dict())
     assert rebuilt.hparams == model.hparams

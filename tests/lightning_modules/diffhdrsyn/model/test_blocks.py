@@ -43,6 +43,24 @@ def test_cin_per_sample_styles(features):
     assert not torch.allclose(cin(features, 0), cin(features, 2))
 
 
+@pytest.mark.parametrize("style", [1, torch.tensor([2, 0])], ids=["one style", "per-sample styles"])
+def test_cin_gradients_match_paper_formula(features, style) -> None:
+    """The fused affine (instance / batch norm weights) has the gradients of ``gamma * normed + beta``."""
+    cin = ConditionalInstanceNorm2d(4, num_styles=3).double()
+    torch.nn.init.normal_(cin.weight)
+    torch.nn.init.normal_(cin.bias)
+    x = features.double().requires_grad_()
+    upstream = torch.randn_like(x)
+    styles = torch.as_tensor(style).expand(2)
+    mu = x.mean(dim=(2, 3), keepdim=True)
+    sigma = (x.var(dim=(2, 3), unbiased=False, keepdim=True) + cin.eps).sqrt()
+    expected = cin.weight[styles][..., None, None] * (x - mu) / sigma + cin.bias[styles][..., None, None]
+    want = torch.autograd.grad((expected * upstream).sum(), [x, cin.weight, cin.bias])
+    got = torch.autograd.grad((cin(x, style) * upstream).sum(), [x, cin.weight, cin.bias])
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, atol=1e-10)
+
+
 def test_cin_rejects_bad_style(features):
     cin = ConditionalInstanceNorm2d(4, num_styles=3)
     with pytest.raises(ValueError, match=r"style must be in \[0, 3\)"):

@@ -11,6 +11,7 @@ from lightning_modules.diffhdrsyn.model import (
     RefineUNet,
     StackGenerator,
 )
+from lightning_modules.diffhdrsyn.model.stack_generator import reflect_margin
 from ops.exposure import exposure_shift
 from tests.helpers import randomize_heads
 
@@ -55,6 +56,42 @@ def test_untrained_generator_is_the_analytic_exposure_stack(ldr):
 
 
 @torch.no_grad()
+@torch.no_grad()
+def test_eval_runs_on_a_reflected_margin_and_crops_it(generator):
+    """Eval mode without targets: the nets see the image with a 32-px mirrored border, outputs are cropped back;
+    training mode and teacher forcing see the image itself."""
+    torch.manual_seed(3)
+    ldr = torch.rand(1, 3, 64, 96)
+    assert generator.margin == 32
+    plain = generator(ldr)  # training mode
+    generator.eval()
+    margined = generator(ldr)
+    generator.margin = 0
+    padded = generator(reflect_margin(ldr, 32))
+    for key, value in margined.items():
+        assert value.shape == plain[key].shape
+        torch.testing.assert_close(value, padded[key][..., 32:96, 32:128])
+    assert not torch.allclose(margined["stack"], generator(ldr)["stack"])  # the border changed something
+    torch.testing.assert_close(margined["stack"][:, N], ldr)  # the input itself is untouched
+    generator.margin = 32
+    targets = torch.rand(1, 2 * N + 1, 3, 64, 96)
+    torch.testing.assert_close(generator(ldr, targets)["stack"], generator._forward(ldr, targets, True)["stack"])
+
+
+def test_reflect_margin_replicates_where_too_short_to_reflect():
+    image = torch.rand(1, 3, 16, 40)
+    out = reflect_margin(image, 16)
+    assert out.shape == (1, 3, 48, 72)
+    torch.testing.assert_close(out[..., :16, 16:56], image[..., :1, :].expand(-1, -1, 16, -1))
+    assert torch.equal(reflect_margin(image, 8)[..., 8:24, :8], image[..., 1:9].flip(-1))
+
+
+@pytest.mark.parametrize("margin", [-16, 8])
+def test_margin_must_keep_sizes_multiples(margin):
+    with pytest.raises(ValueError, match="margin must be a non-negative multiple of 16"):
+        StackGenerator("tiny", margin=margin)
+
+
 def test_paper_formulation_averages_tanh_with_the_input(ldr):
     torch.manual_seed(3)
     net = GlobalUNet(4, 32, 3, True, shift_ev=None)
