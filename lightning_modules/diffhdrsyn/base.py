@@ -14,6 +14,7 @@ from torch import nn
 from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.model_registry import nonfinite_tensors, resolve_class
 from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
+from lightning_modules.diffhdrsyn.model.stack_generator import check_margin
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
 from lightning_modules.visuals import log_image, stack_grid
@@ -156,8 +157,12 @@ class StackStage(pl.LightningModule):
         if lr_schedule not in LR_SCHEDULES:
             raise UsageError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}")
         self.save_hyperparameters()  # Lightning reads every __init__ frame of the call: the stage's arguments too
-        self.generator = StackGenerator(GeneratorConfig.from_hparams({**self.hparams, **self.fixed_switches}),
-                                        margin=eval_margin)
+        self.generator = StackGenerator(GeneratorConfig.from_hparams({**self.hparams, **self.fixed_switches}), margin=0)
+        try:
+            check_margin(eval_margin, self.generator.size_multiple, "eval_margin")
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        self.generator.margin = eval_margin
         trained = self.learning_rates()
         for name in SUBNETS:  # frozen sub-networks get no gradients (and DDP ignores them)
             for module in self._subnets(name):

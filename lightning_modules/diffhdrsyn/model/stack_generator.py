@@ -61,6 +61,14 @@ def reflect_margin(image: torch.Tensor, margin: int) -> torch.Tensor:
     return F.pad(image, (margin,) * 4, mode=mode)
 
 
+def check_margin(margin: int, size_multiple: int, name: str = "margin") -> None:
+    """Raise ``ValueError`` (naming ``name``) unless ``margin`` is a non-negative multiple of half
+    ``size_multiple``: a margin on both sides then keeps a size's multiple."""
+    half = size_multiple // 2
+    if margin < 0 or margin % half:
+        raise ValueError(f"{name} must be a non-negative multiple of {half} (half the size multiple), got {margin}")
+
+
 def split_step(step: ExposureStep, size: int) -> tuple[ExposureStep, ExposureStep]:
     """The first ``size`` samples of ``step`` and the rest, as two steps."""
     h = [_split(x, size) for x in (step.image, step.global_image, step.edges, *step.state)]
@@ -166,9 +174,7 @@ class StackGenerator(nn.Module):
         self.num_steps = self.config.num_steps
         self.up = ExposureNet(self.config, direction=1)
         self.down = ExposureNet(self.config, direction=-1)
-        half = self.size_multiple // 2
-        if margin < 0 or margin % half:
-            raise ValueError(f"margin must be a non-negative multiple of {half} (half the size multiple), got {margin}")
+        check_margin(margin, self.size_multiple)
         self.margin = margin
 
     @property

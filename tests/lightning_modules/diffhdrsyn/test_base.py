@@ -105,6 +105,11 @@ def test_clip_headroom_without_the_shift_residual_is_refused() -> None:
         GlobalStage(width="tiny", shift_residual=False)
 
 
+def test_an_eval_margin_that_breaks_the_size_multiple_is_refused_by_name() -> None:
+    with pytest.raises(UsageError, match="eval_margin must be a non-negative multiple of 16"):
+        GlobalStage(width="tiny", eval_margin=10)
+
+
 def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
     """``lr_schedule="cosine"``: lr_k = lr_0 (1 + cos(pi k / max_steps)) / 2, per step, in every group."""
     import math
