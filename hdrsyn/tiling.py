@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+
+from ops.padding import mirror_pad
 
 
 class Span(NamedTuple):
@@ -35,8 +36,7 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     pad_h, pad_w = -h % multiple, -w % multiple
     if pad_h == pad_w == 0:
         return image
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+    return mirror_pad(image, 0, pad_w, 0, pad_h)
 
 
 def check_tiling(tile: int, overlap: int, multiple: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
@@ -16,6 +15,7 @@ from lightning_modules.diffhdrsyn.model.refine_net import RefineUNet
 from lightning_modules.diffhdrsyn.model.widths import GeneratorWidths, get_widths
 from ops.checks import check_shape
 from ops.edges import canny_edges
+from ops.padding import mirror_pad
 
 
 def as_generator_config(config: GeneratorConfig | str | GeneratorWidths, switches: dict[str, Any]) -> GeneratorConfig:
@@ -47,18 +47,6 @@ def _cat(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
 
 def _split(x: torch.Tensor | None, size: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     return (None, None) if x is None else (x[:size], x[size:])
-
-
-def reflect_margin(image: torch.Tensor, margin: int) -> torch.Tensor:
-    """``image`` ``(B, C, H, W)`` padded by ``margin`` px on every side: reflected, or replicated where a side is
-    not longer than ``margin`` (too short to reflect).
-
-    Example:
-        >>> reflect_margin(torch.arange(9.0).view(1, 1, 3, 3), 2)[0, 0, 2]  # the image's first row, mirrored
-        tensor([2., 1., 0., 1., 2., 1., 0.])
-    """
-    mode = "reflect" if min(image.shape[-2:]) > margin else "replicate"
-    return F.pad(image, (margin,) * 4, mode=mode)
 
 
 def check_margin(margin: int, size_multiple: int, name: str = "margin") -> None:
@@ -145,11 +133,11 @@ class StackGenerator(nn.Module):
     ``shift_residual=False`` is the paper's formulation.
 
     In eval mode, without ``targets``, the image gets a reflected ``margin`` on every side before the nets
-    see it, and the outputs are cropped back (:func:`reflect_margin`). The U-Nets pad their convolutions
-    with zeros; a trained generator answers the image border with a faint band 8-20 px inside it (a
-    vertical one near the right border in the stop-up exposures, growing with each step; a horizontal
-    one near the top in the stop-down ones), which the margin moves outside the crop. Training sees no
-    margin: its crops' borders are not the photo's.
+    see it (:func:`ops.padding.mirror_pad`), and the outputs are cropped back. The U-Nets pad their
+    convolutions with zeros; a trained generator answers the image border with a faint band 8-20 px
+    inside it (a vertical one near the right border in the stop-up exposures, growing with each step; a
+    horizontal one near the top in the stop-down ones), which the margin moves outside the crop. Training
+    sees no margin: its crops' borders are not the photo's.
 
     Args:
         config: a :class:`~lightning_modules.diffhdrsyn.model.generator_config.GeneratorConfig`, or a width
@@ -248,7 +236,7 @@ class StackGenerator(nn.Module):
         check_shape(ldr, ["B", "3", "H", "W"])
         if self.margin and targets is None and not self.training:
             m, (h, w) = self.margin, ldr.shape[-2:]
-            out = self._forward(reflect_margin(ldr, m), None, refine)
+            out = self._forward(mirror_pad(ldr, m, m, m, m), None, refine)
             return {key: value[..., m : m + h, m : m + w] for key, value in out.items()}
         return self._forward(ldr, targets, refine)
 
