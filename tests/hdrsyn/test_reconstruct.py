@@ -17,6 +17,7 @@ from hdrsyn.model_registry import CheckpointError, load_reconstructor
 from hdrsyn.reconstruct import main
 from hdrsyn.tiling import ramp, run_tiled, tile_spans
 from lightning_modules.diffhdrsyn import GlobalStage, JointStage, stack_reconstructor
+from tests.helpers import randomize_heads
 
 EVS = ["-3", "-2", "-1", "+0", "+1", "+2", "+3"]
 
@@ -36,8 +37,12 @@ def save_checkpoint(model: pl.LightningModule, path: Path, cli: bool = True) -> 
 
 @pytest.fixture(scope="module")
 def joint() -> JointStage:
+    """A tiny joint stage with random head weights: zero heads would make the generator the pointwise
+    analytic shift, which any tiling, checkpoint or weight mix-up reproduces."""
     torch.manual_seed(0)
-    return JointStage(width="tiny", lambda_cobi=0.0).eval()
+    model = JointStage(width="tiny", lambda_cobi=0.0).eval()
+    randomize_heads(model.generator)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +172,10 @@ def test_tiled_equals_untiled_within_tolerance(ckpt: Path) -> None:
     """A 192x160 scene run whole and as 2x2 tiles of 128 (rows 0-128 / 64-192, columns 0-128 / 32-160).
 
     Tiles differ from the whole image through per-tile instance-norm statistics and the context lost near
-    tile borders. Measured on this random-weight tiny model: stack |difference| mean 0.0125, 99.9th
-    percentile 0.127, max 0.33 (largest near the image border, not at tile joins). No seam: across the
-    tile edges the difference map steps by at most 0.011 between neighbouring pixels, inside the blending
-    zones by at most 0.026, while outside them it steps by up to 0.23. The HDR merge re-solves the CRF and
+    tile borders. Measured on this tiny model (random heads): stack |difference| mean 0.006, 99.9th
+    percentile 0.047, max 0.08 (at the image border, not at tile joins). No seam: across the tile edges
+    the difference map steps by at most 0.022 between neighbouring pixels, inside the blending zones by at
+    most 0.056, less than outside them (0.060). The HDR merge re-solves the CRF and
     amplifies the stack differences of random weights (scale-aligned median |d ln E| 0.27), so the radiance
     is only checked for validity here.
     """
@@ -180,11 +185,14 @@ def test_tiled_equals_untiled_within_tolerance(ckpt: Path) -> None:
     whole = reconstruct_image(model, ldr)
     tiled = reconstruct_image(model, ldr, tile=128, overlap=64)
     signed = tiled["stack"] - whole["stack"]
-    assert signed.abs().mean() < 0.02 and signed.abs().flatten().quantile(0.999) < 0.2
+    assert 0 < signed.abs().mean() < 0.01 and signed.abs().flatten().quantile(0.999) < 0.08
     step_x = signed.diff(dim=-1).abs().amax(dim=(0, 1))  # (H, W - 1): step between columns c and c + 1
     step_y = signed.diff(dim=-2).abs().amax(dim=(0, 1))
     assert max(step_x[:, [31, 127]].max(), step_y[[63, 127]].max()) < 0.03  # tile edges
-    assert max(step_x[:, 31:128].max(), step_y[63:128].max()) < 0.05  # blending zones
+    outside_x, outside_y = step_x.clone(), step_y.clone()
+    outside_x[:, 31:128], outside_y[63:128] = 0, 0
+    zones = max(step_x[:, 31:128].max(), step_y[63:128].max())
+    assert zones < max(outside_x.max(), outside_y.max())  # blending zones: no larger steps than elsewhere
     assert torch.isfinite(tiled["radiance"]).all() and (tiled["radiance"] > 0).all()
 
 
