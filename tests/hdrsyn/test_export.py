@@ -14,6 +14,7 @@ from hdrsyn import export
 from hdrsyn.export import main
 from hdrsyn.model_registry import load_reconstructor
 from lightning_modules.diffhdrsyn import GlobalStage, JointStage
+from tests.helpers import randomize_heads
 
 #: Measured: 1.0e-6 (float32 rounding of a different operation order).
 TOLERANCE = 1e-5
@@ -30,8 +31,11 @@ def save_checkpoint(model: pl.LightningModule, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
+    """A tiny joint stage with random heads (zero heads would reduce the network to the analytic shift)."""
     torch.manual_seed(0)
-    return save_checkpoint(JointStage(width="tiny", lambda_cobi=0.0), tmp_path_factory.mktemp("ckpt") / "joint.ckpt")
+    joint = JointStage(width="tiny", lambda_cobi=0.0)
+    randomize_heads(joint.generator)
+    return save_checkpoint(joint, tmp_path_factory.mktemp("ckpt") / "joint.ckpt")
 
 
 @pytest.fixture(scope="module")
