@@ -18,7 +18,8 @@ from lightning_modules.diffhdrsyn.base import StackStage, load_subnets, stage_ch
 from lightning_modules.diffhdrsyn.global_stage import GlobalStage
 from lightning_modules.diffhdrsyn.local_stage import LocalStage
 from lightning_modules.diffhdrsyn.loss import global_objective, local_objective, refine_objective, without_centre
-from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, LEGACY_SWITCHES, GeneratorConfig, StackGenerator
+from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
+from lightning_modules.diffhdrsyn.model.generator_config import with_legacy_switches
 from lightning_modules.evaluation import gather_lists
 from lightning_modules.hdr_method import HDRMethod
 from losses.cobi import CoBiLoss
@@ -195,7 +196,7 @@ class JointStage(HDRMethod, StackStage):
     def load_packaged(self, path: Path) -> None:
         """Copy a packaged model's generator weights (:mod:`hdrsyn.pretrained`) into this model."""
         packaged = read_checkpoint(path)
-        saved = {**LEGACY_SWITCHES, **packaged["hyper_parameters"]}
+        saved = with_legacy_switches(packaged["hyper_parameters"])
         differ = {k: (saved[k], self.hparams[k])
                   for k in PACKAGED_HPARAMS if k in saved and saved[k] != self.hparams[k]}
         if differ:
@@ -293,7 +294,7 @@ def joint_stage_reconstructor(hparams: dict, state_dict: dict[str, torch.Tensor]
     :data:`~lightning_modules.diffhdrsyn.model.generator_config.LEGACY_SWITCHES` (``shift_residual``,
     ``clip_headroom``): their value in checkpoints from before the switch.
     """
-    settings = {**init_defaults(JointStage), **LEGACY_SWITCHES, **hparams}
+    settings = {**init_defaults(JointStage), **with_legacy_switches(hparams)}
     generator = StackGenerator(GeneratorConfig.from_hparams(settings))
     prefix = "generator."
     generator.load_state_dict({k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})

@@ -79,7 +79,18 @@ class GeneratorConfig:
             >>> GeneratorConfig.from_checkpoint({"width": "tiny"}).shift_residual  # written before the switch
             False
         """
-        return cls.from_hparams({**LEGACY_SWITCHES, **hparams})
+        return cls.from_hparams(with_legacy_switches(hparams))
+
+
+def with_legacy_switches(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Saved hyperparameters with each generator switch they lack set to its :data:`LEGACY_SWITCHES` value
+    (their networks were built before the switch existed, without our departure).
+
+    Example:
+        >>> with_legacy_switches({"width": "tiny", "clip_headroom": True})
+        {'shift_residual': False, 'clip_headroom': True, 'width': 'tiny'}
+    """
+    return {**LEGACY_SWITCHES, **hparams}
 
 
 #: The defaults (ours), used by every stage's signature.
