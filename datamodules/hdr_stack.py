@@ -72,8 +72,6 @@ class HDRStackDataModule(pl.LightningDataModule):
             (``E^(1/g)``, ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
         gamma_contrast: range of the strength of the contrast S-curve that follows those gamma curves
             (:func:`~hdrsyn.render.contrast_curve`; ``(0, 0)``: none).
-        colour_cast: ``"sample"`` training views get a random colour cast of their radiance, each channel
-            scaled by up to ``colour_cast`` stops either way (:class:`~hdrsyn.render.ViewSampling`; 0: none).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
         vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
@@ -102,7 +100,6 @@ class HDRStackDataModule(pl.LightningDataModule):
         val_views_per_scene: int | None = None,
         gamma_responses: float = 0.0,
         gamma_contrast: tuple[float, float] = (0.0, 0.0),
-        colour_cast: float = 0.0,
     ) -> None:
         super().__init__()
         if dataset not in ("sample", "vds", "hdr_eye"):
@@ -137,9 +134,6 @@ class HDRStackDataModule(pl.LightningDataModule):
         if not 0 <= low <= high <= 1:
             raise ValueError(f"gamma_contrast must be a range within [0, 1], got {tuple(gamma_contrast)}")
         self.gamma_contrast = (float(low), float(high))
-        if not 0 <= colour_cast < 8:
-            raise ValueError(f"colour_cast must be in [0, 8) stops, got {colour_cast}")
-        self.colour_cast = float(colour_cast)
         self.train_set: StackDataset | None = None
         self.val_set: StackDataset | None = None
         self.test_set: StackDataset | None = None
@@ -159,8 +153,7 @@ class HDRStackDataModule(pl.LightningDataModule):
             augment = StackAugment(self.image_size, num_images=len(EVS) + 1, zoom=self.zoom, hflip=self.hflip)
         if self.dataset == "sample":
             sampling = replace(VARIED_CAPTURE if self.vary_capture else ViewSampling(),
-                               gamma_responses=self.gamma_responses, contrast=self.gamma_contrast,
-                               colour_cast=self.colour_cast)
+                               gamma_responses=self.gamma_responses, contrast=self.gamma_contrast)
             self.train_set = SampleDataset("train", augment=augment, sampling=sampling,
                                            views_per_scene=self.views_per_scene, seed=self.seed, **common)
             self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)

@@ -249,11 +249,8 @@ class ViewSampling:
     JPEG). ``gamma_responses`` is the share of views whose camera response is a gamma curve
     ``E^(1/g)``, ``g`` uniform in ``gamma`` (sRGB-like consumer pipelines; the others draw from EMoR),
     followed by a contrast S-curve of strength uniform in ``contrast`` (:func:`contrast_curve`: the
-    tone curve a camera applies to its JPEGs; (0, 0) = none). ``colour_cast`` tints the scene's radiance
-    before exposure: each channel is scaled by ``2**u``, ``u`` uniform in ``[-colour_cast, colour_cast]``
-    stops (:func:`colour_cast_gains`; an illuminant or white balance the scenes lack; 0 = none).
-    Degenerate ranges, a zero share and a zero cast draw no random numbers, so the default views stay
-    the same.
+    tone curve a camera applies to its JPEGs; (0, 0) = none). Degenerate ranges and a zero share draw
+    no random numbers, so the default views stay the same.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
@@ -269,23 +266,6 @@ class ViewSampling:
     gamma_responses: float = 0.0
     gamma: tuple[float, float] = (1.8, 2.6)
     contrast: tuple[float, float] = (0.0, 0.0)
-    colour_cast: float = 0.0
-
-
-def colour_cast_gains(rng: np.random.Generator, stops: float) -> np.ndarray:
-    """Per-channel gains ``2**u`` (float32 ``(3,)``), ``u`` uniform in ``[-stops, stops]``: a random
-    colour cast of linear radiance (1 everywhere for ``stops = 0``, drawing no random numbers).
-
-    Example:
-        >>> gains = colour_cast_gains(np.random.default_rng(0), 0.5)
-        >>> bool(((gains >= 2**-0.5) & (gains <= 2**0.5)).all())
-        True
-    """
-    if not 0 <= stops < 8:
-        raise ValueError(f"colour_cast must be in [0, 8) stops, got {stops}")
-    if stops == 0:
-        return np.ones(3, np.float32)
-    return np.exp2(rng.uniform(-stops, stops, 3)).astype(np.float32)
 
 
 def gamma_response(emor: EMoR, gamma: float) -> np.ndarray:
@@ -344,7 +324,6 @@ def render_random_view(
         view = equirect_to_perspective(image, size, fov, yaw=rng.uniform(-180, 180), pitch=rng.uniform(low, high))
     else:
         view = square_crop(image, size, zoom=rng.uniform(*sampling.zoom), center=tuple(rng.uniform(0, 1, 2)))
-    view = view * colour_cast_gains(rng, sampling.colour_cast)
     key = sampling.key[0] if sampling.key[0] == sampling.key[1] else _log_uniform(rng, sampling.key)
     view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
     if sampling.gamma_responses > 0 and rng.uniform() < sampling.gamma_responses:

@@ -100,8 +100,6 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule(gamma_responses=1.5)
     with pytest.raises(ValueError, match=r"gamma_contrast must be a range within \[0, 1\], got \(0.5, 0.2\)"):
         HDRStackDataModule(gamma_contrast=(0.5, 0.2))
-    with pytest.raises(ValueError, match=r"colour_cast must be in \[0, 8\) stops, got -0.5"):
-        HDRStackDataModule(colour_cast=-0.5)
     with pytest.raises(DatasetNotFoundError, match="Expected layout"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)

@@ -6,7 +6,6 @@ import pytest
 from hdrsyn.render import (
     EMoR,
     EVS,
-    colour_cast_gains,
     contrast_curve,
     VARIED_CAPTURE,
     ViewSampling,
@@ -179,30 +178,6 @@ def test_gamma_responses_render_through_a_gamma_curve(emor: EMoR) -> None:
     default = render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0]
     zero = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(gamma_responses=0.0))[0]
     np.testing.assert_array_equal(default, zero)
-
-
-def test_colour_cast_scales_each_channel_of_the_radiance(emor: EMoR) -> None:
-    """``colour_cast=0.5``: the view's radiance is the uncast view's with per-channel gains up to half a stop
-    either way (one stop between two channels), up to the auto exposure's common scale; a zero cast draws
-    nothing (the default views are unchanged); a bad cast is refused."""
-    pano = np.exp2(np.random.default_rng(0).uniform(-4, 4, (64, 128, 3))).astype(np.float32)
-    plain = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(noise=False))[1]
-    relative = []
-    for seed in range(4):
-        cast = render_random_view(pano, emor, np.random.default_rng(seed), 32, True,
-                                  ViewSampling(noise=False, colour_cast=0.5))[1]
-        if seed == 0:  # same view geometry as ``plain``: the gains are drawn after it
-            ratio = cast.reshape(-1, 3) / plain.reshape(-1, 3)
-            np.testing.assert_allclose(ratio, np.broadcast_to(ratio[0], ratio.shape), rtol=1e-5)
-            gains = np.log2(ratio[0] / ratio[0, 1])  # R and B against G, in stops
-            assert np.all(np.abs(gains) <= 1.0) and np.abs(gains).max() > 0.01
-        relative.append(np.log2(cast.reshape(-1, 3).mean(0) / cast.reshape(-1, 3).mean(0)[1]))
-    assert np.ptp(np.array(relative)[:, 0]) > 0.05  # the cast varies from view to view
-    default = render_random_view(pano, emor, np.random.default_rng(0), 32, True)[0]
-    zero = render_random_view(pano, emor, np.random.default_rng(0), 32, True, ViewSampling(colour_cast=0.0))[0]
-    np.testing.assert_array_equal(default, zero)
-    with pytest.raises(ValueError, match="colour_cast must be in"):
-        colour_cast_gains(np.random.default_rng(0), -1.0)
 
 
 def test_contrast_curve_is_a_monotone_s_curve_and_used_after_gamma(emor: EMoR) -> None:
