@@ -10,7 +10,8 @@ pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR
 model's training responses include a family (``gamma_responses`` with ``gamma_contrast`` covers the
 S-curve one) is for the reader of the table to note. The last group
 is the real camera of ``bench/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
-draws the PU21-PSNR of every method and group as grouped bars.
+draws the PU21-PSNR of every method and group as grouped bars; ``--csv`` writes every view's scores
+(group, view, method, PU21-PSNR, mu-PSNR), for paired comparisons of two models.
 
     python bench/unseen_responses.py packaged -o reports/release/unseen_responses.md \\
         --chart reports/release/unseen_responses.png
@@ -19,6 +20,7 @@ draws the PU21-PSNR of every method and group as grouped bars.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="side of the views (the held-out set's is 128)")
     parser.add_argument("-o", "--output", type=Path)
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
+    parser.add_argument("--csv", type=Path, help="CSV of every view's scores (group, view, method, pu21, mu)")
     args = parser.parse_args()
     methods = load_methods(args.models)
     rows = ["Held-out views (lab, venice, night; 24) rendered through other camera responses "
@@ -105,14 +108,22 @@ def main() -> None:
             "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
             "exposures 6..12 as inputs).", ""]
     pu21: dict[str, dict[str, float]] = {}
+    per_view: list[dict[str, object]] = []
     held = held_out(args.size)
     for name in ["EMoR (held-out set)", *RESPONSES, MEMORIAL]:
         data = memorial_views(list(range(6, 13))) if name == MEMORIAL else views(held, RESPONSES.get(name))
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}
         pu21[name] = {m: float(np.mean([r["pu21"] for r in results])) for m, results in table.items()}
+        per_view += [{"group": name, "view": k, "method": m, "pu21": r["pu21"], "mu": r["mu"]}
+                     for m, results in table.items() for k, r in enumerate(results)]
         rows += [f"**{name}**", "", *table_rows(table), ""]
     write_report("\n".join(rows), args.output)
+    if args.csv:
+        with args.csv.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(per_view[0]))
+            writer.writeheader()
+            writer.writerows(per_view)
     if args.chart:
         bar_chart(pu21, args.chart)
 

@@ -42,8 +42,9 @@ class HDRStackDataModule(pl.LightningDataModule):
 
     Splits:
 
-    - ``"sample"``: the bundled panoramas (no download); train = 13 scenes, val = test = 3 other scenes
-      (:data:`~datamodules.sample.SAMPLE_VAL_SCENES`), ``views_per_scene`` rendered views each.
+    - ``"sample"``: the bundled panoramas (no download); train = 13 scenes, val = 3 other scenes
+      (:data:`~datamodules.sample.SAMPLE_VAL_SCENES`), ``views_per_scene`` rendered views each; test = the
+      val scenes, or with ``test_split="test"`` 6 more scenes that nothing is trained, validated or chosen on.
     - ``"vds"``: ``train_set`` minus a seeded random ``val_fraction`` of its scenes for validation (scenes
       made from one photo by ``hdrsyn make-dataset`` stay together); test = ``test_set``.
     - ``"hdr_eye"``: test only (46 scenes), stacks rendered as documented in :mod:`datamodules.hdr_eye`.
@@ -72,6 +73,10 @@ class HDRStackDataModule(pl.LightningDataModule):
             (``E^(1/g)``, ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
         gamma_contrast: range of the strength of the contrast S-curve that follows those gamma curves
             (:func:`~hdrsyn.render.contrast_curve`; ``(0, 0)``: none).
+        test_split: the ``"sample"`` scenes ``lightning test`` scores: ``"val"`` (the held-out scenes, as
+            validation sees them; every table of the project unless it says otherwise) or ``"test"`` (the
+            6 test scenes of :func:`~datamodules.sample.sample_scenes`, ``val_views_per_scene`` views each,
+            rendered as the val views).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
         vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
@@ -100,6 +105,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         val_views_per_scene: int | None = None,
         gamma_responses: float = 0.0,
         gamma_contrast: tuple[float, float] = (0.0, 0.0),
+        test_split: Literal["val", "test"] = "val",
     ) -> None:
         super().__init__()
         if dataset not in ("sample", "vds", "hdr_eye"):
@@ -134,6 +140,9 @@ class HDRStackDataModule(pl.LightningDataModule):
         if not 0 <= low <= high <= 1:
             raise ValueError(f"gamma_contrast must be a range within [0, 1], got {tuple(gamma_contrast)}")
         self.gamma_contrast = (float(low), float(high))
+        if test_split not in ("val", "test"):
+            raise ValueError(f"test_split must be 'val' or 'test', got {test_split!r}")
+        self.test_split = test_split
         self.train_set: StackDataset | None = None
         self.val_set: StackDataset | None = None
         self.test_set: StackDataset | None = None
@@ -165,7 +174,9 @@ class HDRStackDataModule(pl.LightningDataModule):
 
     def _setup_test(self) -> None:
         common = dict(image_size=self.image_size, edge_sigma=self.edge_sigma, on_bad_scene=self.on_bad_scene)
-        if self.dataset == "sample":
+        if self.dataset == "sample" and self.test_split == "test":
+            self.test_set = SampleDataset("test", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)
+        elif self.dataset == "sample":
             if self.val_set is None:
                 self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed,
                                              **common)

@@ -1,13 +1,16 @@
-"""The bundled sample dataset: exposure stacks rendered from 16 real HDR panoramas (no download).
+"""The bundled sample dataset: exposure stacks rendered from 22 real HDR panoramas (no download).
 
-Each scene is an equirectangular HDR photograph in ``hdrsyn/assets/hdri`` (CC0, Poly Haven). A sample is a
+Each scene is an equirectangular HDR photograph in ``hdrsyn/assets/hdri`` (16) or ``hdrsyn/assets/hdri_test``
+(6; all CC0, Poly Haven). A sample is a
 random perspective view of it rendered with :func:`hdrsyn.render.render_random_view`: a real camera
 response drawn from EMoR, per-view auto exposure, sensor noise, clipping and 8-bit quantisation. The
 views are rendered once, when the dataset is built, and kept in memory (uint8 stacks, float32 HDR).
 
-Splits are whole scenes: :data:`SAMPLE_VAL_SCENES` for validation (also used for testing: the sample has
-no third split), the other 13 for training. Everything is deterministic given ``seed``: each scene draws
-from its own generator seeded with ``(seed, scene index)``.
+Splits are whole scenes: :data:`SAMPLE_VAL_SCENES` for validation (and, by default, testing), the other 13
+of ``hdri`` for training, and the 6 of ``hdri_test`` for a test that nothing was trained, validated or chosen
+on (another source: Blender's world lights, of other places than the 16). Everything is deterministic given
+``seed``: each scene draws from its own generator seeded with ``(seed, scene index)``, the index running
+over ``hdri`` and then ``hdri_test`` (so the train and validation views do not depend on the test scenes).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from datamodules.base import REFERENCE_INDEX, RawSample, StackDataset
 from datamodules.scenes import OnBadScene
 from datamodules.transforms import StackAugment
-from hdrsyn.assets_index import HDRI_DIR
+from hdrsyn.assets_index import HDRI_DIR, HDRI_TEST_DIR
 from hdrsyn.io import read_hdr
 from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
 
@@ -32,13 +35,18 @@ SAMPLE_VAL_SCENES = ("lab", "venice", "night")
 SCENE_SAMPLING_OVERRIDES: dict[str, dict[str, bool]] = {"sky": {"above_horizon": True}}
 
 
-def sample_scenes(split: Literal["train", "val"], hdri_dir: Path = HDRI_DIR) -> list[Path]:
+def sample_scenes(
+    split: Literal["train", "val", "test"], hdri_dir: Path = HDRI_DIR, test_dir: Path = HDRI_TEST_DIR
+) -> list[Path]:
     """The panorama files of a split of the bundled sample."""
-    files = sorted(hdri_dir.glob("*.exr"))
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    folder = test_dir if split == "test" else hdri_dir
+    files = sorted(folder.glob("*.exr"))
     if not files:
-        raise FileNotFoundError(f"no bundled panoramas in {hdri_dir}; the hdrsyn package data is missing")
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        raise FileNotFoundError(f"no bundled panoramas in {folder}; the hdrsyn package data is missing")
+    if split == "test":
+        return files
     return [f for f in files if (f.stem in SAMPLE_VAL_SCENES) == (split == "val")]
 
 
@@ -46,7 +54,7 @@ class SampleDataset(StackDataset):
     """Random views of the bundled panoramas as exposure stacks (see the module doc).
 
     Args:
-        split: ``"train"`` (13 scenes) or ``"val"`` (:data:`SAMPLE_VAL_SCENES`).
+        split: ``"train"`` (13 scenes), ``"val"`` (:data:`SAMPLE_VAL_SCENES`) or ``"test"`` (the 6 test scenes).
         image_size: side of the rendered views (128 for CPU configs, 256 as in the paper).
         views_per_scene: views rendered per panorama.
         seed: seed of the views, responses and noise.
@@ -56,7 +64,7 @@ class SampleDataset(StackDataset):
 
     def __init__(
         self,
-        split: Literal["train", "val"] = "train",
+        split: Literal["train", "val", "test"] = "train",
         image_size: int = 256,
         views_per_scene: int = 8,
         seed: int = 0,
@@ -69,7 +77,7 @@ class SampleDataset(StackDataset):
         if views_per_scene < 1:
             raise ValueError(f"views_per_scene must be >= 1, got {views_per_scene}")
         emor = EMoR.load()
-        all_names = [f.stem for f in sorted(HDRI_DIR.glob("*.exr"))]
+        all_names = [f.stem for folder in (HDRI_DIR, HDRI_TEST_DIR) for f in sorted(folder.glob("*.exr"))]
         self.names: list[str] = []
         stacks, hdrs = [], []
         for path in sample_scenes(split):

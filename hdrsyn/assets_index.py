@@ -6,6 +6,8 @@ from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 HDRI_DIR = ASSETS / "hdri"
+#: The sample's test panoramas: never trained or validated on (``SampleDataset("test")``).
+HDRI_TEST_DIR = ASSETS / "hdri_test"
 EMOR_FILE = ASSETS / "crf" / "emor.npz"
 MEMORIAL_DIR = ASSETS / "stacks" / "memorial"
 

@@ -23,6 +23,10 @@ def test_default_is_the_bundled_sample_and_batches_collate() -> None:
     assert batch["ev"].shape == (2, 7) and len(batch["name"]) == 2
     datamodule.setup("test")
     assert datamodule.test_set is datamodule.val_set
+    unseen = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0, test_split="test")
+    unseen.setup("test")
+    assert len(unseen.test_set) == 6 and not {n.rsplit("_", 1)[0] for n in unseen.test_set.names} & {
+        n.rsplit("_", 1)[0] for n in datamodule.val_set.names}
 
 
 def test_more_training_views_keep_the_validation_views() -> None:
@@ -100,6 +104,8 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule(gamma_responses=1.5)
     with pytest.raises(ValueError, match=r"gamma_contrast must be a range within \[0, 1\], got \(0.5, 0.2\)"):
         HDRStackDataModule(gamma_contrast=(0.5, 0.2))
+    with pytest.raises(ValueError, match="test_split must be 'val' or 'test', got 'unseen'"):
+        HDRStackDataModule(test_split="unseen")  # type: ignore[arg-type]
     with pytest.raises(DatasetNotFoundError, match="Expected layout"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)

@@ -16,8 +16,26 @@ def val_set() -> SampleDataset:
 def test_splits_are_whole_scenes() -> None:
     train = {p.stem for p in sample_scenes("train")}
     val = {p.stem for p in sample_scenes("val")}
-    assert val == set(SAMPLE_VAL_SCENES)
-    assert not train & val and len(train | val) == 16
+    test = {p.stem for p in sample_scenes("test")}
+    assert val == set(SAMPLE_VAL_SCENES) and len(test) == 6
+    assert not train & val and not (train | val) & test and len(train | val) == 16
+    with pytest.raises(ValueError, match="split must be 'train', 'val' or 'test', got 'dev'"):
+        sample_scenes("dev")  # type: ignore[arg-type]
+
+
+def test_test_scenes_do_not_move_the_validation_views(val_set: SampleDataset, tmp_path, monkeypatch) -> None:
+    """Scene seeds index the validation / training panoramas first, so the test folder cannot change their
+    views: with it empty, the validation views are the same; its own views are rendered stacks too."""
+    test = SampleDataset("test", image_size=SIZE, views_per_scene=1, seed=0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr("datamodules.sample.HDRI_TEST_DIR", empty)
+    without = SampleDataset("val", image_size=SIZE, views_per_scene=2, seed=0)
+    np.testing.assert_array_equal(without.stacks, val_set.stacks)
+    assert [n.rsplit("_", 1)[0] for n in test.names] == [p.stem for p in sample_scenes("test")]
+    assert test.stacks.shape == (6, 7, SIZE, SIZE, 3) and np.isfinite(test.hdrs).all()
+    with pytest.raises(FileNotFoundError, match="no bundled panoramas in .*empty"):
+        sample_scenes("test", test_dir=empty)
 
 
 def test_samples_are_rendered_stacks(val_set: SampleDataset) -> None:

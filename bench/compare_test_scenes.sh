@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Models on the sample's test scenes: 6 real HDR panoramas of other places than the 16 the runs train and
+# validate on, never used to train, validate or choose anything (`SampleDataset("test")`, 8 views each, rendered as
+# the held-out views: EMoR responses, noise, key 0.18, no JPEG). One `lightning test` per model with
+# `--data.init_args.test_split test`, then one table + chart. Run from the repository root:
+#
+#   bench/compare_test_scenes.sh                       # the default list below
+#   bench/compare_test_scenes.sh label=config:ckpt ... # any runs (ckpt empty for untrained references)
+#
+# Default list: the packaged model's run (runs/release/joint), the main job (runs/joint), the baselines trained at
+# the release budget (runs/release-baselines, bench/compare_release.sh), x^2.2 and the analytic exposure stack.
+# OUT_ROOT (runs/test-scenes) receives one run folder per label; REPORT (reports/release/test_scenes) the table.
+set -euo pipefail
+out="${OUT_ROOT:-runs/test-scenes}"
+report="${REPORT:-reports/release/test_scenes}"
+if [[ $# -eq 0 ]]; then
+  set -- "release=experiments/release/joint.yaml:runs/release/joint/checkpoints/last.ckpt" \
+    "main-job=experiments/joint.yaml:runs/joint/checkpoints/last.ckpt" \
+    "hdrcnn=experiments/baselines/hdrcnn.yaml:runs/release-baselines/hdrcnn/checkpoints/last.ckpt" \
+    "expandnet=experiments/baselines/expandnet.yaml:runs/release-baselines/expandnet/checkpoints/last.ckpt" \
+    "deep-recursive-hdri=experiments/baselines/deep_recursive_hdri.yaml:runs/release-baselines/deep_recursive_hdri/checkpoints/last.ckpt" \
+    "x2.2=experiments/baselines/linear_expansion.yaml:" "analytic-stack=experiments/baselines/exposure_shift.yaml:"
+fi
+for spec in "$@"; do
+  label="${spec%%=*}" rest="${spec#*=}"
+  config="${rest%%:*}" ckpt="${rest#*:}"
+  [[ -f "$config" ]] || { echo "compare_test_scenes.sh: no config $config (from '$spec')" >&2; exit 2; }
+  [[ -z "$ckpt" || -f "$ckpt" ]] || { echo "compare_test_scenes.sh: no checkpoint $ckpt (from '$spec')" >&2; exit 2; }
+  lightning test --config "$config" --data.init_args.test_split test --trainer.default_root_dir "$out/$label" \
+    --trainer.logger.init_args.name "test-scenes-$label" ${ckpt:+--ckpt_path "$ckpt"}
+done
+hdrsyn compare "$out" -o "$report"
