@@ -26,7 +26,9 @@ for spec in "$@"; do
   config="${rest%%:*}" ckpt="${rest#*:}"
   [[ -f "$config" ]] || { echo "compare_test_scenes.sh: no config $config (from '$spec')" >&2; exit 2; }
   [[ -z "$ckpt" || -f "$ckpt" ]] || { echo "compare_test_scenes.sh: no checkpoint $ckpt (from '$spec')" >&2; exit 2; }
+  stages=()  # a joint stage's checkpoint holds every weight: no earlier stage to load (runs/global may be another run's)
+  grep -q "global_ckpt:" "$config" && stages=(--model.init_args.global_ckpt null --model.init_args.local_ckpt null)
   lightning test --config "$config" --data.init_args.test_split test --trainer.default_root_dir "$out/$label" \
-    --trainer.logger.init_args.name "test-scenes-$label" ${ckpt:+--ckpt_path "$ckpt"}
+    --trainer.logger.init_args.name "test-scenes-$label" "${stages[@]}" ${ckpt:+--ckpt_path "$ckpt"}
 done
 hdrsyn compare "$out" -o "$report"

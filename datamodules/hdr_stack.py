@@ -76,7 +76,7 @@ class HDRStackDataModule(pl.LightningDataModule):
         test_split: the ``"sample"`` scenes ``lightning test`` scores: ``"val"`` (the held-out scenes, as
             validation sees them; every table of the project unless it says otherwise) or ``"test"`` (the
             6 test scenes of :func:`~datamodules.sample.sample_scenes`, ``val_views_per_scene`` views each,
-            rendered as the val views).
+            rendered as the val views; their test outputs go to ``<default_root_dir>/test_scenes``).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
         vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
@@ -142,6 +142,9 @@ class HDRStackDataModule(pl.LightningDataModule):
         self.gamma_contrast = (float(low), float(high))
         if test_split not in ("val", "test"):
             raise ValueError(f"test_split must be 'val' or 'test', got {test_split!r}")
+        if test_split == "test" and dataset != "sample":
+            raise ValueError(f"test_split='test' selects the bundled sample's test scenes; dataset={dataset!r} "
+                             "tests its own test set (leave test_split at 'val')")
         self.test_split = test_split
         self.train_set: StackDataset | None = None
         self.val_set: StackDataset | None = None

@@ -74,8 +74,13 @@ def gather_lists(items: list) -> list:
 
 
 def output_folder(output_dir: str | Path | None, trainer: pl.Trainer) -> Path:
-    """``output_dir``, or ``<default_root_dir>/test`` when it is None."""
-    return Path(output_dir) if output_dir is not None else Path(trainer.default_root_dir) / "test"
+    """``output_dir``, or when it is None ``<default_root_dir>/test``, or ``<default_root_dir>/test_scenes`` when
+    the datamodule tests the sample's test scenes (``test_split="test"``), so that those outputs do not replace
+    the held-out scenes' ones."""
+    if output_dir is not None:
+        return Path(output_dir)
+    scenes = getattr(getattr(trainer, "datamodule", None), "test_split", "val") == "test"
+    return Path(trainer.default_root_dir) / ("test_scenes" if scenes else "test")
 
 
 def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence[str], radiance: torch.Tensor,

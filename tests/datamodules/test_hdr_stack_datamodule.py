@@ -106,6 +106,8 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule(gamma_contrast=(0.5, 0.2))
     with pytest.raises(ValueError, match="test_split must be 'val' or 'test', got 'unseen'"):
         HDRStackDataModule(test_split="unseen")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="test_split='test' selects the bundled sample's test scenes; dataset='vds'"):
+        HDRStackDataModule("vds", root=tmp_path, test_split="test")
     with pytest.raises(DatasetNotFoundError, match="Expected layout"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)

@@ -53,10 +53,12 @@ def pipeline_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_one_offline_run_per_stage_and_invocation(pipeline_runs: Path) -> None:
     folders = {stage: sorted((pipeline_runs / stage / "wandb").glob("offline-run-*"))
                for stage in ("global", "local", "joint")}
-    assert {stage: len(found) for stage, found in folders.items()} == {"global": 1, "local": 1, "joint": 2}
+    assert {stage: len(found) for stage, found in folders.items()} == {"global": 1, "local": 1, "joint": 3}
     runs = [read_offline_run(folder) for found in folders.values() for folder in found]
     assert [(run.name, run.job_type, run.config["command"]) for run in runs] == [
-        ("global", "global", "fit"), ("local", "local", "fit"), ("joint", "joint", "fit"), ("joint", "joint", "test")]
+        ("global", "global", "fit"), ("local", "local", "fit"), ("joint", "joint", "fit"), ("joint", "joint", "test"),
+        ("joint", "joint", "test")]
+    assert [run.config["data"]["init_args"]["test_split"] for run in runs[-2:]] == ["val", "test"]
     for run in runs:
         assert run.group == "sample-cpu"
         assert run.config["model"]["class_path"].endswith(f"{run.name.capitalize()}Stage")
@@ -66,7 +68,7 @@ def test_one_offline_run_per_stage_and_invocation(pipeline_runs: Path) -> None:
 
 
 def test_each_run_holds_only_its_own_stage_metrics(pipeline_runs: Path) -> None:
-    global_run, local_run, joint_fit, joint_test = (
+    global_run, local_run, joint_fit, joint_test, scenes_test = (
         read_offline_run(folder) for stage in ("global", "local", "joint")
         for folder in sorted((pipeline_runs / stage / "wandb").glob("offline-run-*")))
     assert {"train/global", "val/psnr/up"} <= global_run.logged
@@ -87,6 +89,10 @@ def test_each_run_holds_only_its_own_stage_metrics(pipeline_runs: Path) -> None:
     summary = json.loads((pipeline_runs / "joint" / "test" / "summary.json").read_text())
     assert summary["wandb"]["id"] == joint_test.path.name.rsplit("-", 1)[-1]
     assert summary["checkpoint"]["global_step"] == summary["global_step"] == 1
+    assert summary["num_images"] == 3  # one view of each held-out scene
+    scenes = json.loads((pipeline_runs / "joint" / "test_scenes" / "summary.json").read_text())
+    assert scenes["num_images"] == 6 and scenes["wandb"]["id"] == scenes_test.path.name.rsplit("-", 1)[-1]
+    assert {"test/pu21_psnr", "test/psnr/up"} <= scenes_test.logged
 
 
 def test_resume_continues_each_stage_from_its_last_checkpoint(tmp_path: Path) -> None:
