@@ -2,7 +2,8 @@
 its recovered response curve, as ``hdrsyn reconstruct`` makes them, for the README and MODEL.md.
 
 Photos: the Memorial Church exposure ``--memorial`` (a real 8-bit photograph, 2.1 % clipped at index 12),
-and held-out views of the bundled sample rendered at ``--size`` px (the validation scenes). Writes
+held-out views of the bundled sample rendered at ``--size`` px (the validation scenes) and views of its test
+scenes (``--test-views``: scenes nothing was trained, validated or chosen on). Writes
 ``<out>/<name>_sheet.png`` (rows: the real or true stack above the generated one) and
 ``<out>/<name>_crf.png``.
 
@@ -21,7 +22,7 @@ from datamodules.sample import SampleDataset
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.contact_sheet import save_contact_sheet
 from hdrsyn.io import read_ldr
-from hdrsyn.model_registry import load_reconstructor
+from hdrsyn.model_registry import Reconstructor, load_reconstructor
 from hdrsyn.plots import plot_response
 from hdrsyn.pretrained import pretrained_path
 from hdrsyn.inference import reconstruct_image
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--ckpt", type=Path, default=None, help="model (default: the packaged model)")
     parser.add_argument("--memorial", type=int, default=12, help="input exposure (0 = shortest of 16)")
     parser.add_argument("--views", nargs="+", default=["lab_001", "venice_002", "night_000"])
+    parser.add_argument("--test-views", nargs="*", default=["interior_007", "sunrise_007"],
+                        help="views of the sample's test scenes")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
@@ -53,15 +56,24 @@ def main() -> None:
                        [hwc(merged[0]), hwc(result["radiance"])], names=["real photos", "generated"], tile=160)
     plot_response(result["inverse_crf"].numpy(), args.output / "memorial_crf.png",
                   title="Response recovered from the generated stack (Memorial Church)")
-    data = SampleDataset("val", image_size=args.size, views_per_scene=8)
-    for name in args.views:
-        sample = data[data.names.index(name)]
-        result = reconstruct_image(model, sample["ldr"])
-        save_contact_sheet(args.output / f"{name}_sheet.png", [hwc_stack(sample["stack"]), hwc_stack(result["stack"])],
-                           [hwc(sample["hdr"]), hwc(result["radiance"])], names=["true stack", "generated"], tile=160)
-        plot_response(result["inverse_crf"].numpy(), args.output / f"{name}_crf.png",
-                      title=f"Response recovered from the generated stack ({name})")
+    splits = {"val": args.views, "test": args.test_views}
+    for split, names in splits.items():
+        data = SampleDataset(split, image_size=args.size, views_per_scene=8) if names else None
+        for name in names:
+            sheet(model, data, name, args.output)
     print(f"wrote {sorted(p.name for p in args.output.glob('*.png'))}")
+
+
+def sheet(model: Reconstructor, data: SampleDataset, name: str, output: Path) -> None:
+    """The stack sheet and response plot of view ``name`` of ``data``."""
+    if name not in data.names:
+        raise SystemExit(f"model_figure: no view {name!r} (views are <scene>_000 .. <scene>_007)")
+    sample = data[data.names.index(name)]
+    result = reconstruct_image(model, sample["ldr"])
+    save_contact_sheet(output / f"{name}_sheet.png", [hwc_stack(sample["stack"]), hwc_stack(result["stack"])],
+                       [hwc(sample["hdr"]), hwc(result["radiance"])], names=["true stack", "generated"], tile=160)
+    plot_response(result["inverse_crf"].numpy(), output / f"{name}_crf.png",
+                  title=f"Response recovered from the generated stack ({name})")
 
 
 def hwc_stack(stack: torch.Tensor) -> np.ndarray:
