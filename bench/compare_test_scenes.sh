@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Models on the sample's test scenes: 6 real HDR panoramas of other places than the 16 the runs train and
-# validate on, never used to train, validate or choose anything (`SampleDataset("test")`, 8 views each, rendered as
-# the held-out views: EMoR responses, noise, key 0.18, no JPEG). One `lightning test` per model with
+# validate on, never used to train, validate or choose anything (`SampleDataset("test")`, 8 views each,
+# rendered as the held-out views: EMoR responses, noise, key 0.18, no JPEG). One `lightning test` per model with
 # `--data.init_args.test_split test`, then one table + chart. Run from the repository root:
 #
 #   bench/compare_test_scenes.sh                       # the default list below
@@ -14,19 +14,21 @@ set -euo pipefail
 out="${OUT_ROOT:-runs/test-scenes}"
 report="${REPORT:-reports/release/test_scenes}"
 if [[ $# -eq 0 ]]; then
-  set -- "release=experiments/release/joint.yaml:runs/release/joint/checkpoints/last.ckpt" \
-    "main-job=experiments/joint.yaml:runs/joint/checkpoints/last.ckpt" \
-    "hdrcnn=experiments/baselines/hdrcnn.yaml:runs/release-baselines/hdrcnn/checkpoints/last.ckpt" \
-    "expandnet=experiments/baselines/expandnet.yaml:runs/release-baselines/expandnet/checkpoints/last.ckpt" \
-    "deep-recursive-hdri=experiments/baselines/deep_recursive_hdri.yaml:runs/release-baselines/deep_recursive_hdri/checkpoints/last.ckpt" \
-    "x2.2=experiments/baselines/linear_expansion.yaml:" "analytic-stack=experiments/baselines/exposure_shift.yaml:"
+  last=checkpoints/last.ckpt base=experiments/baselines trained=runs/release-baselines
+  set -- "release=experiments/release/joint.yaml:runs/release/joint/$last" \
+    "main-job=experiments/joint.yaml:runs/joint/$last" \
+    "hdrcnn=$base/hdrcnn.yaml:$trained/hdrcnn/$last" \
+    "expandnet=$base/expandnet.yaml:$trained/expandnet/$last" \
+    "deep-recursive-hdri=$base/deep_recursive_hdri.yaml:$trained/deep_recursive_hdri/$last" \
+    "x2.2=$base/linear_expansion.yaml:" "analytic-stack=$base/exposure_shift.yaml:"
 fi
 for spec in "$@"; do
   label="${spec%%=*}" rest="${spec#*=}"
   config="${rest%%:*}" ckpt="${rest#*:}"
   [[ -f "$config" ]] || { echo "compare_test_scenes.sh: no config $config (from '$spec')" >&2; exit 2; }
   [[ -z "$ckpt" || -f "$ckpt" ]] || { echo "compare_test_scenes.sh: no checkpoint $ckpt (from '$spec')" >&2; exit 2; }
-  stages=()  # a joint stage's checkpoint holds every weight: no earlier stage to load (runs/global may be another run's)
+  # a joint stage's checkpoint holds every weight: no earlier stage to load (runs/global may be another run's)
+  stages=()
   grep -q "global_ckpt:" "$config" && stages=(--model.init_args.global_ckpt null --model.init_args.local_ckpt null)
   lightning test --config "$config" --data.init_args.test_split test --trainer.default_root_dir "$out/$label" \
     --trainer.logger.init_args.name "test-scenes-$label" "${stages[@]}" ${ckpt:+--ckpt_path "$ckpt"}

@@ -4,8 +4,8 @@ Each stage is ``lightning fit --config experiments/<stage>.yaml [overlays]``; th
 first two stages' ``last.ckpt`` through its config (``global_ckpt`` / ``local_ckpt``); the test pass
 writes HDR outputs with the joint stage's last checkpoint (``<root>/test``), and a second one scores the
 bundled sample's 6 test scenes, never trained, validated or chosen on (``<root>/test_scenes``;
-``--no-test-scenes`` skips it, as a dataset other than the sample must). Each step is its own W&B run (the CLI finishes
-the run before the next step starts). With ``resume``, each stage continues from its own ``last.ckpt``
+``--no-test-scenes`` skips it, as a dataset other than the sample must). Each step is its own W&B run
+(the CLI finishes the run before the next step starts). With ``resume``, each stage continues from its own ``last.ckpt``
 (``--ckpt_path last``; a stage without one starts from scratch, a finished one stops at once), so an
 interrupted pipeline is run again with the same command.
 """
@@ -23,7 +23,11 @@ STAGES = ("global", "local", "joint")
 
 
 def run(
-    experiments: Path, overlays: Sequence[Path], stages: Sequence[str] = STAGES, test: bool = True, resume: bool = False,
+    experiments: Path,
+    overlays: Sequence[Path],
+    stages: Sequence[str] = STAGES,
+    test: bool = True,
+    resume: bool = False,
     test_scenes: bool = True,
 ) -> None:
     """Fit ``stages`` in order with their configs (plus ``overlays``), then test the joint stage on the held-out
