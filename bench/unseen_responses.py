@@ -59,9 +59,9 @@ RESPONSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sRGB": srgb, "sRGB + S-curve": srgb_s_curve, "log (phone HDR)": log_curve}
 
 
-def held_out(size: int) -> SampleDataset:
-    """The 24 held-out views of ``lightning test`` at ``size`` px."""
-    return SampleDataset("val", image_size=size, views_per_scene=8, seed=0)
+def held_out(size: int, split: str = "val") -> SampleDataset:
+    """The 24 held-out views of ``lightning test`` at ``size`` px (``split="test"``: the 48 test-scene views)."""
+    return SampleDataset(split, image_size=size, views_per_scene=8, seed=0)
 
 
 def views(data: SampleDataset, response: Callable[[np.ndarray], np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
@@ -101,16 +101,19 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path)
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
     parser.add_argument("--csv", type=Path, help="CSV of every view's scores (group, view, method, pu21, mu)")
+    parser.add_argument("--scenes", choices=["val", "test"], default="val",
+                        help="the held-out scenes (val) or the sample's test scenes, nothing chosen on them (test)")
     args = parser.parse_args()
     methods = load_methods(args.models)
-    rows = ["Held-out views (lab, venice, night; 24) rendered through other camera responses "
-            f"({args.size} px, noise-free, no JPEG; EMoR: the held-out set as `lightning test` sees it). "
+    what = "Held-out views (lab, venice, night; 24)" if args.scenes == "val" else "Test-scene views (6 scenes; 48)"
+    rows = [f"{what} rendered through other camera responses "
+            f"({args.size} px, noise-free, no JPEG; EMoR: the views as `lightning test` sees them). "
             "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
             "exposures 6..12 as inputs).", ""]
     pu21: dict[str, dict[str, float]] = {}
     per_view: list[dict[str, object]] = []
-    held = held_out(args.size)
-    for name in ["EMoR (held-out set)", *RESPONSES, MEMORIAL]:
+    held = held_out(args.size, args.scenes)
+    for name in [f"EMoR ({'held-out' if args.scenes == 'val' else 'test'} set)", *RESPONSES, MEMORIAL]:
         data = memorial_views(list(range(6, 13))) if name == MEMORIAL else views(held, RESPONSES.get(name))
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}
