@@ -24,7 +24,7 @@ import torch
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import atomic_write, read_ldr
-from hdrsyn.metrics import mu_law_psnr, pu21_psnr, stack_psnr
+from hdrsyn.metrics import color_video_vdp, cvvdp_available, mu_law_psnr, pu21_psnr, stack_psnr
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 from hdrsyn.pretrained import pretrained_path
 from ops.exposure import exposure_stack
@@ -66,6 +66,8 @@ def score(method: str, model: Reconstructor | None, ldr: torch.Tensor, hdr: torc
     radiance, stack = reconstruct(method, model, ldr, work_size)
     out = {"s": time.perf_counter() - start, "pu21": float(pu21_psnr(radiance, hdr)),
            "mu": float(mu_law_psnr(radiance, hdr))}
+    if cvvdp_available():  # the JOD of `lightning test` (same normalisation and display)
+        out["jod"] = float(color_video_vdp(radiance, hdr))
     if stack is not None and true_stack is not None:
         psnr = stack_psnr(stack[None], true_stack[None])[0]
         out.update({f"ev{ev:+d}": float(value) for ev, value in zip(EVS, psnr)})
@@ -88,7 +90,8 @@ def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
     return methods
 
 
-COLUMNS = {"pu21": "PU21-PSNR", "mu": "μ-PSNR", **{f"ev{ev:+d}": f"stack EV {ev:+d}" for ev in EVS}, "s": "s / image"}
+COLUMNS = {"pu21": "PU21-PSNR", "mu": "μ-PSNR", "jod": "JOD", **{f"ev{ev:+d}": f"stack EV {ev:+d}" for ev in EVS},
+           "s": "s / image"}
 
 
 def table_rows(table: dict[str, list[dict]], keys: list[str] | None = None) -> list[str]:

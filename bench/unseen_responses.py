@@ -11,7 +11,7 @@ model's training responses include a family (``gamma_responses`` with ``gamma_co
 S-curve one) is for the reader of the table to note. The last group
 is the real camera of ``bench/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
 draws the PU21-PSNR of every method and group as grouped bars; ``--csv`` writes every view's scores
-(group, view, method, PU21-PSNR, mu-PSNR), for paired comparisons of two models.
+(group, view, method, PU21-PSNR, mu-PSNR, JOD), for paired comparisons of two models.
 
     python bench/unseen_responses.py packaged -o reports/release/unseen_responses.md \\
         --chart reports/release/unseen_responses.png
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="side of the views (the held-out set's is 128)")
     parser.add_argument("-o", "--output", type=Path)
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
-    parser.add_argument("--csv", type=Path, help="CSV of every view's scores (group, view, method, pu21, mu)")
+    parser.add_argument("--csv", type=Path, help="CSV of every view's scores (group, view, method, pu21, mu, jod)")
     parser.add_argument("--scenes", choices=["val", "test"], default="val",
                         help="the held-out scenes (val) or the sample's test scenes, nothing chosen on them (test)")
     args = parser.parse_args()
@@ -118,7 +118,7 @@ def main() -> None:
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}
         pu21[name] = {m: float(np.mean([r["pu21"] for r in results])) for m, results in table.items()}
-        per_view += [{"group": name, "view": k, "method": m, "pu21": r["pu21"], "mu": r["mu"]}
+        per_view += [{"group": name, "view": k, "method": m, "pu21": r["pu21"], "mu": r["mu"], "jod": r.get("jod")}
                      for m, results in table.items() for k, r in enumerate(results)]
         rows += [f"**{name}**", "", *table_rows(table), ""]
     write_report("\n".join(rows), args.output)
