@@ -47,3 +47,19 @@ def test_bar_chart_writes_a_png(tmp_path) -> None:
 
     bar_chart({"sRGB": {"x^2.2": 26.3, "model": 27.0}, "log": {"x^2.2": 20.9, "model": 25.1}}, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_test_scenes_and_jod() -> None:
+    """``--scenes test`` renders the 6 test scenes' 48 views; ``score`` gives the JOD of ``lightning test``
+    (10 for a perfect reconstruction) when ColorVideoVDP is installed."""
+    from hdrsyn.metrics import cvvdp_available
+
+    test = held_out(32, "test")
+    assert len(test) == 48 and not {n.rsplit("_", 1)[0] for n in test.names} & {"lab", "venice", "night"}
+    ldr = torch.rand(3, 32, 32) * 0.8 + 0.1
+    scores = score("x^2.2", None, ldr, ldr[None].pow(2.2))
+    assert scores["pu21"] > 60
+    if cvvdp_available():
+        assert scores["jod"] == pytest.approx(10.0, abs=1e-3)
+    else:
+        assert "jod" not in scores
