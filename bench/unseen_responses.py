@@ -37,6 +37,9 @@ from hdrsyn.plots import plt, save_figure  # noqa: E402
 from hdrsyn.render import EMoR, render_stack  # noqa: E402
 
 MEMORIAL = "real camera (Memorial Church)"
+#: Per ``--scenes``: what the report's first line calls the views, and the name of their EMoR group.
+SCENES = {"val": ("Held-out views (lab, venice, night; 24)", "EMoR (held-out set)"),
+          "test": ("Test-scene views (6 scenes; 48)", "EMoR (test set)")}
 
 
 def srgb(x: np.ndarray) -> np.ndarray:
@@ -101,11 +104,11 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path)
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")
     parser.add_argument("--csv", type=Path, help="CSV of every view's scores (group, view, method, pu21, mu, jod)")
-    parser.add_argument("--scenes", choices=["val", "test"], default="val",
+    parser.add_argument("--scenes", choices=list(SCENES), default="val",
                         help="the held-out scenes (val) or the sample's test scenes, nothing chosen on them (test)")
     args = parser.parse_args()
     methods = load_methods(args.models)
-    what = "Held-out views (lab, venice, night; 24)" if args.scenes == "val" else "Test-scene views (6 scenes; 48)"
+    what, emor = SCENES[args.scenes]
     rows = [f"{what} rendered through other camera responses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the views as `lightning test` sees them). "
             "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
@@ -113,7 +116,7 @@ def main() -> None:
     pu21: dict[str, dict[str, float]] = {}
     per_view: list[dict[str, object]] = []
     held = held_out(args.size, args.scenes)
-    for name in [f"EMoR ({'held-out' if args.scenes == 'val' else 'test'} set)", *RESPONSES, MEMORIAL]:
+    for name in [emor, *RESPONSES, MEMORIAL]:
         data = memorial_views(list(range(6, 13))) if name == MEMORIAL else views(held, RESPONSES.get(name))
         table = {m: [score(m, model, *view) for view in tqdm(data, desc=f"{name}: {m}", leave=False)]
                  for m, model in methods.items()}

@@ -43,13 +43,14 @@ def run(
         resume_args = ["--ckpt_path", "last"] if resume else []
         lightning_main(["fit", "--config", str(experiments / f"{stage}.yaml"), *extra, *resume_args])
         print(f"== {stage} stage done in {time.perf_counter() - start:.0f} s", flush=True)
-    if test:
-        print("== hdrsyn pipeline: test the joint stage", flush=True)
-        lightning_main(["test", "--config", str(experiments / "joint.yaml"), *extra, "--ckpt_path", "last"])
-    if test and test_scenes:
+    if not test:
+        return
+    test_args = ["test", "--config", str(experiments / "joint.yaml"), *extra, "--ckpt_path", "last"]
+    print("== hdrsyn pipeline: test the joint stage", flush=True)
+    lightning_main(test_args)
+    if test_scenes:
         print("== hdrsyn pipeline: test the joint stage on the sample's test scenes", flush=True)
-        lightning_main(["test", "--config", str(experiments / "joint.yaml"), *extra, "--ckpt_path", "last",
-                        "--data.init_args.test_split", "test"])
+        lightning_main([*test_args, "--data.init_args.test_split", "test"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
