@@ -86,10 +86,16 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def generator_throughput(size: int, repeats: int = 5) -> dict:
+def generator_throughput(size: int, trials: int = 9) -> dict:
     """GFLOP/s of the CPU-width generator's forward, of its own convolutions replayed alone (same inputs,
-    shapes and memory format: the ceiling at these widths) and of a plain 64 -> 64 3x3 conv at ``size``,
-    interleaved (best of ``repeats``)."""
+    shapes and memory format: the ceiling at these widths) and of a plain 64 -> 64 3x3 conv at ``size``.
+
+    Paired trials: each times the generator once, its convolutions once and the plain conv repeated for
+    about as long as the generator takes, back to back, so that the machine's speed (other tenants, clock)
+    is the same for the three; the ratios are per trial, reported as the median and range over ``trials``.
+    """
+    import statistics
+
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -102,7 +108,8 @@ def generator_throughput(size: int, repeats: int = 5) -> dict:
     calls: list[tuple[torch.nn.Module, torch.Tensor]] = []
     hooks = [m.register_forward_pre_hook(lambda m, args: calls.append((m, args[0].detach().clone())))
              for m in generator.modules() if isinstance(m, torch.nn.Conv2d)]
-    with torch.no_grad():
+    # oneDNN off: the conv + Swish pairs run as two modules, which the hooks and the FLOP counter see
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
         generator(image)
     for hook in hooks:
         hook.remove()
@@ -111,24 +118,35 @@ def generator_throughput(size: int, repeats: int = 5) -> dict:
         for module, x in calls:
             module(x)
 
+    def timed(run, repeats: int = 1) -> float:  # noqa: ANN001
+        time.sleep(0.05)  # let the thread pool settle before each timing
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run()
+        return (time.perf_counter() - start) / repeats
+
     runs = {"generator": (lambda: generator(image)), "own convs": own_convs, "conv": (lambda: conv(features))}
-    flops, best = {}, {}
+    flops, rates = {}, {name: [] for name in runs}
     with torch.no_grad():
         for name, run in runs.items():
-            with FlopCounterMode(display=False) as counter:
+            with FlopCounterMode(display=False) as counter, torch.backends.mkldnn.flags(enabled=False):
                 run()
             flops[name] = counter.get_total_flops()
-        for _ in range(repeats):
+            run()  # warm-up with oneDNN on
+        repeats = max(1, round(timed(runs["generator"]) / timed(runs["conv"])))
+        for _ in range(trials):
             for name, run in runs.items():
-                time.sleep(0.05)  # let the thread pool settle before each timing
-                start = time.perf_counter()
-                run()
-                best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
-    rates = {name: flops[name] / best[name] / 1e9 for name in runs}
-    return {"generator_gflops": rates["generator"], "own_conv_gflops": rates["own convs"],
-            "conv_gflops": rates["conv"], "ratio": rates["generator"] / rates["conv"],
-            "own_conv_ratio": rates["own convs"] / rates["conv"], "conv_share": flops["own convs"] / flops["generator"],
-            "generator_seconds": best["generator"], "own_conv_seconds": best["own convs"]}
+                rates[name].append(flops[name] / timed(run, repeats if name == "conv" else 1) / 1e9)
+    ratios = [g / c for g, c in zip(rates["generator"], rates["conv"])]
+    own = [o / c for o, c in zip(rates["own convs"], rates["conv"])]
+    share = [g / o for g, o in zip(rates["generator"], rates["own convs"])]
+    return {"generator_gflops": statistics.median(rates["generator"]),
+            "own_conv_gflops": statistics.median(rates["own convs"]),
+            "conv_gflops": statistics.median(rates["conv"]), "conv_repeats": repeats, "trials": trials,
+            "ratio": statistics.median(ratios), "ratio_range": (min(ratios), max(ratios)),
+            "own_conv_ratio": statistics.median(own), "conv_share": flops["own convs"] / flops["generator"],
+            "conv_time_share": statistics.median(share) * flops["own convs"] / flops["generator"],
+            "generator_seconds": flops["generator"] / statistics.median(rates["generator"]) / 1e9}
 
 
 def main() -> None:
@@ -143,11 +161,12 @@ def main() -> None:
     if args.throughput:
         r = generator_throughput(args.size)
         print(f"generator forward {r['generator_gflops']:.1f} GFLOP/s ({r['generator_seconds'] * 1e3:.0f} ms); "
-              f"its convolutions alone ({r['conv_share']:.0%} of its FLOPs) {r['own_conv_gflops']:.1f} GFLOP/s "
-              f"({r['own_conv_seconds'] * 1e3:.0f} ms); plain 64->64 3x3 conv {r['conv_gflops']:.1f} GFLOP/s")
-        print(f"ratio to the 64->64 conv: generator {r['ratio']:.2f}, its own convolutions {r['own_conv_ratio']:.2f} "
-              f"(the ceiling at these widths); generator time in its convolutions "
-              f"{r['own_conv_seconds'] / r['generator_seconds']:.0%}")
+              f"its convolutions alone ({r['conv_share']:.0%} of its FLOPs) {r['own_conv_gflops']:.1f} GFLOP/s; "
+              f"plain 64->64 3x3 conv {r['conv_gflops']:.1f} GFLOP/s (x{r['conv_repeats']} per timing); "
+              f"medians of {r['trials']} paired trials")
+        print(f"ratio to the 64->64 conv: generator {r['ratio']:.2f} (trials {r['ratio_range'][0]:.2f}-"
+              f"{r['ratio_range'][1]:.2f}), its own convolutions {r['own_conv_ratio']:.2f} (the ceiling at these "
+              f"widths); generator time in its convolutions {r['conv_time_share']:.0%}")
         return
     if args.child:
         print(json.dumps(measure(args.child[0], args.child[1], args.size, args.warmup, args.steps)))

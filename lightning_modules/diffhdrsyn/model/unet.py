@@ -8,7 +8,10 @@ network adds its own head.
 
 For CPU speed the trunk computes in channels-last memory format (its features come out channels-last; the
 networks make their head outputs NCHW-contiguous again) and runs each decoder level's 1x1 conv before the
-upsampling (:class:`UpBlock`); values are those of the plain form up to float rounding.
+upsampling (:class:`UpBlock`); without autograd (inference, validation) it also fuses each conv with its Swish
+and normalises channels-last (:class:`~lightning_modules.diffhdrsyn.model.blocks.SwishConv`,
+:func:`~lightning_modules.diffhdrsyn.model.blocks.instance_norm_silu`). Values are those of the plain form up
+to float rounding.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from lightning_modules.diffhdrsyn.model.blocks import (
     ConvGRUCell,
     DoubleSwishConv,
     SwishConv,
-    contiguous_grad,
+    instance_norm_silu,
 )
 from ops.checks import check_shape
 
@@ -62,10 +65,11 @@ class UpBlock(nn.Module):
         x = F.interpolate(F.conv2d(x, conv.weight[:, :in_channels]), scale_factor=2.0, mode="bilinear",
                           align_corners=False)
         x = self.conv(self.fuse[1](x + F.conv2d(skip, conv.weight[:, in_channels:], conv.bias)))
-        # instance norm on NCHW: its native kernel is exact and 2-3x faster than any channels-last form
-        x = x.contiguous()
-        x = self.norm(x, style) if isinstance(self.norm, ConditionalInstanceNorm2d) else self.norm(x)
-        return F.silu(contiguous_grad(x).contiguous(memory_format=torch.channels_last))
+        if isinstance(self.norm, ConditionalInstanceNorm2d):
+            weight, bias = self.norm.affine(style, x.shape[0])
+        else:
+            weight, bias = self.norm.weight, self.norm.bias
+        return instance_norm_silu(x, weight, bias, self.norm.eps)
 
 
 class UNetTrunk(nn.Module):

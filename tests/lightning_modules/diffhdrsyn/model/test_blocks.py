@@ -2,11 +2,14 @@ import pytest
 import torch
 
 from lightning_modules.diffhdrsyn.model.blocks import (
+    FUSED_CONV_MIN_PIXELS,
     ConditionalInstanceNorm2d,
     ConvGRUCell,
     DoubleSwishConv,
     SwishConv,
     contiguous_grad,
+    fused_conv_applies,
+    instance_norm_silu,
 )
 
 
@@ -21,6 +24,50 @@ def test_swish_conv_is_conv_then_swish(features):
     pre = block[0](features)
     assert torch.allclose(block(features), pre * torch.sigmoid(pre))
     assert DoubleSwishConv(4, 6)(features).shape == (2, 6, 8, 8)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_swish_conv_fused_inference_equals_conv_then_swish(kernel_size: int) -> None:
+    """Without autograd a large map runs as one oneDNN conv with a Swish post-op: same values, channels-last."""
+    torch.manual_seed(0)
+    block = SwishConv(8, 16, kernel_size)
+    x = torch.randn(1, 8, 128, 128).contiguous(memory_format=torch.channels_last)
+    assert 128 * 128 >= FUSED_CONV_MIN_PIXELS
+    with torch.no_grad():
+        assert fused_conv_applies(x, block[0]) == torch.backends.mkldnn.is_available()
+        fused, plain = block(x), block[1](block[0](x))
+    assert fused.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(fused, plain, atol=1e-5)
+
+
+def test_swish_conv_keeps_the_graph_where_autograd_needs_it() -> None:
+    """Training (grad mode, weights that require grad), small maps and float64 take the two-op path."""
+    block = SwishConv(4, 4)
+    x = torch.randn(1, 4, 128, 128)
+    assert not fused_conv_applies(x, block[0])  # grad mode: the fused op has no backward
+    assert block(x).grad_fn is not None
+    with torch.no_grad():
+        assert not fused_conv_applies(torch.randn(1, 4, 64, 64), block[0])  # below the size where it pays
+        assert not fused_conv_applies(x.double(), block.double()[0])
+
+
+@pytest.mark.parametrize("per_sample", [False, True], ids=["one pair", "per-sample pairs"])
+@pytest.mark.parametrize("grad", [False, True], ids=["inference", "autograd"])
+def test_instance_norm_silu_matches_the_formula(per_sample: bool, grad: bool) -> None:
+    """Both paths (channels-last statistics without autograd, native instance norm with it) give
+    ``silu(gamma * (x - mu) / sigma + beta)``, channels-last."""
+    torch.manual_seed(0)
+    x = (torch.randn(2, 5, 12, 12) * 3 + 4).contiguous(memory_format=torch.channels_last)
+    shape = (2, 5) if per_sample else (5,)
+    weight, bias = torch.randn(shape), torch.randn(shape)
+    mu = x.mean(dim=(2, 3), keepdim=True)
+    sigma = (x.var(dim=(2, 3), unbiased=False, keepdim=True) + 1e-5).sqrt()
+    expected = torch.nn.functional.silu(weight.view(-1, 5, 1, 1) * (x - mu) / sigma + bias.view(-1, 5, 1, 1))
+    with torch.set_grad_enabled(grad):
+        out = instance_norm_silu(x.requires_grad_(grad), weight, bias)
+    assert (out.grad_fn is not None) == grad
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out, expected, atol=1e-5)
 
 
 def test_cin_matches_paper_formula(features):

@@ -41,6 +41,22 @@ def test_up_block_equals_the_concat_form(num_styles: int | None, batch: int, mem
         assert torch.allclose(g, r, atol=1e-10)
 
 
+@pytest.mark.parametrize("num_styles", [3, None])
+def test_up_block_inference_equals_the_concat_form(num_styles: int | None) -> None:
+    """Without autograd (fused conv + Swish, channels-last instance norm) the values are the same."""
+    torch.manual_seed(0)
+    block = UpBlock(16, 16, 8, num_styles)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+        x, skip = torch.randn(2, 16, 64, 64), torch.randn(2, 16, 128, 128)
+        out = block(x, skip, torch.tensor([2, 0]) if num_styles else 0)
+        ref = torch.cat([concat_form(block, x[i : i + 1], skip[i : i + 1], s) for i, s in enumerate([2, 0])]) \
+            if num_styles else concat_form(block, x, skip, 0)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(out, ref, atol=1e-5)
+
+
 def test_trunk_features_are_channels_last_whatever_the_input() -> None:
     trunk = UNetTrunk(3, 4, 16, 2, 3, True, "test net")
     features, hidden = trunk(torch.rand(1, 3, 16, 16))
