@@ -41,12 +41,16 @@ def find_summaries(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_rows(summaries: Sequence[Path]) -> list[dict]:
-    """One row per run: its label (the run folder), method, image count and metrics."""
+    """One row per run: its label (the run folder; ``(test scenes)`` added for a pass on the sample's test
+    scenes, which `hdrsyn pipeline` writes beside the held-out one), method, image count and metrics."""
     rows = []
     for path in summaries:
         try:
             record = json.loads(path.read_text())
-            rows.append({"run": record.get("run") or path.parent.parent.name, "method": str(record["method"]),
+            run = record.get("run") or path.parent.parent.name
+            if record.get("test_split") == "test":  # the sample's test scenes: other images than the held-out ones
+                run = f"{run} (test scenes)"
+            rows.append({"run": run, "method": str(record["method"]),
                          "num_images": int(record["num_images"]), "metrics": dict(record["metrics"]),
                          "wandb": record.get("wandb") or {}, "folder": path.parent})
         except (AttributeError, KeyError, TypeError, ValueError) as error:  # JSON and Unicode errors are ValueErrors

@@ -241,6 +241,7 @@ def finish_test(module: pl.LightningModule, metrics: HDRMetrics, folder: Path, m
         "run": Path(trainer.default_root_dir).name,
         "dataset": getattr(datamodule, "dataset", None),
         "image_size": getattr(datamodule, "image_size", None),
+        "test_split": getattr(datamodule, "test_split", None),
         "num_images": len(names),
         "global_step": module.global_step if checkpoint is None else checkpoint["global_step"],
         "checkpoint": checkpoint,

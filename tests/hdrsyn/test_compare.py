@@ -13,9 +13,11 @@ from hdrsyn.compare import main
 from tests.helpers import read_offline_run
 
 
-def summary(folder: Path, method: str, metrics: dict[str, float], per_image: list[dict] | None = None) -> None:
+def summary(folder: Path, method: str, metrics: dict[str, float], per_image: list[dict] | None = None,
+            test_split: str = "val") -> None:
     folder.mkdir(parents=True)
     record = {"method": method, "run": folder.parent.name, "num_images": 3, "metrics": metrics,
+              "test_split": test_split,
               "wandb": {"project": "hdrsyn", "group": "sample-cpu", "job_type": folder.parent.name}}
     (folder / "summary.json").write_text(json.dumps(record))
     if per_image:
@@ -48,6 +50,15 @@ def test_table_and_chart(runs: Path, tmp_path: Path) -> None:
     assert float(rows["joint"]["crf/cvvdp"]) == 8.25
     assert Image.open(out / "comparison.png").size[0] > 600
     assert not (out / "wandb").exists()
+
+
+def test_the_test_scenes_pass_gets_its_own_label(runs: Path, tmp_path: Path) -> None:
+    """`hdrsyn pipeline` writes runs/joint/test and runs/joint/test_scenes: two rows, told apart."""
+    summary(runs / "joint" / "test_scenes", "JointStage", {"pu21_psnr": 21.0}, test_split="test")
+    out = tmp_path / "report"
+    assert main([str(runs), "-o", str(out), "--no-wandb"]) == 0
+    rows = {row["run"]: row for row in csv.DictReader((out / "comparison.csv").open())}
+    assert float(rows["joint"]["pu21_psnr"]) == 30.5 and float(rows["joint (test scenes)"]["pu21_psnr"]) == 21.0
 
 
 def test_logs_a_wandb_run_of_the_same_group(runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

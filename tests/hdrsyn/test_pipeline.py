@@ -89,9 +89,9 @@ def test_each_run_holds_only_its_own_stage_metrics(pipeline_runs: Path) -> None:
     summary = json.loads((pipeline_runs / "joint" / "test" / "summary.json").read_text())
     assert summary["wandb"]["id"] == joint_test.path.name.rsplit("-", 1)[-1]
     assert summary["checkpoint"]["global_step"] == summary["global_step"] == 1
-    assert summary["num_images"] == 3  # one view of each held-out scene
+    assert summary["num_images"] == 3 and summary["test_split"] == "val"  # one view of each held-out scene
     scenes = json.loads((pipeline_runs / "joint" / "test_scenes" / "summary.json").read_text())
-    assert scenes["num_images"] == 6 and scenes["wandb"]["id"] == scenes_test.path.name.rsplit("-", 1)[-1]
+    assert scenes["num_images"] == 6 and scenes["test_split"] == "test" and scenes["wandb"]["id"] == scenes_test.path.name.rsplit("-", 1)[-1]
     assert {"test/pu21_psnr", "test/psnr/up"} <= scenes_test.logged
 
 
