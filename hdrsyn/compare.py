@@ -41,21 +41,24 @@ def find_summaries(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_rows(summaries: Sequence[Path]) -> list[dict]:
-    """One row per run: its label (the run folder; ``(test scenes)`` added for a pass on the sample's test
-    scenes, which `hdrsyn pipeline` writes beside the held-out one), method, image count and metrics."""
+    """One row per run: its label (the run folder; where held-out and test-scene passes are compared together,
+    as `hdrsyn pipeline` writes both into its joint run, ``(test scenes)`` marks the latter), method, image
+    count and metrics."""
     rows = []
     for path in summaries:
         try:
             record = json.loads(path.read_text())
-            run = record.get("run") or path.parent.parent.name
-            if record.get("test_split") == "test":  # the sample's test scenes: other images than the held-out ones
-                run = f"{run} (test scenes)"
-            rows.append({"run": run, "method": str(record["method"]),
+            rows.append({"run": record.get("run") or path.parent.parent.name, "method": str(record["method"]),
+                         "test_split": record.get("test_split") or "val",
                          "num_images": int(record["num_images"]), "metrics": dict(record["metrics"]),
                          "wandb": record.get("wandb") or {}, "folder": path.parent})
         except (AttributeError, KeyError, TypeError, ValueError) as error:  # JSON and Unicode errors are ValueErrors
             reason = f"{type(error).__name__}: {error}"
             raise ValueError(f"{path} is not a test summary of `lightning test` ({reason})") from None
+    if len({row["test_split"] for row in rows}) > 1:  # held-out and test scenes side by side: say which is which
+        for row in rows:
+            if row["test_split"] == "test":
+                row["run"] = f"{row['run']} (test scenes)"
     return rows
 
 

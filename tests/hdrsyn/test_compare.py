@@ -59,6 +59,8 @@ def test_the_test_scenes_pass_gets_its_own_label(runs: Path, tmp_path: Path) -> 
     assert main([str(runs), "-o", str(out), "--no-wandb"]) == 0
     rows = {row["run"]: row for row in csv.DictReader((out / "comparison.csv").open())}
     assert float(rows["joint"]["pu21_psnr"]) == 30.5 and float(rows["joint (test scenes)"]["pu21_psnr"]) == 21.0
+    assert main([str(runs / "joint" / "test_scenes"), "-o", str(tmp_path / "scenes"), "--no-wandb"]) == 0
+    assert "| joint | JointStage |" in (tmp_path / "scenes" / "comparison.md").read_text()  # one split: no mark
 
 
 def test_logs_a_wandb_run_of_the_same_group(runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
