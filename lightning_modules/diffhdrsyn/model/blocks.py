@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,17 +18,26 @@ def needs_graph(*tensors: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
+@functools.cache
+def _fused_conv_op_exists() -> bool:
+    """Whether this PyTorch build registers oneDNN's fused conv op (builds with oneDNN do)."""
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def fused_conv_applies(x: torch.Tensor, conv: nn.Conv2d) -> bool:
-    """Whether ``conv`` may run on ``x`` as one oneDNN call with a fused post-op (Swish, or adding a
-    tensor): float32 on a CPU with oneDNN, a map of at least :data:`FUSED_CONV_MIN_PIXELS`, no autograd
-    graph (the fused ops have no backward), an unstrided, undilated, ungrouped conv, and not while being
-    traced, compiled or exported (ONNX has no such op; the compiler fuses by itself)."""
+    """Whether ``conv`` may run on ``x`` as one oneDNN call with its Swish as a post-op: float32 on a CPU
+    with oneDNN, a map of at least :data:`FUSED_CONV_MIN_PIXELS`, no autograd graph (the fused op has no
+    backward), an unstrided, undilated, ungrouped conv, and not while being traced, compiled or exported
+    (ONNX has no such op; the compiler fuses by itself)."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32 == conv.weight.dtype
         and x.shape[-2] * x.shape[-1] >= FUSED_CONV_MIN_PIXELS
-        and torch.backends.mkldnn.is_available()
         and torch.backends.mkldnn.enabled
+        and _fused_conv_op_exists()
         and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
         and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
         and not needs_graph(x, conv.weight, *([conv.bias] if conv.bias is not None else []))
