@@ -55,5 +55,5 @@ if [[ "$what" != fit ]]; then
     lightning test --config "experiments/baselines/$name.yaml" --trainer.default_root_dir "$root/$name" \
       "${group[@]}"
   done
-  hdrsyn compare runs/release/joint "$root" -o reports/release/baselines
+  hdrsyn compare runs/release/joint/test "$root" -o reports/release/baselines
 fi
