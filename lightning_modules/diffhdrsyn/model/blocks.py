@@ -112,6 +112,18 @@ def contiguous_grad(x: torch.Tensor) -> torch.Tensor:
     return _ContiguousGrad.apply(x)
 
 
+def affine_instance_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+    """PyTorch's instance norm of ``x`` ``(B, C, H, W)`` with one affine pair for the batch (``weight``,
+    ``bias`` ``(1, C)``) or one per sample (``(B, C)``: batch norm over ``(1, B*C)``, which takes one pair
+    per sample-channel)."""
+    if weight.shape[0] == 1:
+        return F.instance_norm(x, weight=weight[0], bias=bias[0], eps=eps)
+    b, c, h, w = x.shape
+    normed = F.batch_norm(x.reshape(1, b * c, h, w), None, None, weight.reshape(-1), bias.reshape(-1),
+                          training=True, eps=eps)
+    return normed.view(b, c, h, w)
+
+
 def instance_norm_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """``silu(weight * (x - mu) / sqrt(var + eps) + bias)``: affine instance norm, then Swish, channels-last out.
 
@@ -129,13 +141,8 @@ def instance_norm_silu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     """
     if weight.dim() == 1:
         weight, bias = weight[None], bias[None]
-    b, c = x.shape[:2]
     if needs_graph(x, weight, bias):
-        if weight.shape[0] == 1:  # one pair for the batch: instance norm applies it itself
-            normed = F.instance_norm(x.contiguous(), weight=weight[0], bias=bias[0], eps=eps)
-        else:  # one pair per sample: instance norm is batch norm over (1, B*C)
-            normed = F.batch_norm(x.contiguous().view(1, b * c, *x.shape[2:]), None, None, weight.reshape(-1),
-                                  bias.reshape(-1), training=True, eps=eps).view_as(x)
+        normed = affine_instance_norm(x.contiguous(), weight, bias, eps)
         return F.silu(contiguous_grad(normed).contiguous(memory_format=torch.channels_last))
     x = x.contiguous(memory_format=torch.channels_last)
     mean = x.mean(dim=(2, 3), keepdim=True)
@@ -177,14 +184,7 @@ class ConditionalInstanceNorm2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: int | torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` ``(B, C, H, W)`` with style ``style``: an int or a ``(B,)`` long tensor."""
-        gamma, beta = self.affine(style, x.shape[0])
-        if gamma.shape[0] == 1:  # one style for the batch: instance norm applies the affine pair itself
-            return F.instance_norm(x, weight=gamma[0], bias=beta[0], eps=self.eps)
-        # per-sample styles: instance norm is batch norm over (1, B*C), which takes one pair per sample-channel
-        b, c, h, w = x.shape
-        normed = F.batch_norm(x.reshape(1, b * c, h, w), None, None, gamma.reshape(-1), beta.reshape(-1),
-                              training=True, eps=self.eps)
-        return normed.view(b, c, h, w)
+        return affine_instance_norm(x, *self.affine(style, x.shape[0]), self.eps)
 
 
 class ConvGRUCell(nn.Module):
