@@ -8,6 +8,7 @@ import torch
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
+from lightning_modules.diffhdrsyn.model.concurrency import run_both
 from lightning_modules.diffhdrsyn.model.generator_config import DEFAULT_GENERATOR, GeneratorConfig
 from lightning_modules.diffhdrsyn.model.global_net import GlobalUNet
 from lightning_modules.diffhdrsyn.model.local_net import LocalUNet
@@ -132,6 +133,9 @@ class StackGenerator(nn.Module):
     ``clip(x * 2**(EV / 2.2), 0, 1)`` (:func:`ops.exposure.exposure_shift`, applied one stop per step);
     ``shift_residual=False`` is the paper's formulation.
 
+    Without autograd on a multi-core CPU the stop-down direction runs in a worker thread while the stop-up one
+    runs in the caller's (:func:`~lightning_modules.diffhdrsyn.model.concurrency.run_both`): same outputs.
+
     In eval mode, without ``targets``, the image gets a reflected ``margin`` on every side before the nets
     see it (:func:`ops.padding.mirror_pad`), and the outputs are cropped back. The U-Nets pad their
     convolutions with zeros; a trained generator answers the image border with a faint band 8-20 px
@@ -246,8 +250,8 @@ class StackGenerator(nn.Module):
         up_previous = down_previous = None
         if targets is not None:
             up_previous, down_previous = self._teacher_inputs(ldr, targets)
-        up = self._run(self.up, x, up_previous, refine)
-        down = self._run(self.down, x, down_previous, refine)
+        up, down = run_both(lambda: self._run(self.up, x, up_previous, refine),
+                            lambda: self._run(self.down, x, down_previous, refine), x)
         return self._outputs(ldr, up, down)
 
     def forward_pair(
