@@ -90,7 +90,8 @@ def worker(config: dict, ckpt: str | None, width: str | None, overlap: int, thre
         stack = result["stack"][None]
         merge_seconds = best_of(lambda: synthesize_hdr(stack, torch.exp2(result["ev"])[None]), 2)
         padded = pad_to_multiple(network_input, model.size_multiple)
-        with FlopCounterMode(display=False) as counter:
+        # oneDNN off while counting: its fused conv + Swish (the inference path) has no FLOP formula
+        with FlopCounterMode(display=False) as counter, torch.backends.mkldnn.flags(enabled=False):
             model.network(padded)
         network_flops = counter.get_total_flops()
         network_alone = best_of(lambda: model.network(padded), 1)

@@ -1,7 +1,7 @@
 """Run the stop-up and stop-down directions at the same time on a multi-core CPU (inference only).
 
-The two directions share no tensor until the stack is assembled, and many of their operations (small
-feature maps, elementwise passes, Canny) keep only part of the cores busy. Without autograd the second
+The two directions share no tensor until the stack is assembled, and on images up to about 0.5 MP many
+of their operations (small feature maps, elementwise passes, Canny) keep only part of the cores busy. Without autograd the second
 direction therefore runs in one persistent worker thread while the caller's thread runs the first: PyTorch
 releases the GIL inside its kernels, so the two overlap. Each direction computes exactly what it computes
 alone (same operations, same intra-op thread count, same denormal handling), so the outputs are identical.
@@ -20,6 +20,10 @@ from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
 T = TypeVar("T")
 U = TypeVar("U")
 
+#: Most pixels at which the directions run concurrently. Larger maps keep the cores busy by themselves (1 MP:
+#: 1.04x faster), while the second direction's activations would stay alive beside the first's (+0.3 GB).
+CONCURRENT_MAX_PIXELS = 768 * 768
+
 _worker: tuple[int, ThreadPoolExecutor] | None = None  # (pid that created it, executor): a forked child makes its own
 
 
@@ -37,11 +41,13 @@ def flushing_denormals() -> bool:
 
 
 def concurrent_directions_apply(x: torch.Tensor) -> bool:
-    """Whether the directions may run concurrently on ``x``: a CPU tensor, more than one intra-op thread,
-    no autograd, no autocast, and no tracing, compiling, ONNX export or dispatch mode (FLOP counters are
-    thread-local and would miss the worker's operations)."""
+    """Whether the directions may run concurrently on ``x``: a CPU tensor of at most
+    :data:`CONCURRENT_MAX_PIXELS`, more than one intra-op thread, no autograd, no autocast, and no
+    tracing, compiling, ONNX export or dispatch mode (FLOP counters are thread-local and would miss the
+    worker's operations)."""
     return (
         x.device.type == "cpu"
+        and x.shape[-2] * x.shape[-1] <= CONCURRENT_MAX_PIXELS
         and torch.get_num_threads() > 1
         and not torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")

@@ -49,6 +49,7 @@ def test_concurrency_only_without_autograd_on_several_threads(two_threads) -> No
         assert concurrent_directions_apply(x)
         with FlopCounterMode(display=False):  # dispatch modes are per thread: they would miss the worker
             assert not concurrent_directions_apply(x)
+        assert not concurrent_directions_apply(torch.rand(1, 3, 1024, 1024))  # large maps use the cores alone
         torch.set_num_threads(1)
         assert not concurrent_directions_apply(x)
 
