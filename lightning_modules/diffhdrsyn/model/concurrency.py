@@ -10,6 +10,7 @@ alone (same operations, same intra-op thread count, same denormal handling), so 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -24,13 +25,14 @@ U = TypeVar("U")
 #: 1.04x faster), while the second direction's activations would stay alive beside the first's (+0.3 GB).
 CONCURRENT_MAX_PIXELS = 768 * 768
 
+_WORKER_NAME = "hdrsyn-direction"
 _worker: tuple[int, ThreadPoolExecutor] | None = None  # (pid that created it, executor): a forked child makes its own
 
 
 def _executor() -> ThreadPoolExecutor:
     global _worker
     if _worker is None or _worker[0] != os.getpid():
-        _worker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="hdrsyn-direction"))
+        _worker = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix=_WORKER_NAME))
     return _worker[1]
 
 
@@ -67,8 +69,8 @@ def run_both(first: Callable[[], T], second: Callable[[], U], x: torch.Tensor) -
         >>> bool(a == (x * 2).sum() and b == (x + 1).sum())
         True
     """
-    if not concurrent_directions_apply(x):
-        return first(), second()
+    if not concurrent_directions_apply(x) or threading.current_thread().name.startswith(_WORKER_NAME):
+        return first(), second()  # (in the worker itself a submit would wait for its own task)
     threads, inference, flush = torch.get_num_threads(), torch.is_inference_mode_enabled(), flushing_denormals()
 
     def in_worker() -> U:

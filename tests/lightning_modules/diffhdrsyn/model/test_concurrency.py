@@ -91,3 +91,10 @@ def test_a_forked_process_makes_its_own_worker(monkeypatch: pytest.MonkeyPatch) 
     assert concurrency._executor() is worker
     monkeypatch.setattr(concurrency.os, "getpid", lambda: -1)
     assert concurrency._executor() is not worker
+
+
+def test_nested_use_inside_the_worker_runs_in_place(two_threads) -> None:
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        inner = lambda: run_both(lambda: 1, lambda: threading.current_thread().name, x)  # noqa: E731
+        assert run_both(lambda: 0, inner, x)[1][1].startswith("hdrsyn-direction")
