@@ -1,9 +1,9 @@
 """Run the stop-up and stop-down directions at the same time on a multi-core CPU (inference only).
 
-The two directions share no tensor until the stack is assembled, and on images up to about 0.5 MP many
-of their operations (small feature maps, elementwise passes, Canny) keep only part of the cores busy. Without autograd the second
-direction therefore runs in one persistent worker thread while the caller's thread runs the first: PyTorch
-releases the GIL inside its kernels, so the two overlap. Each direction computes exactly what it computes
+The two directions share no tensor until the stack is assembled, and on images up to about 0.6 MP many
+of their operations (small feature maps, elementwise passes, Canny) keep only part of the cores busy.
+Without autograd the second direction therefore runs in one persistent worker thread while the caller's
+thread runs the first: PyTorch releases the GIL inside its kernels, so the two overlap. Each direction computes exactly what it computes
 alone (same operations, same intra-op thread count, same denormal handling), so the outputs are identical.
 """
 
