@@ -1,4 +1,5 @@
-"""Tensor shape checks that raise ``ValueError`` (the messages are those of kornia's checks they replace)."""
+"""Tensor shape checks that raise ``ValueError`` (the messages are those of kornia's checks they replace), and
+whether a graph is being captured (tracing, compiling, ONNX export), where eager-only shortcuts must step aside."""
 
 from __future__ import annotations
 
@@ -50,3 +51,14 @@ def check_same_shape(x: torch.Tensor, y: torch.Tensor) -> None:
             "Shape mismatch: tensors must have the same shape.\n"
             f"  First tensor shape: {list(x.shape)}\n  Second tensor shape: {list(y.shape)}"
         )
+
+
+def capturing_graph() -> bool:
+    """True while PyTorch traces, compiles or exports to ONNX: code with eager-only shortcuts (OpenCV calls,
+    oneDNN-only ops, threads) takes its plain path then.
+
+    Example:
+        >>> capturing_graph()
+        False
+    """
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()

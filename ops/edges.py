@@ -11,6 +11,7 @@ from kornia.color import rgb_to_grayscale
 from kornia.filters import canny
 from torch import nn
 
+from ops.checks import capturing_graph
 from ops.precision import full_precision
 
 
@@ -38,8 +39,7 @@ def canny_edges(
         raise ValueError("need 0 <= low_threshold < high_threshold")
     grey = rgb_to_grayscale(image) if image.shape[-3] == 3 else image
     size = 2 * math.ceil(3 * sigma) + 1
-    exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-    by_components = grey.device.type == "cpu" and not exporting
+    by_components = grey.device.type == "cpu" and not capturing_graph()
     with torch.no_grad():
         _, edges = canny(grey.detach(), low_threshold, high_threshold, (size, size), (sigma, sigma),
                          hysteresis=not by_components)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ops.checks import capturing_graph
+
 
 #: Fewest pixels at which a conv runs with its fused post-op in one oneDNN call (smaller maps: no faster).
 FUSED_CONV_MIN_PIXELS = 128 * 128
@@ -41,7 +43,7 @@ def fused_conv_applies(x: torch.Tensor, conv: nn.Conv2d) -> bool:
         and conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
         and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
         and not needs_graph(x, conv.weight, *([conv.bias] if conv.bias is not None else []))
-        and not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+        and not capturing_graph()
     )
 
 

@@ -3,8 +3,9 @@
 The two directions share no tensor until the stack is assembled, and on images up to about 0.6 MP many
 of their operations (small feature maps, elementwise passes, Canny) keep only part of the cores busy.
 Without autograd the second direction therefore runs in one persistent worker thread while the caller's
-thread runs the first: PyTorch releases the GIL inside its kernels, so the two overlap. Each direction computes exactly what it computes
-alone (same operations, same intra-op thread count, same denormal handling), so the outputs are identical.
+thread runs the first: PyTorch releases the GIL inside its kernels, so the two overlap. Each direction
+computes exactly what it computes alone (same operations, same intra-op thread count, same denormal
+handling), so the outputs are identical.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import TypeVar
 
 import torch
 from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+from ops.checks import capturing_graph
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -53,7 +56,7 @@ def concurrent_directions_apply(x: torch.Tensor) -> bool:
         and torch.get_num_threads() > 1
         and not torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")
-        and not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+        and not capturing_graph()
         and not _get_current_dispatch_mode_stack()
     )
 
