@@ -4,6 +4,8 @@
 convolution's, both measured in this process (the target of issue "The method must learn": >= 0.6), and
 with its own convolutions replayed alone on the inputs they saw: their GFLOP/s is what its 8-64-channel
 layers can reach at all, and the share of its time they take says how much goes to everything else.
+``--width-scale 1.5`` times the same networks with every channel count 1.5x the CPU width's (12-96
+instead of 8-64 channels): how much of the ratio is the narrow layers' and not the code around them.
 
 Each (stage, width) runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own. A step is the stage's full ``training_step`` + backward + GC-Adam update on one real sample of the
@@ -12,7 +14,8 @@ callback does so; the figure is the median of ``--steps`` timed steps after ``--
 slows down after its first steps, so the first step alone flatters). The CPU-width global stage is the
 reference of the ratios.
 
-    python bench/bench_stages.py [--size 256] [--warmup 3] [--steps 6] [--widths cpu paper] [--throughput]
+    python bench/bench_stages.py [--size 256] [--warmup 3] [--steps 6] [--widths cpu paper]
+    python bench/bench_stages.py --throughput [--size 256] [--width-scale 1.0]
 """
 
 from __future__ import annotations
@@ -86,9 +89,26 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def generator_throughput(size: int, trials: int = 9) -> dict:
-    """GFLOP/s of the CPU-width generator's forward, of its own convolutions replayed alone (same inputs,
-    shapes and memory format: the ceiling at these widths) and of a plain 64 -> 64 3x3 conv at ``size``.
+def scaled_cpu_widths(scale: float):  # noqa: ANN201
+    """The CPU width preset with every U-Net's stem and cap channels times ``scale`` (rounded).
+
+    >>> scaled_cpu_widths(1.5).global_net
+    NetWidth(base_channels=12, max_channels=96)
+    """
+    from lightning_modules.diffhdrsyn.model import WIDTH_PRESETS, GeneratorWidths, NetWidth
+
+    if not scale > 0:
+        raise ValueError(f"--width-scale must be > 0, got {scale}")
+    cpu = WIDTH_PRESETS["cpu"]
+    nets = [NetWidth(max(1, round(w.base_channels * scale)), max(1, round(w.max_channels * scale)))
+            for w in (cpu.global_net, cpu.local_net, cpu.refine_net)]
+    return GeneratorWidths(*nets)
+
+
+def generator_throughput(size: int, trials: int = 9, width_scale: float = 1.0) -> dict:
+    """GFLOP/s of the CPU-width generator's forward (every channel count times ``width_scale``), of its own
+    convolutions replayed alone (same inputs, shapes and memory format: the ceiling at these widths) and of
+    a plain 64 -> 64 3x3 conv at ``size``.
 
     Paired trials: each times the generator once, its convolutions once and the plain conv repeated for
     about as long as the generator takes, back to back, so that the machine's speed (other tenants, clock)
@@ -102,7 +122,8 @@ def generator_throughput(size: int, trials: int = 9) -> dict:
     from lightning_modules.diffhdrsyn.model import StackGenerator
 
     torch.manual_seed(0)
-    generator = StackGenerator("cpu", margin=0).eval()  # the nets at size x size (no reflected border)
+    widths = "cpu" if width_scale == 1 else scaled_cpu_widths(width_scale)
+    generator = StackGenerator(widths, margin=0).eval()  # the nets at size x size (no reflected border)
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval()
     image, features = torch.rand(1, 3, size, size), torch.rand(1, 64, size, size)
     calls: list[tuple[torch.nn.Module, torch.Tensor]] = []
@@ -157,10 +178,15 @@ def main() -> None:
     parser.add_argument("--widths", nargs="+", default=["cpu", "paper"])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--throughput", action="store_true", help="generator vs plain-conv GFLOP/s only")
+    parser.add_argument("--width-scale", type=float, default=1.0,
+                        help="with --throughput: every channel count times this (1.5: 12-96 channels)")
     args = parser.parse_args()
+    if not args.width_scale > 0:
+        parser.error(f"--width-scale must be > 0, got {args.width_scale}")
     if args.throughput:
-        r = generator_throughput(args.size)
-        print(f"generator forward {r['generator_gflops']:.1f} GFLOP/s ({r['generator_seconds'] * 1e3:.0f} ms); "
+        r = generator_throughput(args.size, width_scale=args.width_scale)
+        scaled = "" if args.width_scale == 1 else f" (channels x{args.width_scale:g})"
+        print(f"generator forward{scaled} {r['generator_gflops']:.1f} GFLOP/s ({r['generator_seconds'] * 1e3:.0f} ms); "
               f"its convolutions alone ({r['conv_share']:.0%} of its FLOPs) {r['own_conv_gflops']:.1f} GFLOP/s; "
               f"plain 64->64 3x3 conv {r['conv_gflops']:.1f} GFLOP/s (x{r['conv_repeats']} per timing); "
               f"medians of {r['trials']} paired trials")
