@@ -4,7 +4,8 @@ The 16 bundled exposures (one stop apart, 8-bit, from a real camera whose respon
 contains) give both references: each single exposure is an input, its real neighbours at +-1..3 stops are
 the true stack, and the merge of all 16 by our HDR layer (:func:`ops.hdr_synthesis.synthesize_hdr`, uint8
 path) is the HDR reference. Each model (``label=path``: a joint-stage or baseline checkpoint, or a
-packaged model; ``packaged`` = the default packaged model) reconstructs from each input in
+packaged model; ``packaged`` = the default packaged model; ``label=a.ckpt+b.ckpt``: the average of the
+stacks of several stack models, merged once) reconstructs from each input in
 ``--inputs``; x^2.2 and the analytic exposure stack (merged by the same layer) are the references.
 Stack PSNR per relative EV (stack models), PU21-PSNR and mu-PSNR of the HDR (protocol of ``lightning
 test``), mean over the inputs. Prints and writes a markdown table.
@@ -18,8 +19,11 @@ import argparse
 import time
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
 import torch
+from torch import nn
 
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.inference import reconstruct_image
@@ -80,13 +84,35 @@ def memorial_views(inputs: list[int]) -> list[tuple[torch.Tensor, ...]]:
     return [(images[i], hdr, images[i - 3 : i + 4]) for i in inputs]
 
 
+class StackAverage(nn.Module):
+    """The mean of several stack networks' outputs ``(B, N, 3, H, W)``: an ensemble merged once."""
+
+    def __init__(self, networks: list[nn.Module]) -> None:
+        super().__init__()
+        self.networks = nn.ModuleList(networks)
+
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        return torch.stack([network(ldr) for network in self.networks]).mean(dim=0)
+
+
+def average_of(models: list[Reconstructor]) -> Reconstructor:
+    """One :class:`Reconstructor` whose stack is the mean of ``models``' stacks (same EVs), merged once."""
+    first = models[0]
+    for model in models:
+        if model.output != "stack" or model.evs != first.evs:
+            raise ValueError(f"only stack models with the same EVs can be averaged, got {model.output} {model.evs}")
+    multiple = max(model.size_multiple for model in models)
+    return dataclasses.replace(first, network=StackAverage([m.network for m in models]).eval(), size_multiple=multiple)
+
+
 def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
     """x^2.2 and the analytic stack, then each ``label=path`` model (path ``packaged`` or none: the default
-    packaged model)."""
+    packaged model; ``path+path...``: the average of those stack models' stacks, :func:`average_of`)."""
     methods: dict[str, Reconstructor | None] = {"x^2.2": None, "analytic stack": None}
     for spec in specs:
         label, _, path = spec.partition("=")
-        methods[label] = load_reconstructor(pretrained_path() if path in ("", "packaged") else path)
+        models = [load_reconstructor(pretrained_path() if p in ("", "packaged") else p) for p in path.split("+")]
+        methods[label] = models[0] if len(models) == 1 else average_of(models)
     return methods
 
 
@@ -113,7 +139,7 @@ def write_report(text: str, output: Path | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", help="label=path, or 'packaged'")
+    parser.add_argument("models", nargs="*", help="label=path, label=path+path (their stacks averaged), or 'packaged'")
     parser.add_argument("--inputs", type=int, nargs="+", default=[6, 7, 8, 9, 10, 11, 12],
                         help="indices (0 = shortest exposure) of the input exposures; need 3 on each side")
     parser.add_argument("-o", "--output", type=Path)

@@ -99,7 +99,7 @@ def bar_chart(pu21: dict[str, dict[str, float]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", help="label=path, or 'packaged'")
+    parser.add_argument("models", nargs="*", help="label=path, label=path+path (their stacks averaged), or 'packaged'")
     parser.add_argument("--size", type=int, default=128, help="side of the views (the held-out set's is 128)")
     parser.add_argument("-o", "--output", type=Path)
     parser.add_argument("--chart", type=Path, help="PNG of the PU21-PSNR bars")

@@ -1,0 +1,48 @@
+"""``bench/real_stack.py``: models to score, ensembles of stack models included."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from bench.real_stack import average_of, load_methods
+from hdrsyn.model_registry import Reconstructor
+
+EVS = (-1.0, 0.0, 1.0)
+
+
+class Constant(nn.Module):
+    """A stack network whose every exposure is ``value``."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, ldr: torch.Tensor) -> torch.Tensor:
+        return torch.full((ldr.shape[0], len(EVS), 3, *ldr.shape[-2:]), self.value)
+
+
+def test_average_of_stack_models_is_the_mean_stack() -> None:
+    models = [Reconstructor(Constant(v), "stack", size_multiple=m, evs=EVS) for v, m in ((0.2, 8), (0.6, 16))]
+    ensemble = average_of(models)
+    assert ensemble.size_multiple == 16 and ensemble.evs == EVS
+    stack = ensemble.network(torch.rand(2, 3, 16, 16))
+    assert stack.shape == (2, 3, 3, 16, 16) and torch.allclose(stack, torch.full_like(stack, 0.4))
+
+
+def test_average_of_refuses_mismatched_models() -> None:
+    stack = Reconstructor(Constant(0.5), "stack", evs=EVS)
+    with pytest.raises(ValueError, match="same EVs"):
+        average_of([stack, Reconstructor(Constant(0.5), "stack", evs=(-2.0, 0.0, 2.0))])
+    with pytest.raises(ValueError, match="stack models"):
+        average_of([stack, Reconstructor(nn.Identity(), "radiance")])
+
+
+def test_load_methods_builds_an_average_from_a_plus_spec() -> None:
+    """``label=a+b``: the packaged model averaged with itself gives its own stack."""
+    methods = load_methods(["one=packaged", "two=packaged+packaged"])
+    assert list(methods) == ["x^2.2", "analytic stack", "one", "two"]
+    ldr = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(methods["two"].network(ldr), methods["one"].network(ldr), atol=1e-6)
