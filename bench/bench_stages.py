@@ -26,6 +26,10 @@ import resource
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lightning_modules.diffhdrsyn.model import GeneratorWidths
 
 #: Class path of each stage; the second is where it lived before ``lightning_modules/diffhdrsyn/``, so that
 #: the script also times older trees: ``git worktree add ../old ea2869e``, then
@@ -89,7 +93,7 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def scaled_cpu_widths(scale: float):  # noqa: ANN201
+def scaled_cpu_widths(scale: float) -> GeneratorWidths:
     """The CPU width preset with every U-Net's stem and cap channels times ``scale`` (rounded).
 
     >>> scaled_cpu_widths(1.5).global_net

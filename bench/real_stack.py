@@ -16,16 +16,17 @@ test``), mean over the inputs. Prints and writes a markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import time
 from pathlib import Path
-
-import dataclasses
 
 import numpy as np
 import torch
 from torch import nn
 
 from hdrsyn.assets_index import memorial_stack
+from hdrsyn.errors import UsageError
 from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import atomic_write, read_ldr
 from hdrsyn.metrics import color_video_vdp, cvvdp_available, mu_law_psnr, pu21_psnr, stack_psnr
@@ -100,8 +101,8 @@ def average_of(models: list[Reconstructor]) -> Reconstructor:
     first = models[0]
     for model in models:
         if model.output != "stack" or model.evs != first.evs:
-            raise ValueError(f"only stack models with the same EVs can be averaged, got {model.output} {model.evs}")
-    multiple = max(model.size_multiple for model in models)
+            raise UsageError(f"only stack models with the same EVs can be averaged, got {model.output} {model.evs}")
+    multiple = math.lcm(*(model.size_multiple for model in models))
     return dataclasses.replace(first, network=StackAverage([m.network for m in models]).eval(), size_multiple=multiple)
 
 
@@ -147,8 +148,11 @@ def main() -> None:
     last = len(memorial_stack()[0]) - 4  # three real exposures on each side of an input
     if any(not 3 <= i <= last for i in args.inputs):
         parser.error(f"--inputs must lie in [3, {last}]")
+    try:
+        methods = load_methods(args.models)
+    except UsageError as error:
+        parser.error(str(error))
     views = memorial_views(args.inputs)
-    methods = load_methods(args.models)
     table = {m: [score(m, model, *view) for view in views] for m, model in methods.items()}
     rows = [f"Memorial Church (real 8-bit exposures, one stop apart; inputs = exposures {args.inputs} of 0..15, "
             "shortest first). HDR reference: our merge of all 16. Mean over the inputs.", "", *table_rows(table)]

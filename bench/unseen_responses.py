@@ -33,6 +33,7 @@ from tqdm import tqdm  # noqa: E402
 
 from bench.real_stack import load_methods, memorial_views, score, table_rows, write_report  # noqa: E402
 from datamodules.sample import SampleDataset  # noqa: E402
+from hdrsyn.errors import UsageError  # noqa: E402
 from hdrsyn.plots import plt, save_figure  # noqa: E402
 from hdrsyn.render import EMoR, render_stack  # noqa: E402
 
@@ -107,7 +108,10 @@ def main() -> None:
     parser.add_argument("--scenes", choices=list(SCENES), default="val",
                         help="the held-out scenes (val) or the sample's test scenes, nothing chosen on them (test)")
     args = parser.parse_args()
-    methods = load_methods(args.models)
+    try:
+        methods = load_methods(args.models)
+    except UsageError as error:
+        parser.error(str(error))
     what, emor = SCENES[args.scenes]
     rows = [f"{what} rendered through other camera responses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the views as `lightning test` sees them). "

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -46,3 +50,10 @@ def test_load_methods_builds_an_average_from_a_plus_spec() -> None:
     ldr = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(methods["two"].network(ldr), methods["one"].network(ldr), atol=1e-6)
+
+
+def test_a_bad_model_is_a_short_error() -> None:
+    """A missing checkpoint ends the bench with a usage error naming it, no traceback."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "unseen_responses.py"
+    done = subprocess.run([sys.executable, str(bench), "a=does_not_exist.ckpt"], capture_output=True, text=True)
+    assert done.returncode == 2 and "does_not_exist.ckpt" in done.stderr and "Traceback" not in done.stderr
