@@ -109,10 +109,10 @@ def scaled_cpu_widths(scale: float) -> GeneratorWidths:
     return GeneratorWidths(*nets)
 
 
-def generator_throughput(size: int, trials: int = 9, width_scale: float = 1.0) -> dict:
-    """GFLOP/s of the CPU-width generator's forward (every channel count times ``width_scale``), of its own
-    convolutions replayed alone (same inputs, shapes and memory format: the ceiling at these widths) and of
-    a plain 64 -> 64 3x3 conv at ``size``.
+def generator_throughput(size: int, trials: int = 9, widths: str | GeneratorWidths = "cpu") -> dict:
+    """GFLOP/s of the generator's forward (CPU width, or ``widths``, e.g. :func:`scaled_cpu_widths`), of its
+    own convolutions replayed alone (same inputs, shapes and memory format: the ceiling at these widths) and
+    of a plain 64 -> 64 3x3 conv at ``size``.
 
     Paired trials: each times the generator once, its convolutions once and the plain conv repeated for
     about as long as the generator takes, back to back, so that the machine's speed (other tenants, clock)
@@ -126,7 +126,6 @@ def generator_throughput(size: int, trials: int = 9, width_scale: float = 1.0) -
     from lightning_modules.diffhdrsyn.model import StackGenerator
 
     torch.manual_seed(0)
-    widths = "cpu" if width_scale == 1 else scaled_cpu_widths(width_scale)
     generator = StackGenerator(widths, margin=0).eval()  # the nets at size x size (no reflected border)
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).eval()
     image, features = torch.rand(1, 3, size, size), torch.rand(1, 64, size, size)
@@ -185,10 +184,12 @@ def main() -> None:
     parser.add_argument("--width-scale", type=float, default=1.0,
                         help="with --throughput: every channel count times this (1.5: 12-96 channels)")
     args = parser.parse_args()
-    if not args.width_scale > 0:
-        parser.error(f"--width-scale must be > 0, got {args.width_scale}")
     if args.throughput:
-        r = generator_throughput(args.size, width_scale=args.width_scale)
+        try:
+            widths = scaled_cpu_widths(args.width_scale)
+        except ValueError as error:
+            parser.error(str(error))
+        r = generator_throughput(args.size, widths=widths)
         scaled = "" if args.width_scale == 1 else f" (channels x{args.width_scale:g})"
         print(f"generator forward{scaled} {r['generator_gflops']:.1f} GFLOP/s ({r['generator_seconds'] * 1e3:.0f} ms); "
               f"its convolutions alone ({r['conv_share']:.0%} of its FLOPs) {r['own_conv_gflops']:.1f} GFLOP/s; "

@@ -32,9 +32,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.real_stack import load_methods, memorial_views, reconstruct, write_report  # noqa: E402
+from bench.real_stack import memorial_views, methods_or_exit, reconstruct, write_report  # noqa: E402
 from bench.unseen_responses import MEMORIAL, held_out, views  # noqa: E402
-from hdrsyn.errors import UsageError  # noqa: E402
 from hdrsyn.metrics import pu21_psnr  # noqa: E402
 from hdrsyn.metrics.colorvideovdp import color_video_vdp, cvvdp_available  # noqa: E402
 from hdrsyn.metrics.normalization import align_scale  # noqa: E402
@@ -103,10 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0 < args.threshold <= 1:
         parser.error(f"--threshold must be in (0, 1], got {args.threshold}")
-    try:
-        methods = load_methods(args.models)
-    except UsageError as error:
-        parser.error(str(error))
+    methods = methods_or_exit(parser, args.models)
     jod = cvvdp_available()
     lines = [f"Scores inside and outside the input's highlights (brightest channel >= {args.threshold}); "
              "`highlights`: the reference pasted outside them, `seen pixels`: pasted inside them "

@@ -117,6 +117,15 @@ def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
     return methods
 
 
+def methods_or_exit(parser: argparse.ArgumentParser, specs: list[str]) -> dict[str, Reconstructor | None]:
+    """:func:`load_methods`, a model that cannot be loaded or averaged ending the bench as ``parser``'s usage
+    error (its message names the file)."""
+    try:
+        return load_methods(specs)
+    except UsageError as error:
+        parser.error(str(error))
+
+
 COLUMNS = {"pu21": "PU21-PSNR", "mu": "μ-PSNR", "jod": "JOD", **{f"ev{ev:+d}": f"stack EV {ev:+d}" for ev in EVS},
            "s": "s / image"}
 
@@ -148,10 +157,7 @@ def main() -> None:
     last = len(memorial_stack()[0]) - 4  # three real exposures on each side of an input
     if any(not 3 <= i <= last for i in args.inputs):
         parser.error(f"--inputs must lie in [3, {last}]")
-    try:
-        methods = load_methods(args.models)
-    except UsageError as error:
-        parser.error(str(error))
+    methods = methods_or_exit(parser, args.models)
     views = memorial_views(args.inputs)
     table = {m: [score(m, model, *view) for view in views] for m, model in methods.items()}
     rows = [f"Memorial Church (real 8-bit exposures, one stop apart; inputs = exposures {args.inputs} of 0..15, "

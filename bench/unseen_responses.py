@@ -31,9 +31,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from bench.real_stack import load_methods, memorial_views, score, table_rows, write_report  # noqa: E402
+from bench.real_stack import memorial_views, methods_or_exit, score, table_rows, write_report  # noqa: E402
 from datamodules.sample import SampleDataset  # noqa: E402
-from hdrsyn.errors import UsageError  # noqa: E402
 from hdrsyn.plots import plt, save_figure  # noqa: E402
 from hdrsyn.render import EMoR, render_stack  # noqa: E402
 
@@ -108,10 +107,7 @@ def main() -> None:
     parser.add_argument("--scenes", choices=list(SCENES), default="val",
                         help="the held-out scenes (val) or the sample's test scenes, nothing chosen on them (test)")
     args = parser.parse_args()
-    try:
-        methods = load_methods(args.models)
-    except UsageError as error:
-        parser.error(str(error))
+    methods = methods_or_exit(parser, args.models)
     what, emor = SCENES[args.scenes]
     rows = [f"{what} rendered through other camera responses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the views as `lightning test` sees them). "

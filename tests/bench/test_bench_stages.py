@@ -25,7 +25,7 @@ def test_scaled_cpu_widths() -> None:
 def test_throughput_counts_the_scaled_generator() -> None:
     """1.5x the channels is about 1.5**2 the FLOPs; the ratios are finite and positive."""
     cpu = generator_throughput(32, trials=1)
-    wide = generator_throughput(32, trials=1, width_scale=1.5)
+    wide = generator_throughput(32, trials=1, widths=scaled_cpu_widths(1.5))
     flops = [r["generator_seconds"] * r["generator_gflops"] for r in (cpu, wide)]
     flop_ratio = flops[1] / flops[0]
     assert 1.9 < flop_ratio < 2.4
