@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 
 from losses.vgg import IMAGENET_MEAN, IMAGENET_STD, load_vgg_features, tapped_features
-from ops.checks import check_same_shape, check_shape
+from ops.checks import check_image, check_same_shape, check_shape
 from ops.precision import full_precision
 
 #: Index of each ReLU output in ``torchvision.models.vgg19().features``.
@@ -92,6 +92,8 @@ def contextual_bilateral_loss(
         >>> round(float(contextual_bilateral_loss(features, torch.randn(1, 16, 8, 8))), 2)
         1.86
     """
+    check_image(pred_features, "pred_features")
+    check_image(target_features, "target_features")
     check_shape(pred_features, ["B", "C", "H", "W"])
     check_same_shape(pred_features, target_features)
     if not 0 <= spatial_weight <= 1:
@@ -149,6 +151,8 @@ class CoBiLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Loss between ``(*, 3, H, W)`` images in [0, 1] of the same shape."""
+        check_image(pred, "pred")
+        check_image(target, "target")
         check_same_shape(pred, target)
         if pred.dim() < 4:
             raise ValueError(f"images must be (*, 3, H, W), got {tuple(pred.shape)}")

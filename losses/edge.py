@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ops.checks import check_image
+
 
 def edge_loss(pred_edges: torch.Tensor, target_edges: torch.Tensor) -> torch.Tensor:
     """L1 between predicted edge maps and the target images' Canny edge maps (Eq. 5).
@@ -28,6 +30,8 @@ def edge_loss(pred_edges: torch.Tensor, target_edges: torch.Tensor) -> torch.Ten
         >>> float(edge_loss(torch.zeros(1, 1, 32, 32), canny_edges(image)))  # the share of edge pixels missed
         0.03125
     """
+    check_image(pred_edges, "pred_edges")
+    check_image(target_edges, "target_edges")
     if not (pred_edges.dim() >= 4 and pred_edges.shape[-3] == 1):
         raise ValueError(f"pred_edges must be (*, 1, H, W), got {tuple(pred_edges.shape)}")
     if target_edges.shape != pred_edges.shape:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ops.checks import check_same_shape
+from ops.checks import check_image, check_same_shape
 from ops.precision import full_precision
 from ops.tonemap import mu_law
 
@@ -26,6 +26,8 @@ def hdr_loss(pred_hdr: torch.Tensor, target_hdr: torch.Tensor, mu: float = 5000.
         >>> float(hdr_loss(hdr, hdr)), round(float(hdr_loss(2 * hdr, hdr)), 4)  # one stop: ~ln 2 / ln(1 + mu)
         (0.0, 0.0814)
     """
+    check_image(pred_hdr, "pred_hdr")
+    check_image(target_hdr, "target_hdr")
     check_same_shape(pred_hdr, target_hdr)
     return F.l1_loss(mu_law(pred_hdr, mu), mu_law(target_hdr, mu))
 

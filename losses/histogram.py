@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ops.checks import check_same_shape
+from ops.checks import check_image, check_same_shape
 from ops.precision import full_precision
 
 
@@ -58,6 +58,8 @@ def histogram_loss(pred: torch.Tensor, target: torch.Tensor, bins: int = 256) ->
         >>> float(histogram_loss(black, white)), float(histogram_loss(black, black))  # disjoint: the maximum, 2
         (2.0, 0.0)
     """
+    check_image(pred, "pred")
+    check_image(target, "target")
     check_same_shape(pred, target)
     return (soft_histogram(pred, bins) - soft_histogram(target, bins)).abs().sum(-1).mean()
 

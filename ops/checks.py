@@ -53,6 +53,30 @@ def check_same_shape(x: torch.Tensor, y: torch.Tensor) -> None:
         )
 
 
+def check_image(x: object, name: str = "image", allow_uint8: bool = False) -> None:
+    """Raise ``TypeError`` unless ``x`` is a floating-point tensor (or uint8 with ``allow_uint8``), and
+    ``ValueError`` if it holds no element (an empty batch or a zero-size image); the message names ``name``.
+
+    Examples:
+        >>> check_image(torch.zeros(1, 3, 4, 4))
+        >>> check_image(torch.zeros(0, 3, 4, 4), "pred")
+        Traceback (most recent call last):
+        ...
+        ValueError: pred is empty (shape [0, 3, 4, 4]): an empty batch or a zero-size image
+        >>> check_image(torch.zeros(1, 3, 4, 4, dtype=torch.int64), "pred")
+        Traceback (most recent call last):
+        ...
+        TypeError: pred must be a floating-point tensor, got torch.int64
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not (x.is_floating_point() or (allow_uint8 and x.dtype == torch.uint8)):
+        kinds = "a floating-point or uint8" if allow_uint8 else "a floating-point"
+        raise TypeError(f"{name} must be {kinds} tensor, got {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {list(x.shape)}): an empty batch or a zero-size image")
+
+
 def capturing_graph() -> bool:
     """True while PyTorch traces, compiles or exports to ONNX: code with eager-only shortcuts (OpenCV calls,
     oneDNN-only ops, threads) takes its plain path then.

@@ -11,7 +11,7 @@ from kornia.color import rgb_to_grayscale
 from kornia.filters import canny
 from torch import nn
 
-from ops.checks import capturing_graph
+from ops.checks import capturing_graph, check_image
 from ops.precision import full_precision
 
 
@@ -29,6 +29,7 @@ def canny_edges(
     longest edge chain (about 1.5 s per 256x256 stack on two CPU cores).
     Inside autocast it computes in float32 (thresholds on bfloat16 gradients would move edges).
     """
+    check_image(image)
     if image.dim() < 3 or image.shape[-3] not in (1, 3):
         raise ValueError(
             f"Not a color or gray tensor. Got shape {list(image.shape)}.\nimage must be (B, 3, H, W) or (B, 1, H, W)"

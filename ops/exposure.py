@@ -29,6 +29,8 @@ def exposure_shift(image: torch.Tensor, ev: float, gamma: float = 2.2) -> torch.
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"Type mismatch: expected Tensor, got {type(image)}.")
+    if not image.is_floating_point():
+        raise TypeError(f"image must be a floating-point tensor in [0, 1], got {image.dtype}")
     if not gamma > 0:
         raise ValueError(f"gamma must be > 0, got {gamma}")
     if not abs(ev) < 64:

@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ops.checks import check_image
 from ops.crf import N_LEVELS, hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.layout import in_memory_order
 from ops.merge import merge_log_radiance
@@ -33,6 +34,7 @@ def check_stack(stack: torch.Tensor, exposure_times: torch.Tensor) -> None:
         raise ValueError(f"stack must be (B, N, 3, H, W), got shape {tuple(stack.shape)}")
     if not (stack.is_floating_point() or stack.dtype == torch.uint8):
         raise TypeError(f"stack must be a float tensor in [0, 1] or an 8-bit (uint8) tensor, got {stack.dtype}")
+    check_image(stack, "stack", allow_uint8=True)  # an empty batch or zero-size images
     b, n = stack.shape[:2]
     if n < 2:
         raise ValueError(f"an HDR merge needs at least 2 exposures, got N={n}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ops import native
+from ops.checks import check_image
 from ops.crf import hat_weights
 from ops.layout import empty_like_layout, in_memory_order
 from ops.linearize import segment_tables
@@ -262,6 +263,7 @@ def merge_log_radiance(
             f"stack must be float, or uint8 with a 256-level log_inverse_crf; got {stack.dtype} and "
             f"{log_inverse_crf.shape[-1]} levels"
         )
+    check_image(stack, "stack", allow_uint8=True)  # an empty batch or zero-size images
     if stack.is_floating_point():
         offsets, slopes = _level_tables(log_inverse_crf, log_times, stack.dtype)
     else:

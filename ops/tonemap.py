@@ -8,6 +8,8 @@ import torch
 from kornia.color import rgb_to_grayscale
 from torch import nn
 
+from ops.checks import check_image
+
 #: Rec. 709 / sRGB luminance weights for linear RGB.
 BT709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
@@ -27,6 +29,8 @@ def mu_law(hdr: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
     """
     if not isinstance(hdr, torch.Tensor):
         raise TypeError(f"Type mismatch: expected Tensor, got {type(hdr)}.")
+    if not hdr.is_floating_point():
+        raise TypeError(f"hdr must be a floating-point tensor, got {hdr.dtype}")
     if not mu > 0:
         raise ValueError(f"mu must be > 0, got {mu}")
     return torch.log1p(mu * hdr.clamp_min(0)) / math.log1p(mu)
@@ -49,6 +53,7 @@ def reinhard_global(
         raise ValueError(f"Not a color tensor. Got shape {list(hdr.shape)}.\nhdr must be (B, 3, H, W) linear RGB")
     if hdr.dim() != 4:
         raise ValueError(f"hdr must be (B, 3, H, W), got shape {tuple(hdr.shape)}")
+    check_image(hdr, "hdr")
     hdr = hdr.clamp_min(0)
     lum = luminance(hdr)
     log_avg = torch.exp(torch.log(lum + eps).mean(dim=(-3, -2, -1), keepdim=True))
@@ -63,6 +68,8 @@ def reinhard_global(
 
 def gamma_encode(linear: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
     """Display encoding ``x^(1/gamma)`` of a [0, 1] linear image (for previews)."""
+    if not isinstance(linear, torch.Tensor) or not linear.is_floating_point():
+        raise TypeError(f"linear must be a floating-point tensor in [0, 1], got {getattr(linear, 'dtype', type(linear))}")
     return linear.clamp(0, 1) ** (1.0 / gamma)
 
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from losses import contextual_bilateral_loss, hdr_loss
+from losses import contextual_bilateral_loss, edge_loss, hdr_loss, histogram_loss
+from ops import canny_edges, synthesize_hdr
 from ops.checks import check_same_shape, check_shape
 from ops.exposure import exposure_shift
 from ops.tonemap import luminance, mu_law, reinhard_global
@@ -41,3 +42,36 @@ def test_bad_values_raise_value_error() -> None:
         hdr_loss(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     with pytest.raises(ValueError, match=r"spatial_weight must be in \[0, 1\], got 2"):
         contextual_bilateral_loss(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), spatial_weight=2)
+
+
+EMPTY_OR_WRONG_DTYPE_CALLS = {
+    "synthesize_hdr": lambda x: synthesize_hdr(torch.stack([x, x], 1), torch.tensor([[1.0, 2.0]]).expand(len(x), 2)),
+    "canny_edges": canny_edges,
+    "reinhard_global": reinhard_global,
+    "histogram_loss": lambda x: histogram_loss(x, x),
+    "edge_loss": lambda x: edge_loss(x[:, :1], x[:, :1]),
+    "hdr_loss": lambda x: hdr_loss(x, x),
+    "contextual_bilateral_loss": lambda x: contextual_bilateral_loss(x, x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_OR_WRONG_DTYPE_CALLS))
+@pytest.mark.parametrize("shape", [(0, 3, 8, 8), (1, 3, 0, 8), (1, 3, 8, 0)], ids=["empty-batch", "zero-height", "zero-width"])
+def test_empty_batches_and_zero_size_images_raise_value_error(name: str, shape: tuple[int, ...]) -> None:
+    """The public image ops and loss terms refuse what has no pixel, instead of a NaN mean or an IndexError."""
+    with pytest.raises(ValueError, match=r"is empty \(shape \[.*\]\): an empty batch or a zero-size image"):
+        EMPTY_OR_WRONG_DTYPE_CALLS[name](torch.rand(shape))
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_OR_WRONG_DTYPE_CALLS))
+def test_integer_images_raise_type_error(name: str) -> None:
+    """An 8-bit image passed as integers (0..255) is a TypeError naming the dtype, not silently clipped values."""
+    with pytest.raises(TypeError, match="torch.int64"):
+        EMPTY_OR_WRONG_DTYPE_CALLS[name](torch.randint(0, 256, (1, 3, 8, 8)))
+
+
+def test_elementwise_ops_refuse_integer_images() -> None:
+    image = torch.full((1, 3, 2, 2), 128, dtype=torch.uint8)
+    for call in (lambda: exposure_shift(image, 1.0), lambda: mu_law(image)):
+        with pytest.raises(TypeError, match="floating-point tensor.*torch.uint8"):
+            call()
