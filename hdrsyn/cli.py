@@ -8,9 +8,11 @@ tools below; it is the collision-proof name, since another package may install a
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -30,11 +32,60 @@ Only the module of the command that runs is imported, so the tools that do not n
 2.7 s instead of 6.0 s on a 2-core CPU."""
 
 
+#: Set (to anything) to see the traceback of an error instead of its one-line message.
+DEBUG_VARIABLE = "HDRSYN_DEBUG"
+
+
 def lightning_main(args: Sequence[str] | None = None) -> None:
     """``lightning`` entry point: our LightningCLI (see :mod:`hdrsyn.lightning_cli`) with ``args``."""
     from hdrsyn.lightning_cli import run
 
-    run(args)
+    argv = list(sys.argv[1:] if args is None else args)
+    code = one_line_errors(f"lightning {' '.join(argv[:1])}".strip(), lambda: run(argv) or 0)
+    if code:
+        raise SystemExit(code)
+
+
+def one_line_errors(prog: str, command: Callable[[], int]) -> int:
+    """Run ``command`` and return its exit status; what it lets escape becomes one line on stderr.
+
+    Ctrl-C: "interrupted", status 130 (the commands write their outputs all or nothing, so nothing is left
+    half-written). A bad argument, file or value (``ValueError``, ``TypeError``, ``OSError``, which name
+    it): its message, status 2. Anything else is a bug: its type and message, status 1. With the
+    environment variable ``HDRSYN_DEBUG`` set, errors keep their traceback.
+
+    Example:
+        >>> one_line_errors("hdrsyn demo", lambda: int("x"))
+        2
+    """
+    try:
+        return command()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence of a command line
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        usage = isinstance(error, (ValueError, TypeError, OSError))
+        print(f"{prog}: error: {describe(error)}"
+              + ("" if usage else f" (an internal error: set {DEBUG_VARIABLE}=1 for the traceback)"), file=sys.stderr)
+        return 2 if usage else 1
+
+
+def describe(error: BaseException) -> str:
+    """One line for ``error``: a full disk names its folder, a missing file its path.
+
+    Example:
+        >>> describe(OSError(errno.ENOSPC, "No space left on device", "/data/run/last.ckpt"))
+        'no space left on /data/run (writing /data/run/last.ckpt)'
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT) and error.filename:
+        path = os.fspath(error.filename)
+        return f"no space left on {os.path.dirname(path) or '.'} (writing {path})"
+    text = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and os.fspath(error.filename) not in text:
+        text = f"{error.filename}: {text}"
+    return " ".join(text.split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,5 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("command", choices=choices, help="; ".join(f"{k}: {v[1]}" for k, v in TOOLS.items()))
         parser.parse_args(argv[:1])
         return 2
-    tool = importlib.import_module(f"hdrsyn.{TOOLS[argv[0]][0]}")
-    return tool.main(argv[1:])
+    return one_line_errors(f"hdrsyn {argv[0]}",
+                           lambda: importlib.import_module(f"hdrsyn.{TOOLS[argv[0]][0]}").main(argv[1:]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hdrsyn.cli import main
+from hdrsyn.cli import DEBUG_VARIABLE, main
 
 
 def test_lightning_entry_point_is_ours() -> None:
@@ -63,3 +64,56 @@ def test_tools_start_without_lightning() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-2:] == ["[]", "True False"], result.stdout
+
+
+def _tool_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
+    """Make ``hdrsyn merge`` raise ``error`` from inside the tool."""
+    import hdrsyn.merge
+
+    def fail(argv: list[str]) -> int:
+        raise error
+
+    monkeypatch.setattr(hdrsyn.merge, "main", fail)
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _tool_raising(monkeypatch, KeyboardInterrupt())
+    assert main(["merge", "a.png"]) == 130
+    assert capsys.readouterr().err == "hdrsyn merge: interrupted\n"
+
+
+@pytest.mark.parametrize(("error", "status", "line"), [
+    (ValueError("--ev: 2 images but 3 values"), 2, "hdrsyn merge: error: --ev: 2 images but 3 values"),
+    (FileNotFoundError(2, "No such file or directory", "stack/a.png"), 2,
+     "hdrsyn merge: error: [Errno 2] No such file or directory: 'stack/a.png'"),
+    (OSError(errno.ENOSPC, "No space left on device", "/out/a.exr"), 2,
+     "hdrsyn merge: error: no space left on /out (writing /out/a.exr)"),
+    (KeyError("levels"), 1, "hdrsyn merge: error: 'levels' (an internal error: set HDRSYN_DEBUG=1 for the traceback)"),
+], ids=["value", "missing-file", "disk-full", "bug"])
+def test_escaping_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                      error: Exception, status: int, line: str) -> None:
+    """Whatever a tool lets escape is one line naming what it names, no traceback: 2 for the user's input, 1 for a bug."""
+    _tool_raising(monkeypatch, error)
+    assert main(["merge", "a.png"]) == status
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_debug_variable_keeps_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    _tool_raising(monkeypatch, KeyError("levels"))
+    monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    with pytest.raises(KeyError, match="levels"):
+        main(["merge", "a.png"])
+
+
+def test_lightning_ctrl_c_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import hdrsyn.lightning_cli
+
+    def interrupted(args: list[str]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hdrsyn.lightning_cli, "run", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", "x.yaml"])
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "lightning fit: interrupted\n"
