@@ -100,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.output.suffix.lower() != ".onnx":
             raise ValueError(f"output {args.output} must end in .onnx")
+        if args.size <= 0:
+            raise ValueError(f"--size must be a positive multiple of 32, got {args.size}")
+        if args.output.is_dir():
+            raise ValueError(f"output {args.output} is a folder; name the .onnx file to write")
         if args.output.exists() and not args.overwrite:
             raise ValueError(f"refusing to overwrite {args.output} (use --overwrite)")
         model = load_reconstructor(args.ckpt, "cpu", args.model_class)

@@ -249,6 +249,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A Lightning checkpoint (a trusted file: it is unpickled) or a packaged model (read with
     ``weights_only=True``; its half-precision weights come back as float32), as a dictionary."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; pass a checkpoint file (e.g. {path / 'last.ckpt'})")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:

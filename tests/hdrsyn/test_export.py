@@ -87,3 +87,19 @@ def test_a_file_that_fails_the_runtime_check_is_not_left(ckpt: Path, tmp_path: P
     assert main(["--ckpt", str(ckpt), "-o", str(tmp_path / "g.onnx"), "--size", "64"]) == 2
     assert "differs from PyTorch" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == [], "neither the file nor a temporary is left"
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("size", "--size must be a positive multiple of 32, got -32"),
+    ("folder-output", "is a folder; name the .onnx file to write"),
+    ("folder-ckpt", "is a folder; pass a checkpoint file"),
+])
+def test_bad_arguments_are_one_line_before_any_work(tmp_path: Path, case: str, expected: str, capsys) -> None:
+    (tmp_path / "dir.onnx").mkdir()
+    argv = {"size": ["--ckpt", str(tmp_path / "missing.ckpt"), "-o", str(tmp_path / "g.onnx"), "--size", "-32"],
+            "folder-output": ["--ckpt", str(tmp_path), "-o", str(tmp_path / "dir.onnx")],
+            "folder-ckpt": ["--ckpt", str(tmp_path), "-o", str(tmp_path / "g.onnx")]}[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.onnx"]
