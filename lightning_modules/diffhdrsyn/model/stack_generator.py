@@ -14,7 +14,7 @@ from lightning_modules.diffhdrsyn.model.global_net import GlobalUNet
 from lightning_modules.diffhdrsyn.model.local_net import LocalUNet
 from lightning_modules.diffhdrsyn.model.refine_net import RefineUNet
 from lightning_modules.diffhdrsyn.model.widths import GeneratorWidths, get_widths
-from ops.checks import check_shape
+from ops.checks import check_image, check_shape
 from ops.edges import canny_edges
 from ops.padding import mirror_pad
 
@@ -174,6 +174,16 @@ class StackGenerator(nn.Module):
         """H and W of the input must be multiples of this (``2**5`` for the global net)."""
         return self.up.global_net.trunk.multiple
 
+    def check_input(self, ldr: torch.Tensor) -> None:
+        """Raise ``TypeError`` / ``ValueError`` unless ``ldr`` is a float ``(B, 3, H, W)`` batch of at least one
+        image with H and W positive multiples of :attr:`size_multiple`."""
+        check_image(ldr, "ldr")
+        check_shape(ldr, ["B", "3", "H", "W"])
+        h, w = ldr.shape[-2:]
+        if h % self.size_multiple or w % self.size_multiple:
+            raise ValueError(f"ldr's H and W must be multiples of {self.size_multiple}, got {h}x{w} "
+                             "(pad it, e.g. with ops.padding.mirror_pad, or use hdrsyn.inference.reconstruct_image)")
+
     def _run(
         self,
         net: ExposureNet,
@@ -237,7 +247,7 @@ class StackGenerator(nn.Module):
             ``global`` ``(B, 2n, 3, H, W)`` global-net outputs in [0, 1] for EV -n..-1, +1..+n;
             ``edges`` ``(B, 2n, 1, H, W)`` predicted edge maps in the same order (only with the local net).
         """
-        check_shape(ldr, ["B", "3", "H", "W"])
+        self.check_input(ldr)
         if self.margin and targets is None and not self.training:
             m, (h, w) = self.margin, ldr.shape[-2:]
             out = self._forward(mirror_pad(ldr, m, m, m, m), None, refine)
@@ -263,7 +273,7 @@ class StackGenerator(nn.Module):
         saves one of the ``2 * num_steps`` steps per direction, and gradients through both passes add up
         on the shared step exactly as on two copies of it.
         """
-        check_shape(ldr, ["B", "3", "H", "W"])
+        self.check_input(ldr)
         x = ldr * 2 - 1
         up_previous, down_previous = self._teacher_inputs(ldr, targets)
         up, up_teacher = self._run_pair(self.up, x, up_previous, refine)

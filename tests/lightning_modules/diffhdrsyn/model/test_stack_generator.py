@@ -237,8 +237,14 @@ def test_unet_baseline_has_only_the_global_unet(ldr):
 
 
 def test_bad_sizes(generator, ldr, targets):
-    with pytest.raises(ValueError, match="H and W must be multiples of 32 for the global net, got 100x120"):
-        generator(torch.rand(1, 3, 100, 120))
+    with pytest.raises(ValueError, match="ldr's H and W must be multiples of 32, got 100x120"):
+        generator(torch.rand(1, 3, 100, 120))  # the caller's size, not the size with the eval margin
+    with pytest.raises(ValueError, match=r"ldr is empty \(shape \[0, 3, 32, 32\]\)"):
+        generator(torch.rand(0, 3, 32, 32))
+    with pytest.raises(ValueError, match=r"ldr is empty \(shape \[1, 3, 0, 32\]\)"):
+        generator(torch.rand(1, 3, 0, 32))
+    with pytest.raises(TypeError, match="ldr must be a floating-point tensor, got torch.uint8"):
+        generator(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="targets must have shape"):
         generator(ldr, targets=targets[:, :5])
     with pytest.raises(ValueError, match="Shape mismatch at dimension 1: expected 3, got 1"):
