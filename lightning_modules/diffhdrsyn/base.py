@@ -38,7 +38,7 @@ def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
     if not path.is_file():
         raise MissingFileError(
             f"{argument}={str(path)!r} does not exist; train that stage first "
-            f"(see README, 'The three stages') or set {argument}: null"
+            f"(see docs/training.md, 'The three stages') or set {argument}: null"
         )
     return path
 
