@@ -17,20 +17,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from hdrsyn.contact_sheet import save_contact_sheet
-from hdrsyn.io import HDR_EXTENSIONS, ImageIOError, read_hdr, write_hdr, write_ldr
+from hdrsyn.io import HDR_EXTENSIONS, LDR_EXTENSIONS, read_hdr, write_hdr, write_ldr
 from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
-from hdrsyn.vds_layout import MANIFEST_NAME, ldr_folder, scene_hdr_path, scene_ldr_paths
+from hdrsyn.vds_layout import MANIFEST_NAME, scene_hdr_path, scene_ldr_paths
 
 _PREVIEW_ROWS = 4
+#: Largest share of a source photo's pixels with a negative channel: resampling halos around lamps and suns
+#: (at most 2.8 % of the pixels of the bundled photos), repaired by :func:`repair_hdr`; more is not radiance.
+MAX_NEGATIVE = 0.10
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,63 +67,165 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--zoom", type=float, nargs=2, default=(1.0, 2.0), metavar=("LOW", "HIGH"))
     parser.add_argument("--no-noise", action="store_true", help="render noise-free stacks")
     parser.add_argument("--preview", type=Path, help="also write a contact sheet PNG of a few scenes here")
-    parser.add_argument("--overwrite", action="store_true", help="write into an existing dataset root")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a dataset this command made at OUT_ROOT (as a whole)"
+    )
     return parser
 
 
+class DatasetError(ValueError):
+    """A bad argument, source photo or output folder; the command prints its message alone (exit 2)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 = at least one scene written, all sources read)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.crops_per_image < 1 or args.size < 16:
-        parser.error("--crops-per-image must be >= 1 and --size >= 16")
+    """Run the command; returns the exit status (0 = dataset written, 2 = refused, nothing written).
+
+    Every source photo is read and checked (:func:`check_source`) before anything is written; one that cannot
+    be used stops the command, naming it (a dataset silently missing photos would change its split). The
+    dataset is built in a hidden sibling folder of ``out_root`` and moved into place when complete;
+    ``--overwrite`` replaces a dataset made by this command (one with its manifest) as a whole, and only then.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        sources = check_arguments(args)
+        written = build_dataset(args, sources)
+    except (DatasetError, OSError) as error:  # OSError: ImageIOError names its file; a full disk, a locked folder
+        print(f"hdrsyn make-dataset: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {written} scenes from {len(sources)} photos to {args.out_root}")
+    return 0
+
+
+def check_arguments(args: argparse.Namespace) -> list[Path]:
+    """The source photos, after checking the arguments, the output folder and every photo's values."""
+    if args.crops_per_image < 1:
+        raise DatasetError(f"--crops-per-image must be >= 1, got {args.crops_per_image}")
+    if args.size < 16:
+        raise DatasetError(f"--size must be >= 16, got {args.size}")
     if not 0 <= args.val_fraction < 1:
-        parser.error("--val-fraction must be in [0, 1)")
+        raise DatasetError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if not args.src_dir.is_dir():
+        raise DatasetError(f"{args.src_dir} is not a folder")
+    check_output(args.src_dir, args.out_root, args.overwrite)
+    if args.preview is not None and args.preview.suffix.lower() not in LDR_EXTENSIONS:
+        raise DatasetError(f"--preview {args.preview}: the contact sheet is an image, end it in .png or .jpg")
+    if args.preview is not None and args.preview.resolve().is_relative_to(args.out_root.resolve()):
+        raise DatasetError(f"--preview {args.preview} lies in the output folder, which is replaced as a whole")
     sources = find_sources(args.src_dir)
     if not sources:
-        parser.error(f"no {' / '.join(HDR_EXTENSIONS)} files in {args.src_dir}")
-    if ldr_folder(args.out_root, "train").exists() and not args.overwrite:
-        parser.error(f"{args.out_root} already holds a dataset; pass --overwrite to write into it")
+        raise DatasetError(f"no {' / '.join(HDR_EXTENSIONS)} files in {args.src_dir}")
+    for source in tqdm(sources, unit="photo", desc="checking photos"):
+        check_source(source, read_hdr(source))
+    return sources
 
+
+def check_output(src_dir: Path, out_root: Path, overwrite: bool) -> None:
+    """Refuse an output that is, holds or lies in the source folder, a file, someone else's non-empty folder,
+    and (without ``overwrite``) an existing dataset."""
+    src, out = src_dir.resolve(), out_root.resolve()
+    if out == src or src.is_relative_to(out) or out.is_relative_to(src):
+        raise DatasetError(f"{out_root} is, contains or lies in the source folder {src_dir}; choose an output "
+                           "folder outside it")
+    if out_root.exists() and not out_root.is_dir():
+        raise DatasetError(f"{out_root} is a file, not a dataset folder")
+    if not out_root.is_dir() or not any(out_root.iterdir()):
+        return
+    if not is_our_dataset(out_root):
+        raise DatasetError(f"{out_root} is not empty and is not a dataset made by hdrsyn make-dataset (no "
+                           f"{MANIFEST_NAME} of ours): choose a new or empty folder; --overwrite replaces only "
+                           "datasets made by this command")
+    if not overwrite:
+        raise DatasetError(f"{out_root} already holds a dataset; pass --overwrite to replace it")
+
+
+def is_our_dataset(root: Path) -> bool:
+    """Whether ``root`` holds the manifest of a dataset written by this command."""
+    try:
+        manifest = json.loads((root / MANIFEST_NAME).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and isinstance(manifest.get("arguments"), dict) and isinstance(
+        manifest.get("scenes"), dict)
+
+
+def check_source(source: Path, image: np.ndarray) -> None:
+    """Refuse a photo with NaN / Inf values, no positive value, or negative values on more than
+    :data:`MAX_NEGATIVE` of its pixels; fewer (resampling halos) are repaired by :func:`repair_hdr`."""
+    if not np.isfinite(image).all():
+        raise DatasetError(f"{source}: {int((~np.isfinite(image)).any(-1).sum())} pixels are NaN or infinite; "
+                           "repair or remove the photo")
+    if not (image > 0).any():
+        raise DatasetError(f"{source}: no positive value (an all-black photo); remove it")
+    negative = float((image < 0).any(-1).mean())
+    if negative > MAX_NEGATIVE:
+        raise DatasetError(f"{source}: {negative:.0%} of the pixels are negative (more than resampling halos, at "
+                           f"most {MAX_NEGATIVE:.0%}): not linear radiance; repair or remove the photo")
+
+
+def build_dataset(args: argparse.Namespace, sources: list[Path]) -> int:
+    """Render every scene into a hidden sibling of ``args.out_root``, then move it into place; the scene count.
+
+    On any failure the sibling is removed and ``args.out_root`` is left as it was.
+    """
+    out_root = args.out_root
+    out_root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_root.name}.", suffix=".tmp", dir=out_root.parent))
+    try:
+        manifest, preview = render_dataset(args, sources, staging)
+        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+        if args.preview is not None:
+            labels, stacks, hdrs = zip(*preview)
+            save_contact_sheet(args.preview, stacks, hdrs, names=labels)
+            print(f"preview: {args.preview}")
+        replace_folder(staging, out_root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(manifest["scenes"])
+
+
+def render_dataset(args: argparse.Namespace, sources: list[Path], root: Path
+                   ) -> tuple[dict[str, Any], list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Write every scene under ``root``; the manifest and a few ``(scene, stack, hdr)`` for the preview."""
     held_out = held_out_sources(len(sources), args.val_fraction, args.seed)
     sampling = ViewSampling(
         fov=tuple(args.fov), pitch=tuple(args.pitch), zoom=tuple(args.zoom), noise=not args.no_noise
     )
     emor = EMoR.load()
-    manifest = {"arguments": {k: str(v) for k, v in vars(args).items()}, "scenes": {}}
+    manifest: dict[str, Any] = {"arguments": {k: str(v) for k, v in vars(args).items()}, "scenes": {}}
     preview: list[tuple[str, np.ndarray, np.ndarray]] = []
-    failures = 0
-    names = scene_stems(sources)
     with tqdm(total=len(sources) * args.crops_per_image, unit="scene", desc="make-dataset") as progress:
-        for index, (source, stem) in enumerate(zip(sources, names)):
-            try:
-                image = repair_hdr(read_hdr(source))
-            except ImageIOError as error:
-                tqdm.write(f"warning: skipping {source}: {error}", file=sys.stderr)
-                failures += 1
-                progress.update(args.crops_per_image)
-                continue
+        for index, (source, stem) in enumerate(zip(sources, scene_stems(sources))):
+            image = repair_hdr(read_hdr(source))
             split = "test" if index in held_out else "train"
             panorama = is_panorama(image, args.projection)
             rng = np.random.default_rng([args.seed, index])
             for crop in range(args.crops_per_image):
                 scene = f"{stem}_{crop:03d}"
                 stack, hdr = render_random_view(image, emor, rng, args.size, panorama, sampling)
-                write_scene(args.out_root, split, scene, stack, hdr)
+                if not hdr.max() > 0:
+                    raise DatasetError(f"{source}: view {crop} is all black (the photo has large black areas); "
+                                       "crop them away or remove the photo")
+                write_scene(root, split, scene, stack, hdr)
                 manifest["scenes"][scene] = {"split": split, "source": str(source), "panorama": panorama}
                 if len(preview) < _PREVIEW_ROWS and crop == 0:
                     preview.append((scene, stack, hdr))
                 progress.update()
-    if not manifest["scenes"]:
-        print(f"error: no source photo in {args.src_dir} could be read", file=sys.stderr)
-        return 1
-    (args.out_root / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
-    if args.preview is not None and preview:
-        labels, stacks, hdrs = zip(*preview)
-        save_contact_sheet(args.preview, stacks, hdrs, names=labels)
-        print(f"preview: {args.preview}")
-    print(f"wrote {len(manifest['scenes'])} scenes from {len(sources) - failures} photos to {args.out_root}")
-    return 1 if failures else 0
+    return manifest, preview
+
+
+def replace_folder(new: Path, destination: Path) -> None:
+    """Move folder ``new`` onto ``destination``; an existing ``destination`` is removed only once ``new`` is there."""
+    if not destination.exists():
+        os.replace(new, destination)
+        return
+    old = new.with_name(f"{new.name}.old")
+    os.replace(destination, old)
+    try:
+        os.replace(new, destination)
+    except BaseException:
+        os.replace(old, destination)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def find_sources(src_dir: Path) -> list[Path]:
