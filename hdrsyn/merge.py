@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -22,10 +25,105 @@ from ops.tonemap import hdr_preview
 ORDER_TOLERANCE = 0.005
 #: Largest ``|EV|`` taken by ``--ev`` (2**EV stays a normal float64).
 MAX_EV = 1000
+#: Largest displacement (pixels) of an exposure from the reference exposure that merges without a warning. The
+#: estimate (:func:`measure_shifts`) is within about 0.2 px; the tripod Memorial Church stack measures <= 1.0 px.
+MAX_SHIFT = 1.5
+#: Smallest image side whose misalignment is measured.
+MIN_MEASURED_SIDE = 16
 
 
 class MergeError(ValueError):
     """A problem with the user's stack or arguments, reported without a traceback."""
+
+
+class MisalignedStackWarning(UserWarning):
+    """An exposure is displaced from the reference exposure by more than :data:`MAX_SHIFT` pixels."""
+
+
+def check_distinct_inputs(files: Sequence[Path]) -> None:
+    """Refuse a photo given twice: the same path, or one file under two paths (a link, ``./a.png`` and ``a.png``)."""
+    by_file: dict[Path, Path] = {}
+    for path in files:
+        resolved = path.resolve()
+        if resolved in by_file:
+            raise MergeError(f"{by_file[resolved]} and {path} are the same file; give each exposure once")
+        by_file[resolved] = path
+
+
+def check_distinct_images(files: Sequence[Path], images: np.ndarray) -> None:
+    """Refuse two photos with identical pixels (a copy, or one photo saved twice), unless uniform: two exposures
+    can both be black or white all over, and a stack with nothing else is refused as such later."""
+    by_content: dict[str, Path] = {}
+    for path, image in zip(files, images):
+        digest = hashlib.sha256(image.tobytes()).hexdigest()
+        if digest in by_content and image.min() != image.max():
+            raise MergeError(f"{by_content[digest]} and {path} have identical pixels: the same photo twice; "
+                             "give each exposure once")
+        by_content[digest] = path
+
+
+def check_outputs(outputs: dict[str, Path], files: Sequence[Path]) -> None:
+    """Refuse outputs (the HDR file, its curve or preview) that would replace one of the input photos."""
+    inputs = {path.resolve(): path for path in files}
+    for path in outputs.values():
+        if path.resolve() in inputs:
+            raise MergeError(f"output {path} is the input {inputs[path.resolve()]}; choose another -o")
+
+
+def median_bitmap(image: np.ndarray) -> np.ndarray:
+    """Ward's median threshold bitmap (float32 0/1) of an RGB image, cropped to even sides.
+
+    Pixels above the image's median grey level: the same pattern in every exposure of a scene, whatever its
+    brightness. The crop avoids a half-pixel bias of phase correlation on odd sides.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = grey[: grey.shape[0] // 2 * 2, : grey.shape[1] // 2 * 2]
+    return (grey > np.median(grey)).astype(np.float32)
+
+
+def bitmap_shift(first: np.ndarray, second: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """``(dx, dy)`` displacement of bitmap ``second``'s content from ``first``'s by phase correlation
+    (0 where either bitmap is uniform: a black or clipped exposure shows nothing to align)."""
+    if first.std() == 0 or second.std() == 0:
+        return np.zeros(2)
+    shift, _ = cv2.phaseCorrelate(first, second, window)
+    return np.asarray(shift) if np.isfinite(shift).all() else np.zeros(2)
+
+
+def measure_shifts(stack: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` displacement ``(dx, dy)`` in pixels of each exposure's content from the reference exposure's.
+
+    ``stack`` is ``(N, H, W, 3)`` in exposure order; the reference is the middle exposure. Neighbouring
+    exposures, which share most well-exposed pixels, are compared (:func:`bitmap_shift` of their
+    :func:`median_bitmap`) and the steps summed. Zero for images smaller than :data:`MIN_MEASURED_SIDE`.
+    """
+    if min(stack.shape[1:3]) < MIN_MEASURED_SIDE:
+        return np.zeros((len(stack), 2))
+    bitmaps = [median_bitmap(image) for image in stack]
+    window = cv2.createHanningWindow(bitmaps[0].shape[::-1], cv2.CV_32F)
+    steps = [bitmap_shift(a, b, window) for a, b in zip(bitmaps, bitmaps[1:])]
+    chained = np.cumsum([np.zeros(2), *steps], axis=0)
+    return chained - chained[len(stack) // 2]
+
+
+def align_stack(stack: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Translate each image by its rounded ``shifts`` onto the reference and crop to the area all of them show."""
+    dx, dy = np.rint(shifts).astype(int).T
+    height, width = stack.shape[1:3]
+    x0, x1, y0, y1 = -dx.min(), width - dx.max(), -dy.min(), height - dy.max()
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise MergeError(f"the exposures are displaced by up to {np.abs(shifts).max():.0f} px: too far to align")
+    return np.stack([image[y0 + j : y1 + j, x0 + i : x1 + i] for image, i, j in zip(stack, dx, dy)])
+
+
+def warn_misaligned(files: Sequence[Path], shifts: np.ndarray) -> None:
+    """A :class:`MisalignedStackWarning` for every exposure displaced by more than :data:`MAX_SHIFT` pixels."""
+    reference = files[len(files) // 2]
+    for path, (dx, dy) in zip(files, shifts):
+        if math.hypot(dx, dy) > MAX_SHIFT:
+            warnings.warn(f"{path} is displaced by ({dx:+.1f}, {dy:+.1f}) px (x, y) from {reference}; the merge "
+                          "will blur and ghost: pass --align to align the stack (translation) first",
+                          MisalignedStackWarning, stacklevel=3)
 
 
 def resolve_exposure_times(
@@ -94,12 +192,16 @@ def merge_files(
     sampling: str = "grossberg",
     smoothness: float = 20.0,
     overwrite: bool = False,
+    align: bool = False,
 ) -> dict[str, Path]:
     """Merge ``files`` into ``output`` (.exr/.hdr) plus ``<stem>_crf.png`` and ``<stem>_preview.png``.
 
-    ``times`` may come in any order, paired with ``files``. Refused with :class:`MergeError`: times that
-    contradict the images' brightness (see :func:`check_exposure_order`) and stacks with almost no
-    well-exposed pixel. The three files are written all or nothing (:func:`hdrsyn.io.output_group`).
+    ``times`` may come in any order, paired with ``files``. Refused with :class:`MergeError`: a photo given
+    twice (:func:`check_distinct_inputs`), an output that is an input, times that contradict the images'
+    brightness (see :func:`check_exposure_order`) and stacks with almost no well-exposed pixel. Exposures
+    displaced from the middle one (:func:`measure_shifts`) raise a :class:`MisalignedStackWarning`, or with
+    ``align`` are translated onto it (whole pixels) and cropped to the common area, which the output then
+    has. The three files are written all or nothing (:func:`hdrsyn.io.output_group`).
     """
     if len(files) < 2:
         raise MergeError(f"an HDR merge needs at least 2 images, got {len(files)}")
@@ -110,6 +212,8 @@ def merge_files(
         "crf": output.with_name(f"{output.stem}_crf.png"),
         "preview": output.with_name(f"{output.stem}_preview.png"),
     }
+    check_outputs(outputs, files)
+    check_distinct_inputs(files)
     existing = [str(p) for p in outputs.values() if p.exists()]
     if existing and not overwrite:
         raise MergeError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
@@ -123,7 +227,14 @@ def merge_files(
         raise MergeError(f"--smoothness: {error}") from None
     order = np.argsort(times)
     files, times = [files[i] for i in order], times[order]
-    stack = torch.from_numpy(load_stack(files)).permute(0, 3, 1, 2)[None]
+    images = load_stack(files)
+    check_distinct_images(files, images)
+    shifts = measure_shifts(images)
+    if align:
+        images = align_stack(images, shifts)
+    else:
+        warn_misaligned(files, shifts)
+    stack = torch.from_numpy(images).permute(0, 3, 1, 2)[None]
     histograms = level_histograms(stack)  # one pass for both checks
     check_exposure_order(files, times, histograms)
     if coverage(grossberg_quantiles(histograms))[0] < MIN_COVERAGE:
@@ -153,20 +264,28 @@ def merge_files(
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn merge IMG... -o out.exr [--times ... | --ev ...]``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="hdrsyn merge", description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", type=Path, help="aligned exposures (JPEG/PNG/TIFF), any order")
+    parser.add_argument("images", nargs="+", type=Path, help="exposures (JPEG/PNG/TIFF), any order")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .exr or .hdr file")
     parser.add_argument("--times", type=float, nargs="+", help="exposure times in seconds, one per image")
     parser.add_argument("--ev", type=float, nargs="+", help="exposure values, one per image (time = 2**EV)")
     parser.add_argument("--sampling", choices=("grossberg", "spatial"), default="grossberg")
     parser.add_argument("--smoothness", type=float, default=20.0, help="lambda of the CRF solve (Eq. 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.add_argument("--align", action="store_true",
+                        help="align a hand-held stack (translation, whole pixels) and crop to the common area")
     args = parser.parse_args(argv)
     try:
-        times = resolve_exposure_times(args.images, args.times, args.ev)
-        outputs = merge_files(args.images, args.output, times, args.sampling, args.smoothness, args.overwrite)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MisalignedStackWarning)
+            times = resolve_exposure_times(args.images, args.times, args.ev)
+            outputs = merge_files(args.images, args.output, times, args.sampling, args.smoothness, args.overwrite,
+                                  args.align)
     except (MergeError, OSError) as error:  # OSError: unreadable images, an unwritable or taken output
         print(f"hdrsyn merge: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        for warning in caught:
+            print(f"hdrsyn merge: warning: {warning.message}", file=sys.stderr)
     for kind, path in outputs.items():
         print(f"wrote {kind}: {path}")
     return 0
