@@ -9,7 +9,8 @@ import torch
 
 from hdrsyn.assets_index import HDRI_DIR
 from hdrsyn.io import read_hdr
-from hdrsyn.render import EMoR, auto_exposure, repair_hdr, render_stack, sample_response
+from hdrsyn.render import (EMoR, auto_exposure, contrast_curve, gamma_response, repair_hdr, render_stack,
+                           sample_response)
 from ops.hdr_synthesis import HDRSynthesis, synthesize_hdr
 from tests.helpers import to_stack
 
@@ -76,24 +77,94 @@ def test_float64_and_module(rendered) -> None:
     assert crf[0, :, -1].max() == pytest.approx(1.0), "normalize=True puts the brightest f^-1(1) at 1"
 
 
-def test_memorial_matches_opencv(memorial) -> None:
-    """Same sampling (OpenCV's 70-point grid, lambda 10) as CalibrateDebevec + MergeDebevec.
+#: Levels with a hat weight of at least 0.1 (5-95 % of full scale): where Eq. 1's data pins the response.
+WELL_EXPOSED = slice(13, 243)
 
-    Stated tolerances: inverse CRFs within 0.05 in log on every level; radiance after removing one
-    global scale within 0.05 (median) and 0.25 (95th percentile) in log. The residual difference is the
-    merge weighting: OpenCV averages a never-zero triangle weight over channels, we use Debevec's
-    per-channel hat, which ignores clipped values.
+
+def response_shape_error(log_crf: np.ndarray, reference: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per channel: mean and max |log f^-1 - reference| over the well-exposed levels, after removing the offset.
+
+    A response is only defined up to a scale per channel (Eq. 1 pins it with ``g(128) = 0``); the mean weighs
+    each level by how many pixels of ``images`` ``(N, H, W, 3)`` use it, the offset removed is that weighted mean.
     """
-    images, times = memorial
-    radiance, crf = synthesize_hdr(to_stack(images), torch.from_numpy(times)[None], "spatial", 70, 10.0, False)
+    counts = np.stack([np.bincount(images[..., c].ravel(), minlength=256) for c in range(3)])[:, WELL_EXPOSED]
+    diff = (log_crf - reference)[:, WELL_EXPOSED]
+    offset = (diff * counts).sum(1, keepdims=True) / counts.sum(1, keepdims=True)
+    error = np.abs(diff - offset)
+    return (error * counts).sum(1) / counts.sum(1), error.max(1)
+
+
+def opencv_debevec(images: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's CalibrateDebevec (70-point grid, lambda 10) + MergeDebevec: ``(3, 256)`` log response, RGB radiance."""
     bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]
     response = cv2.createCalibrateDebevec(70, 10.0, False).process(bgr, times)
     merged = cv2.createMergeDebevec().process(bgr, times, response)[..., ::-1]
-    crf_error = np.abs(np.log(response[:, 0, ::-1].T) - np.log(crf[0].numpy()))
-    assert crf_error.max() < 0.05, crf_error.max()
-    diff = np.log(radiance[0].permute(1, 2, 0).numpy()) - np.log(merged)
-    error = np.abs(diff - np.median(diff))
+    return np.log(response[:, 0, ::-1].T), merged
+
+
+def per_channel_log_error(radiance: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``|ln E - ln E_ref|`` of ``(..., 3)`` images after removing one scale per channel (the median)."""
+    diff = np.log(radiance).reshape(-1, 3) - np.log(reference).reshape(-1, 3)
+    return np.abs(diff - np.median(diff, axis=0))
+
+
+def test_memorial_matches_opencv(memorial) -> None:
+    """Same sampling (OpenCV's 70-point grid, lambda 10) as CalibrateDebevec + MergeDebevec, compared by what
+    both solve, not by how OpenCV's float32 SVD rounds.
+
+    Both minimise the same Eq. 1, so the responses' shapes agree over the well-exposed levels: per channel,
+    after removing one offset, within 0.005 in log on average over the pixels (measured 3e-5) and 0.02 at
+    any level 13..242 (measured 1.1e-4). Not compared: the offset itself, the anchor ``g(128) = 0`` that
+    OpenCV's float32 SVD meets only to a few hundredths (0.017 / 0.031 / 0.044 in R / G / B on one machine,
+    more on others), and the top and bottom levels, which only the smoothness term constrains. Radiance after
+    removing one scale per channel: within 0.05 (median, measured 0.021) and 0.25 (95th percentile, measured
+    0.16) in log. The residual difference is the merge weighting: OpenCV averages a never-zero triangle
+    weight over channels, we use Debevec's per-channel hat, which ignores clipped values.
+    """
+    images, times = memorial
+    radiance, crf = synthesize_hdr(to_stack(images), torch.from_numpy(times)[None], "spatial", 70, 10.0, False)
+    reference_crf, merged = opencv_debevec(images, times)
+    mean, worst = response_shape_error(np.log(crf[0].numpy()), reference_crf, images)
+    assert (mean < 0.005).all() and (worst < 0.02).all(), (mean, worst)
+    error = per_channel_log_error(radiance[0].permute(1, 2, 0).numpy(), merged)
     assert np.median(error) < 0.05 and np.percentile(error, 95) < 0.25
+
+
+@pytest.fixture(scope="module")
+def known_camera() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A synthetic scene through a known camera: (radiance, log f^-1 at the 256 levels, uint8 stack, times).
+
+    Smooth random radiance over 4.5 stops (plus texture), exposed EV -3..+3 through a gamma 2.2 response with
+    a contrast S-curve: nearly every pixel is well exposed at EV 0, every level is used by some exposure.
+    """
+    rng = np.random.default_rng(0)
+    coarse = rng.uniform(-8.0, -3.5, (6, 8, 3)).astype(np.float32)
+    texture = rng.normal(0.0, 0.2, (96, 128, 3)).astype(np.float32)
+    hdr = np.exp2(cv2.resize(coarse, (128, 96), interpolation=cv2.INTER_CUBIC) + texture)
+    emor = EMoR.load()
+    response = contrast_curve(gamma_response(emor, 2.2), 0.5)
+    evs = tuple(range(-3, 4))
+    log_inverse = np.log(np.interp(np.arange(256) / 255, response, emor.E).clip(1e-12))
+    return hdr, np.tile(log_inverse, (3, 1)), render_stack(hdr, response, evs), np.exp2(np.float32(evs))
+
+
+def test_ours_and_opencv_recover_a_known_camera(known_camera) -> None:
+    """Ground truth for both solvers. Stated bounds (measured ours / OpenCV over 5 scenes, worst): response
+    shape per channel within 0.01 in log on average over the pixels (0.0037 / 0.0037); radiance on pixels
+    well exposed at EV 0, after one scale per channel, within 0.01 median (0.0033 / 0.0034) and 0.03 at the
+    95th percentile (0.0116 / 0.0128) in log."""
+    hdr, log_inverse, stack, times = known_camera
+    radiance, crf = synthesize_hdr(to_stack(stack), torch.from_numpy(times)[None], "spatial", 70, 10.0, False)
+    reference_crf, merged = opencv_debevec(stack, times)
+    well_exposed = ((stack[3] >= WELL_EXPOSED.start) & (stack[3] < WELL_EXPOSED.stop)).all(-1)
+    assert well_exposed.mean() > 0.9
+    for name, log_crf, result in [("ours", np.log(crf[0].numpy()), radiance[0].permute(1, 2, 0).numpy()),
+                                  ("opencv", reference_crf, merged)]:
+        mean, _ = response_shape_error(log_crf, log_inverse, stack)
+        assert (mean < 0.01).all(), (name, mean)
+        error = per_channel_log_error(result[well_exposed], hdr[well_exposed])
+        p50, p95 = np.percentile(error, [50, 95])
+        assert p50 < 0.01 and p95 < 0.03, f"{name}: p50={p50:.4f} p95={p95:.4f}"
 
 
 def test_memorial_any_n(memorial) -> None:
