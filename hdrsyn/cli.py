@@ -7,12 +7,13 @@ tools below; it is the collision-proof name, since another package may install a
 
 from __future__ import annotations
 
-import argparse
 import errno
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+
+from hdrsyn.errors import ArgumentParser
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lightning_main(argv)
         return 0
     if not argv or argv[0] not in TOOLS:
-        parser = argparse.ArgumentParser(prog="hdrsyn", description=__doc__.splitlines()[0])
+        parser = ArgumentParser(prog="hdrsyn", description=__doc__.splitlines()[0])
         choices = [*LIGHTNING_SUBCOMMANDS, *TOOLS]
         parser.add_argument("command", choices=choices, help="; ".join(f"{k}: {v[1]}" for k, v in TOOLS.items()))
         parser.parse_args(argv[:1])

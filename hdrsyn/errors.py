@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import NoReturn
+
 
 class UsageError(ValueError):
     """A bad argument, input file or dataset; the message names it and says what to do."""
@@ -21,3 +24,11 @@ def usage_error(error: BaseException) -> UsageError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, ``PROG: error: MESSAGE (see PROG --help)``, exit 2,
+    instead of the usage block followed by the message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")

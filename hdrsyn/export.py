@@ -13,7 +13,6 @@ but takes minutes for the generator's six recursions.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import warnings
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import atomic_write, output_group
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
 
@@ -89,7 +89,7 @@ def compare_onnx(path: str | Path, model: Reconstructor, ldr: torch.Tensor) -> f
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn export --ckpt CKPT -o generator.onnx [--size 256]``; checks the file against PyTorch."""
-    parser = argparse.ArgumentParser(prog="hdrsyn export", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="hdrsyn export", description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path, required=True,
                         help="checkpoint of the joint stage (or of a registered model)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .onnx file")

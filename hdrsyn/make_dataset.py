@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hdrsyn.contact_sheet import save_contact_sheet
+from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import HDR_EXTENSIONS, LDR_EXTENSIONS, read_hdr, write_hdr, write_ldr
 from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
 from hdrsyn.vds_layout import MANIFEST_NAME, scene_hdr_path, scene_ldr_paths
@@ -41,7 +42,7 @@ MAX_NEGATIVE = 0.10
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="hdrsyn make-dataset",
         description="Render exposure stacks from your HDR photos into a VDS-layout dataset.",
     )

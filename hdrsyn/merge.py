@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import sys
@@ -14,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import HDR_EXTENSIONS, output_group, read_exposure_time, read_ldr_levels, write_hdr, write_ldr
 from hdrsyn.plots import plot_response
 from ops.crf import grossberg_quantiles, level_histograms
@@ -263,7 +263,7 @@ def merge_files(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn merge IMG... -o out.exr [--times ... | --ev ...]``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="hdrsyn merge", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="hdrsyn merge", description=__doc__.splitlines()[0])
     parser.add_argument("images", nargs="+", type=Path, help="exposures (JPEG/PNG/TIFF), any order")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .exr or .hdr file")
     parser.add_argument("--times", type=float, nargs="+", help="exposure times in seconds, one per image")

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 import torch
 
 from hdrsyn.assets_index import ASSETS
-from hdrsyn.errors import MissingFileError, UsageError
+from hdrsyn.errors import ArgumentParser, MissingFileError, UsageError
 from hdrsyn.io import output_group
 from hdrsyn.model_registry import PACKAGED_FORMAT, CheckpointError, Reconstructor, build_reconstructor, read_checkpoint
 from hdrsyn.provenance import file_sha256
@@ -203,7 +202,7 @@ def parse_recipe(text: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn package-model CKPT --name NAME [--folder DIR] [--recipe JSON] [--not-default] [--replace]``."""
-    parser = argparse.ArgumentParser(prog="hdrsyn package-model", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="hdrsyn package-model", description=__doc__.splitlines()[0])
     parser.add_argument("ckpt", type=Path, help="joint-stage checkpoint to package")
     parser.add_argument("--name", required=True, help="model name (file <name>.pt): letters, digits, '.', '_', '-'")
     parser.add_argument("--folder", type=Path, default=None, help="models folder (default: the package's)")
