@@ -2,68 +2,142 @@
 or a trained checkpoint.
 
 The command line only: reading the photos, running the model and writing the files is
-:mod:`hdrsyn.inference` (which describes the outputs).
+:mod:`hdrsyn.inference` (which describes the outputs), the memory plan :mod:`hdrsyn.memory`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
-from hdrsyn.inference import collect_inputs, reconstruct_files
+from hdrsyn.errors import UsageError
+from hdrsyn.inference import Summary, check_output_folder, collect_inputs, plan_outputs, reconstruct_files
+from hdrsyn.io import LDR_EXTENSIONS
+from hdrsyn.memory import AUTO_WORK_SIZE, DEFAULT_MAX_MEMORY, GB
 from hdrsyn.model_registry import load_reconstructor
 from hdrsyn.pretrained import pretrained_path
 from hdrsyn.tiling import check_tiling
 
+PROG = "hdrsyn reconstruct"
+EPILOG = f"""\
+inputs and outputs:
+  A folder contributes its photos, files of the types {' '.join(LDR_EXTENSIONS)},
+  not its subfolders, hidden files, or files named like the outputs of another photo in it
+  (<stem>_ev+1.png, <stem>_crf.png, <stem>_preview.png next to <stem>.jpg); each skipped file is
+  named. Name such a file (e.g. a real +1 EV bracket) to reconstruct it. The output folder may not
+  be an input folder, and no output may replace an input (refused before anything runs, --overwrite
+  or not).
+  Photos whose outputs all exist are skipped, so a run stopped by Ctrl-C continues where it
+  stopped; each photo's files are written all or none.
+memory:
+  Each photo is planned to fit --max-memory: the whole photo at full resolution if it fits, else the
+  network at the largest --work-size up to {AUTO_WORK_SIZE} that fits, with the full-resolution
+  stack built and merged in row strips if need be; a plan that changes the options given is said.
+  Options that cannot fit are refused, naming the flag to change.
+exit status: 0 all done (or skipped), 1 some photo failed, 2 usage error, 130 interrupted."""
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn reconstruct IMAGE|FOLDER... [--ckpt CKPT] -o OUTDIR``; 0 if every file succeeded, 1 if any failed."""
-    parser = argparse.ArgumentParser(prog="hdrsyn reconstruct", description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", nargs="+", type=Path, help="JPEG/PNG/TIFF photos or folders of them")
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a positive ``kind`` (int or float)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``hdrsyn reconstruct``."""
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0], epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", type=Path, help="photos or folders of them")
     parser.add_argument("--ckpt", type=Path, default=None,
                         help="checkpoint of the joint stage (or of a registered model, or a packaged model file); "
                              "default: the packaged model (hdrsyn/assets/models/MODEL.md)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (not an input folder)")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
-    parser.add_argument("--tile", type=int, default=None,
-                        help="process images larger than this in tiles of this size (a multiple of 32); "
+    parser.add_argument("--tile", type=_positive(int), default=None,
+                        help="run the network in tiles of this size (a multiple of 32) on larger images; "
                              "default: the whole image at once")
     parser.add_argument("--overlap", type=int, default=128, help="tile overlap in pixels (multiple of 32)")
-    parser.add_argument("--work-size", type=int, default=None,
+    parser.add_argument("--work-size", type=_positive(int), default=None,
                         help="run a stack model on the photo downscaled to this longer side and add its "
-                             "corrections to the full-resolution analytic stack (default: full resolution)")
+                             "corrections to the full-resolution analytic stack (default: full resolution "
+                             f"if it fits --max-memory, else the largest size up to {AUTO_WORK_SIZE} that fits)")
+    parser.add_argument("--max-memory", type=_positive(float), default=DEFAULT_MAX_MEMORY / GB, metavar="GB",
+                        help="working memory one photo may take, estimated (default: %(default)g; the program "
+                             "and model take about 0.5 more)")
     parser.add_argument("--model-class", default=None,
                         help="LightningModule class path, for checkpoints that do not store it")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``hdrsyn reconstruct IMAGE|FOLDER... [--ckpt CKPT] -o OUTDIR``; exit status as in the epilog."""
+    args = parser().parse_args(argv)
     try:
+        check_output_folder(args.output, args.inputs)
+        inputs = collect_inputs(args.inputs)
+        for note in inputs.notes:
+            print(f"{PROG}: {note}", file=sys.stderr)
+        if not inputs.files:
+            raise UsageError(f"no photos found in {', '.join(map(str, args.inputs))}")
         device = torch.device(args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"--device {args.device}: no CUDA device is available")
+            raise UsageError(f"--device {args.device}: no CUDA device is available")
         ckpt = args.ckpt
         if ckpt is None:
             ckpt = pretrained_path()
-            print(f"hdrsyn reconstruct: using the packaged model {ckpt}", file=sys.stderr)
+            print(f"{PROG}: using the packaged model {ckpt}", file=sys.stderr)
         model = load_reconstructor(ckpt, device, args.model_class)
         if args.tile is not None:
             check_tiling(args.tile, args.overlap, model.size_multiple)
         if args.work_size is not None and args.work_size < model.size_multiple:
-            raise ValueError(f"--work-size must be at least {model.size_multiple}, got {args.work_size}")
-        files = collect_inputs(args.inputs)
-        if not files:
-            raise ValueError(f"no input images found in {', '.join(map(str, args.inputs))}")
-    except (RuntimeError, ValueError) as error:  # CheckpointError is a ValueError
-        print(f"hdrsyn reconstruct: error: {error}", file=sys.stderr)
+            raise UsageError(f"--work-size must be at least {model.size_multiple}, got {args.work_size}")
+        outputs = plan_outputs(inputs.files, model, args.output, args.hdr_format)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted before any photo was done", file=sys.stderr)
+        return 130
+    except (RuntimeError, ValueError, OSError) as error:  # CheckpointError is a ValueError
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    failures = reconstruct_files(files, model, args.output, args.hdr_format, args.overwrite, device, args.tile,
-                                 args.overlap, args.work_size)
-    if failures:
-        print(f"hdrsyn reconstruct: {len(failures)} of {len(files)} file(s) failed", file=sys.stderr)
+    summary = reconstruct_files(outputs, model, args.overwrite, device, args.tile, args.overlap, args.work_size,
+                                args.max_memory * GB)
+    return report(summary)
+
+
+def report(summary: Summary) -> int:
+    """Print how the run ended (one line, if not all went well) and return the exit status."""
+    finished = len(summary.done) + len(summary.skipped)
+    if summary.interrupted:
+        print(f"{PROG}: interrupted; {finished} of {summary.total} done, re-run to continue", file=sys.stderr)
+        return 130
+    if summary.stopped:
+        print(f"{PROG}: stopped after {finished} of {summary.total} done: {summary.stopped}; free space and "
+              f"re-run to continue", file=sys.stderr)
+        return 1
+    if summary.failures:
+        print(f"{PROG}: {len(summary.failures)} of {summary.total} file(s) failed", file=sys.stderr)
         return 1
     return 0

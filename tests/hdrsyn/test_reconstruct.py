@@ -301,3 +301,318 @@ def test_work_size_adds_the_models_corrections_to_the_full_size_analytic_stack()
     assert torch.allclose(guided, expected.clamp(0, 1), atol=1e-5)
     assert torch.equal(reconstruct_image(model, ldr, work_size=96)["stack"], reconstruct_image(model, ldr)["stack"])
     assert torch.equal(reconstruct_image(model, ldr, work_size=40)["stack"], guided)
+
+
+# --- inputs and outputs never meet ------------------------------------------------------------------------
+
+
+def one_line_error(capsys) -> str:
+    """stderr of a refused command: exactly one line, no traceback."""
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def bracket(photo: np.ndarray, tmp_path: Path) -> Path:
+    """A folder with a photo ``scene.png`` and the user's real +1 EV photo of it, ``scene_ev+1.png``."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "scene.png"), photo)
+    cv2.imwrite(str(folder / "scene_ev+1.png"), np.clip(photo.astype(int) * 2, 0, 255).astype(np.uint8))
+    return folder
+
+
+def test_cli_refuses_the_input_folder_as_output_folder(ckpt: Path, bracket: Path, tmp_path: Path, capsys) -> None:
+    """The issue's run: DIR -o DIR --overwrite would replace the real +1 EV photo; also through a link to DIR."""
+    before = snapshot(bracket)
+    (tmp_path / "link").symlink_to(bracket)
+    for out in (bracket, tmp_path / "link"):
+        assert main([str(bracket), "-o", str(out), "--overwrite", "--ckpt", str(ckpt)]) == 2
+        err = one_line_error(capsys)
+        assert f"-o {out} is the input folder {bracket}" in err and "choose another -o" in err
+    assert snapshot(bracket) == before
+
+
+def test_cli_refuses_an_output_that_would_replace_an_input(ckpt: Path, bracket: Path, capsys) -> None:
+    """Both photos named: scene.png's +1 EV output is the other input; refused before anything runs."""
+    before = snapshot(bracket)
+    files = [str(bracket / "scene.png"), str(bracket / "scene_ev+1.png")]
+    assert main([*files, "-o", str(bracket), "--overwrite", "--ckpt", str(ckpt)]) == 2
+    err = one_line_error(capsys)
+    assert f"{bracket / 'scene_ev+1.png'}, an output of {bracket / 'scene.png'}, would replace the input" in err
+    assert snapshot(bracket) == before
+
+
+def test_cli_refuses_two_photos_writing_the_same_outputs(ckpt: Path, photo: np.ndarray, tmp_path: Path,
+                                                         capsys) -> None:
+    for name in ("a.png", "sub/a.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / name), photo)
+    args = [str(tmp_path / "a.png"), str(tmp_path / "sub" / "a.jpg"), "--ckpt", str(ckpt), "-o", str(tmp_path / "out")]
+    assert main(args) == 2
+    assert f"{tmp_path / 'a.png'} and {tmp_path / 'sub' / 'a.jpg'} would both write" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_runs_a_photo_named_twice_once(ckpt: Path, photo: np.ndarray, tmp_path: Path, capsys) -> None:
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    (tmp_path / "link.png").symlink_to(tmp_path / "a.png")
+    args = [str(tmp_path / "a.png"), str(tmp_path / "a.png"), str(tmp_path / "link.png")]
+    assert main([*args, "--ckpt", str(ckpt), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("the same file as") == 2
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == ["a.exr"]
+
+
+def test_folder_run_skips_outputs_of_its_photos_and_says_why(ckpt: Path, bracket: Path, photo: np.ndarray,
+                                                             tmp_path: Path, capsys) -> None:
+    """A folder's files named like the outputs of a photo in it, other types and subfolders are skipped, named;
+    a re-run into the same output folder skips the photos already done and writes nothing."""
+    cv2.imwrite(str(bracket / "x.png"), photo)
+    cv2.imwrite(str(bracket / "x_preview.png"), photo)
+    cv2.imwrite(str(bracket / "x_ev+1_crf.png"), photo)  # an output's name of a photo that is not here: a photo
+    (bracket / "notes.txt").write_text("not a photo")
+    (bracket / "old").mkdir()
+    out = bracket / "old" / "hdr"  # inside the input folder: fine, subfolders are not searched
+    assert main([str(bracket), "--ckpt", str(ckpt), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "skipping 2 file(s) named like the outputs of another photo here" in err
+    assert "scene_ev+1.png, x_preview.png" in err and "notes.txt" in err and "old" in err
+    assert sorted(p.name for p in out.glob("*.exr")) == ["scene.exr", "x.exr", "x_ev+1_crf.exr"]
+    files = snapshot(out)
+    assert main([str(bracket), "--ckpt", str(ckpt), "-o", str(out)]) == 0
+    assert capsys.readouterr().err.count("already in") == 3 and snapshot(out) == files
+
+
+def test_collect_inputs_takes_every_readable_type(tmp_path: Path) -> None:
+    """Every extension :mod:`hdrsyn.io` reads is a photo (.webp / .bmp when it reads them); others are named."""
+    from hdrsyn.inference import collect_inputs
+    from hdrsyn.io import LDR_EXTENSIONS
+
+    names = [f"p{i}{ext}" for i, ext in enumerate(LDR_EXTENSIONS)] + ["shout.PNG"]
+    for name in [*names, "raw.cr2", ".hidden.png"]:
+        (tmp_path / name).write_bytes(b"")
+    inputs = collect_inputs([tmp_path])
+    assert sorted(p.name for p in inputs.files) == sorted(names)
+    assert inputs.notes == [f"{tmp_path}: skipping 1 hidden file(s): .hidden.png",
+                            f"{tmp_path}: skipping 1 file(s) of other types (photos are {' '.join(LDR_EXTENSIONS)}): "
+                            "raw.cr2"]
+
+
+@pytest.mark.parametrize("kind", ["file", "under a file"])
+def test_cli_checks_the_output_folder_before_any_photo(ckpt: Path, photo: np.ndarray, tmp_path: Path, capsys,
+                                                       monkeypatch, kind: str) -> None:
+    import hdrsyn.inference as inference
+
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    (tmp_path / "taken").write_text("mine")
+    monkeypatch.setattr(inference, "read_ldr", lambda path: pytest.fail(f"{path} was read"))
+    out = tmp_path / "taken" if kind == "file" else tmp_path / "taken" / "out"
+    assert main([str(tmp_path / "a.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert f"-o {out}: " in err and ("is not a folder" in err if kind == "file" else "is a file" in err)
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_cli_usage_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path), "-o", str(tmp_path / "out"), "--work-size", "0"])
+    assert exit_.value.code == 2 and "--work-size: expected a positive number, got '0'" in one_line_error(capsys)
+
+
+# --- interruptions and full disks -------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def three_photos(photo: np.ndarray, tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        cv2.imwrite(str(folder / name), photo)
+    return folder
+
+
+def test_ctrl_c_stops_cleanly_and_a_rerun_continues(ckpt: Path, three_photos: Path, tmp_path: Path, monkeypatch,
+                                                    capsys) -> None:
+    """Ctrl-C in the second photo: one line, exit 130, only the first photo's complete group; the re-run skips
+    it (not a failure) and does the other two."""
+    import hdrsyn.inference as inference
+
+    original, calls = inference.reconstruct_image, []
+
+    def interrupted_second(*args, **kwargs) -> dict:  # noqa: ANN002, ANN003
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "reconstruct_image", interrupted_second)
+    out = tmp_path / "out"
+    args = [str(three_photos), "--ckpt", str(ckpt), "-o", str(out)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "hdrsyn reconstruct: interrupted; 1 of 3 done, re-run to continue"
+    assert "Traceback" not in err and {p.name.split("_")[0].split(".")[0] for p in out.iterdir()} == {"a"}
+    assert len(list(out.iterdir())) == 10  # a.exr, 7 exposures, response, preview: no temporaries
+    monkeypatch.setattr(inference, "reconstruct_image", original)
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "a.png: its outputs are already in" in err and "failed" not in err
+    assert len(list(out.iterdir())) == 30
+
+
+def test_ctrl_c_while_committing_completes_the_group(ckpt: Path, three_photos: Path, tmp_path: Path, monkeypatch,
+                                                     capsys) -> None:
+    """A Ctrl-C between two renames of a group's commit waits until the group is complete."""
+    import os
+    import signal
+
+    real_replace, calls = os.replace, []
+
+    def interrupted_replace(src, dst) -> None:  # noqa: ANN001
+        if not Path(dst).name.startswith("."):  # a rename of the commit, not of an encoder's temporary
+            calls.append(dst)
+            if len(calls) == 3:
+                signal.raise_signal(signal.SIGINT)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    out = tmp_path / "out"
+    assert main([str(three_photos / "a.png"), str(three_photos / "b.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 130
+    assert "interrupted; 0 of 2 done" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in calls)  # a's group, whole
+    assert len(calls) == 10
+
+
+def test_a_full_disk_stops_the_run_with_one_line_per_file(ckpt: Path, three_photos: Path, tmp_path: Path,
+                                                          monkeypatch, capsys) -> None:
+    import errno
+
+    import hdrsyn.inference as inference
+    from hdrsyn.io import ImageIOError
+
+    out = tmp_path / "out"
+
+    def full_disk(path, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        Path(path).write_bytes(b"half")  # the encoder got this far
+        raise ImageIOError(f"cannot write {path}: no space left on {out}") from OSError(errno.ENOSPC, "No space")
+
+    monkeypatch.setattr(inference, "write_hdr", full_disk)
+    assert main([str(three_photos), "--ckpt", str(ckpt), "-o", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in lines if "no space left on" in line][0].startswith(f"hdrsyn reconstruct: {three_photos}")
+    assert lines[-1].startswith("hdrsyn reconstruct: stopped after 0 of 3 done: ")
+    assert "b.png" not in "".join(lines) and snapshot(out) == {}  # stopped early; nothing partial
+
+
+# --- the public API -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ldr", "error", "match"),
+    [
+        (np.zeros((3, 8, 8), np.float32), TypeError, "ldr must be a torch.Tensor, got ndarray"),
+        (torch.zeros(3, 8, 8, dtype=torch.uint8), TypeError, "ldr must be a float tensor .* torch.uint8"),
+        (torch.zeros(3, 0, 8), ValueError, r"ldr is empty \(shape \(3, 0, 8\)\)"),
+        (torch.zeros(0, 8, 8), ValueError, r"\(3, H, W\) image"),
+        (torch.zeros(8, 8, 3), ValueError, r"\(3, H, W\) image"),
+        (torch.full((3, 8, 8), 2.0), ValueError, r"must lie in \[0, 1\]"),
+        (torch.full((3, 8, 8), float("nan")), ValueError, r"must lie in \[0, 1\]"),
+    ],
+)
+def test_reconstruct_image_refuses_bad_images(ckpt: Path, ldr, error: type, match: str) -> None:  # noqa: ANN001
+    with pytest.raises(error, match=match):
+        reconstruct_image(load_reconstructor(ckpt), ldr)
+
+
+@pytest.mark.parametrize(("option", "value"), [("strip_rows", 0), ("work_size", -1), ("work_size", 2.5)])
+def test_reconstruct_image_refuses_bad_options(ckpt: Path, option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"{option} must be a positive integer"):
+        reconstruct_image(load_reconstructor(ckpt), torch.rand(3, 16, 16), **{option: value})
+
+
+# --- memory: strips and plans -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scene() -> torch.Tensor:
+    """A 150x130 image with gradients and texture (float in [0, 1])."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, 150), torch.linspace(0, 1, 130), indexing="ij")
+    return torch.stack([x, y, (torch.sin(15 * x) * torch.cos(11 * y) + 1) / 2]) * 0.9 + 0.05
+
+
+@pytest.mark.parametrize("sampling", ["grossberg", "spatial"])
+@pytest.mark.parametrize("work_size", [None, 64])
+def test_strips_equal_the_whole_image(ckpt: Path, scene: torch.Tensor, sampling: str, work_size: int | None) -> None:
+    """In strips of 16 rows (10 strips) the result is the whole image's: the same CRF samples, so the same
+    response; a per-pixel merge. Measured: radiance within 2e-6 relative, 8-bit stack and preview off by at
+    most one level (float rounding of the row-wise upscale at a rounding edge)."""
+    from dataclasses import replace
+
+    from hdrsyn.inference import to_uint8
+
+    model = replace(load_reconstructor(ckpt), sampling=sampling)
+    whole = reconstruct_image(model, scene, work_size=work_size)
+    strips = reconstruct_image(model, scene, work_size=work_size, strip_rows=16)
+    assert strips["stack"].dtype == strips["preview"].dtype == torch.uint8
+    assert strips["stack"].shape == (7, 3, 150, 130) and strips["preview"].shape == (3, 150, 130)
+    assert (strips["stack"].int() - to_uint8(whole["stack"]).int()).abs().max() <= 1
+    assert (strips["preview"].int() - to_uint8(whole["preview"]).int()).abs().max() <= 1
+    torch.testing.assert_close(strips["inverse_crf"], whole["inverse_crf"], rtol=1e-6, atol=0)
+    torch.testing.assert_close(strips["radiance"], whole["radiance"], rtol=1e-5, atol=0)
+    assert torch.equal(strips["ev"], whole["ev"])
+
+
+def test_live_bytes_of_a_network_are_counted() -> None:
+    """A 1x1 conv 3 -> 8 on 16x16: its input (3 kB) and output (8 kB) are alive together."""
+    from hdrsyn.memory import peak_bytes
+
+    net = torch.nn.Conv2d(3, 8, 1)
+    assert peak_bytes(net, 16, 16, torch.device("cpu")) == (3 + 8) * 16 * 16 * 4
+
+
+def test_plans_fit_the_budget_or_name_the_flag(ckpt: Path) -> None:
+    """A small photo runs whole; 24 MP at the default budget runs at a work size in strips, within it, also when
+    tiles are asked for; a forced work size that cannot fit, or a budget nothing fits, is refused naming the
+    flags."""
+    from hdrsyn.memory import AUTO_WORK_SIZE, DEFAULT_MAX_MEMORY, MemoryBudgetError, Plan, plan_reconstruction
+
+    model = load_reconstructor(ckpt)
+    small = plan_reconstruction(model, 100, 70)
+    assert (small.work_size, small.tile, small.strip_rows) == (None, None, None)
+    large = plan_reconstruction(model, 4000, 6000)
+    assert large.work_size <= AUTO_WORK_SIZE and large.strip_rows and large.bytes <= DEFAULT_MAX_MEMORY
+    assert isinstance(large, Plan) and "--work-size" in large.describe()
+    with pytest.raises(MemoryBudgetError, match=r"6000x4000 photo at --work-size 6000 needs about .* GB, more than "
+                                                r"--max-memory 3; use --work-size \d+ or raise --max-memory"):
+        plan_reconstruction(model, 4000, 6000, work_size=6000)
+    tiled = plan_reconstruction(model, 4000, 6000, tile=640)  # full resolution in tiles does not fit
+    assert tiled.tile == 640 and tiled.work_size <= AUTO_WORK_SIZE and tiled.bytes <= DEFAULT_MAX_MEMORY
+    with pytest.raises(MemoryBudgetError, match=r"needs about .* GB even at --work-size 128, more than --max-memory "
+                                                r"0.1; raise --max-memory"):
+        plan_reconstruction(model, 4000, 6000, max_memory=0.1e9)
+
+
+def test_cli_picks_a_work_size_that_fits_and_refuses_one_that_does_not(ckpt: Path, photo: np.ndarray,
+                                                                       tmp_path: Path, capsys) -> None:
+    from hdrsyn.memory import GB, estimate_bytes
+
+    model = load_reconstructor(ckpt)
+    cv2.imwrite(str(tmp_path / "big.png"), cv2.resize(photo, (300, 430)))
+    budget = estimate_bytes(model, 430, 300, 256, None, None) * 1.01  # whole at 256 fits, full resolution not
+    assert min(estimate_bytes(model, 430, 300, None, None, rows) for rows in (None, 100)) > budget
+    args = [str(tmp_path / "big.png"), "--ckpt", str(ckpt), "-o", str(tmp_path / "out"),
+            "--max-memory", str(budget / GB)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"a 300x430 photo at full resolution needs more than --max-memory {budget / GB:g} (GB); running at " \
+           "--work-size " in err
+    assert read_ldr(tmp_path / "out" / "big_ev+1.png").shape == (430, 300, 3)
+    assert main([*args[:-2], "-o", str(tmp_path / "out2"), "--work-size", "400", "--max-memory", "0.000001"]) == 1
+    assert "--work-size 400 needs about" in capsys.readouterr().err and not (tmp_path / "out2").exists()
