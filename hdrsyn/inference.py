@@ -3,8 +3,11 @@ stack -> HDR radiance with a :class:`~hdrsyn.model_registry.Reconstructor`, and 
 
 Per input ``<stem>.<ext>`` the output folder receives ``<stem>.exr`` (and/or ``<stem>.hdr``), one PNG per
 generated exposure ``<stem>_ev-3.png`` .. ``<stem>_ev+3.png`` (EV 0 is the input), the recovered response
-``<stem>_crf.png`` and a Reinhard tone-mapped preview ``<stem>_preview.png``. Models that predict radiance
-directly (no stack) write only the HDR file and the preview.
+``<stem>_crf.png``, a Reinhard tone-mapped preview ``<stem>_preview.png``, the same preview with a gain map
+for HDR displays ``<stem>_uhdr.jpg`` (Ultra HDR, :mod:`hdrsyn.gainmap`) and a self-contained HTML viewer
+``<stem>_viewer.html`` (exposure slider, tone maps, the stack and the response; :mod:`hdrsyn.viewer`). Models
+that predict radiance directly (no stack) write no stack and no response. Radiance is linear, in sRGB /
+Rec. 709 primaries (recorded in the ``.exr``): a photo with another colour profile is converted on reading.
 
 Inputs and outputs never meet:
 
@@ -16,7 +19,9 @@ Inputs and outputs never meet:
   (:func:`check_output_folder`, :func:`plan_outputs`); a photo named twice (or through a link) runs once.
 
 A photo whose outputs all exist is skipped (a run interrupted by Ctrl-C continues where it stopped); some
-of them existing is an error unless ``overwrite``. Each photo's files are committed together, so a failure
+of them existing is an error unless ``overwrite``, which replaces only files an earlier run wrote and nobody
+changed since (the folder's ``.hdrsyn-outputs`` ledger, :func:`foreign_files`): a photo of the user's named
+like an output (a real ``scene_ev+1.png``) is never replaced. Each photo's files are committed together, so a failure
 or an interruption leaves none of them; a full disk stops the run (:func:`reconstruct_files`).
 
 Large photos stay within a memory budget (:mod:`hdrsyn.memory`): the network runs at a work size and the
@@ -27,6 +32,7 @@ full-resolution stack is built, merged and previewed in row strips (``strip_rows
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import re
@@ -34,7 +40,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +52,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from hdrsyn.errors import UsageError
-from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, write_hdr, write_ldr
+from hdrsyn.gainmap import write_ultrahdr
+from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, read_ldr_info, write_hdr, write_ldr
 from hdrsyn.memory import DEFAULT_MAX_MEMORY, GB, plan_reconstruction
 from hdrsyn.model_registry import Reconstructor
 from hdrsyn.plots import plot_response
 from hdrsyn.tiling import check_tiling, run_tiled
+from hdrsyn.viewer import write_photo_page
 from ops.crf import grossberg_quantiles, hat_weights, level_histograms, quantize, solve_debevec, spatial_grid
 from ops.exposure import exposure_stack
 from ops.hdr_synthesis import DEFAULT_SAMPLES, MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
@@ -59,7 +67,7 @@ from ops.tonemap import gamma_encode, luminance, reinhard_global
 
 HDRFormat = Literal["exr", "hdr", "both"]
 #: The name of an output of photo ``<stem>``, without extension: ``<stem>_ev+1``, ``<stem>_crf``, ``<stem>_preview``.
-OUTPUT_NAME = re.compile(r"^(?P<stem>.+)_(?:ev[+-]\d+(?:\.\d+)?|crf|preview)$")
+OUTPUT_NAME = re.compile(r"^(?P<stem>.+)_(?:ev[+-]\d+(?:\.\d+)?|crf|preview|uhdr|viewer)$")
 #: :func:`ops.tonemap.reinhard_global`'s defaults, which the previews use.
 REINHARD_KEY, REINHARD_EPS = 0.18, 1e-6
 
@@ -331,13 +339,21 @@ def _reinhard(hdr: torch.Tensor, log_average: float, white: float) -> torch.Tens
     return gamma_encode((hdr * (display / (lum + REINHARD_EPS))).clamp(0, 1))
 
 
-def output_paths(stem: str, folder: Path, model: Reconstructor, hdr_format: HDRFormat = "exr") -> dict[str, Path]:
-    """Where :func:`write_outputs` puts the results for input ``stem``, keyed by kind."""
+def output_paths(
+    stem: str, folder: Path, model: Reconstructor, hdr_format: HDRFormat = "exr", uhdr: bool = True,
+    viewer: bool = True,
+) -> dict[str, Path]:
+    """Where :func:`write_outputs` puts the results for input ``stem``, keyed by kind; ``uhdr`` / ``viewer``
+    add the gain-map JPEG and the HTML viewer."""
     paths = {kind: folder / f"{stem}.{kind}" for kind in ("exr", "hdr") if hdr_format in (kind, "both")}
     if model.output == "stack":
         paths.update({f"ev{ev:+g}": folder / f"{stem}_ev{ev:+g}.png" for ev in model.evs})
         paths["crf"] = folder / f"{stem}_crf.png"
     paths["preview"] = folder / f"{stem}_preview.png"
+    if uhdr:
+        paths["uhdr"] = folder / f"{stem}_uhdr.jpg"
+    if viewer:
+        paths["viewer"] = folder / f"{stem}_viewer.html"
     return paths
 
 
@@ -347,16 +363,75 @@ def _hwc(image: torch.Tensor) -> np.ndarray:
     return (image if image.dtype == torch.uint8 else image.float()).numpy()
 
 
+#: The file in an output folder that lists the outputs written there: one JSON line per file (name, size,
+#: modification time), so that ``--overwrite`` can tell them from files it must not replace.
+LEDGER_NAME = ".hdrsyn-outputs"
+
+
+def _stamp(path: Path) -> dict[str, int | str]:
+    """What the ledger records of ``path``: name, size and modification time (ns)."""
+    stat = path.stat()
+    return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def record_outputs(paths: Iterable[Path]) -> None:
+    """Append ``paths`` (just written) to their folders' ledgers (:data:`LEDGER_NAME`), one line per file."""
+    for path in paths:
+        with (path.parent / LEDGER_NAME).open("a", encoding="utf-8") as ledger:
+            ledger.write(json.dumps(_stamp(path)) + "\n")
+
+
+def foreign_files(paths: Iterable[Path]) -> list[Path]:
+    """The existing ``paths`` that no run recorded as written by it, or that changed since: not ours to replace.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> (folder / "a_preview.png").write_bytes(b"ours"); (folder / "a_ev+1.png").write_bytes(b"a photo")
+        4
+        7
+        >>> record_outputs([folder / "a_preview.png"])
+        >>> [p.name for p in foreign_files([folder / "a_preview.png", folder / "a_ev+1.png", folder / "a.exr"])]
+        ['a_ev+1.png']
+    """
+    recorded: dict[Path, dict] = {}
+    foreign = []
+    for path in paths:
+        if not path.exists():
+            continue
+        if path.parent not in recorded:
+            ledger = path.parent / LEDGER_NAME
+            lines = ledger.read_text(encoding="utf-8").splitlines() if ledger.is_file() else []
+            entries = [json.loads(line) for line in lines if line.strip().startswith("{")]
+            recorded[path.parent] = {entry.get("name"): entry for entry in entries}
+        if recorded[path.parent].get(path.name) != _stamp(path):
+            foreign.append(path)
+    return foreign
+
+
 def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overwrite: bool = False) -> None:
     """Write :func:`reconstruct_image`'s ``result`` to ``paths`` (from :func:`output_paths`), all or nothing.
 
     The files are committed together (:func:`hdrsyn.io.output_group`): a failure leaves none of them, and
     a concurrent run writing the same names either commits its whole group first (then this one raises
     ``FileExistsError`` unless ``overwrite``) or after this one. A Ctrl-C during the commit takes effect
-    once the group is complete.
+    once the group is complete. With ``overwrite``, an existing file that no run wrote (:func:`foreign_files`)
+    is refused, naming it.
     """
+    foreign = foreign_files(paths.values()) if overwrite else []
+    if foreign:
+        raise FileExistsError(f"refusing to replace {', '.join(map(str, foreign))}: not written by an earlier "
+                              "hdrsyn reconstruct run, or changed since (a photo of yours?); move it or choose another -o")
     radiance = _hwc(result["radiance"])
-    with _interrupts_held() as hold, output_group(paths.values(), overwrite) as staged:
+    with _interrupts_held() as hold:
+        _write_group(result, paths, radiance, overwrite, hold)
+        record_outputs(paths.values())
+
+
+def _write_group(result: dict[str, torch.Tensor], paths: dict[str, Path], radiance: np.ndarray, overwrite: bool,
+                 hold: Callable[[], None]) -> None:
+    """The files of :func:`write_outputs`, committed together; ``hold()`` before the commit defers Ctrl-C."""
+    with output_group(paths.values(), overwrite) as staged:
         for kind in ("exr", "hdr"):
             if kind in paths:
                 write_hdr(staged[paths[kind]], radiance, precision="float")
@@ -365,6 +440,13 @@ def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overw
                 write_ldr(staged[paths[f"ev{ev:+g}"]], _hwc(image))
             plot_response(result["inverse_crf"].float().cpu().numpy(), staged[paths["crf"]])
         write_ldr(staged[paths["preview"]], _hwc(result["preview"]))
+        if "uhdr" in paths:
+            write_ultrahdr(staged[paths["uhdr"]], radiance, _hwc(result["preview"]))
+        if "viewer" in paths:
+            stack = [_hwc(image) for image in result["stack"]] if "stack" in result else []
+            write_photo_page(staged[paths["viewer"]], radiance, paths["viewer"].name.removesuffix("_viewer.html"),
+                             stack=stack, evs=result["ev"].tolist() if stack else [],
+                             inverse_crf=result["inverse_crf"].float().cpu().numpy() if stack else None)
         hold()
 
 
@@ -465,7 +547,8 @@ def check_output_folder(folder: Path, sources: Sequence[Path]) -> None:
 
 
 def plan_outputs(
-    files: Sequence[Path], model: Reconstructor, folder: Path, hdr_format: HDRFormat = "exr"
+    files: Sequence[Path], model: Reconstructor, folder: Path, hdr_format: HDRFormat = "exr", uhdr: bool = True,
+    viewer: bool = True,
 ) -> dict[Path, dict[str, Path]]:
     """:func:`output_paths` of every input; raises :class:`~hdrsyn.errors.UsageError` naming both files if
     an output would be an input, or two inputs would write the same file."""
@@ -473,7 +556,7 @@ def plan_outputs(
     owners: dict[Path, Path] = {}
     planned = {}
     for path in files:
-        planned[path] = output_paths(path.stem, folder, model, hdr_format)
+        planned[path] = output_paths(path.stem, folder, model, hdr_format, uhdr, viewer)
         for out in planned[path].values():
             key = out.resolve()
             if key in inputs:
@@ -560,6 +643,9 @@ def reconstruct_file(
     if existing and not overwrite:
         raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
     ldr = torch.from_numpy(read_ldr(path)).permute(2, 0, 1).to(device)
+    colour = read_ldr_info(path).note
+    if colour:
+        tqdm.write(f"hdrsyn reconstruct: {path}: {colour}", file=sys.stderr)
     h, w = ldr.shape[-2:]
     plan = plan_reconstruction(model, h, w, tile, work_size, max_memory, overlap)
     asked = work_size if work_size and work_size < max(h, w) else None

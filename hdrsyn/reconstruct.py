@@ -11,11 +11,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import torch
 
-from hdrsyn.errors import UsageError
+from hdrsyn.errors import ArgumentParser, UsageError
 from hdrsyn.inference import Summary, check_output_folder, collect_inputs, plan_outputs, reconstruct_files
 from hdrsyn.io import LDR_EXTENSIONS
 from hdrsyn.memory import AUTO_WORK_SIZE, DEFAULT_MAX_MEMORY, GB
@@ -28,7 +27,8 @@ EPILOG = f"""\
 inputs and outputs:
   A folder contributes its photos, files of the types {' '.join(LDR_EXTENSIONS)},
   not its subfolders, hidden files, or files named like the outputs of another photo in it
-  (<stem>_ev+1.png, <stem>_crf.png, <stem>_preview.png next to <stem>.jpg); each skipped file is
+  (<stem>_ev+1.png, <stem>_crf.png, <stem>_preview.png, <stem>_uhdr.jpg, <stem>_viewer.html next
+  to <stem>.jpg); each skipped file is
   named. Name such a file (e.g. a real +1 EV bracket) to reconstruct it. The output folder may not
   be an input folder, and no output may replace an input (refused before anything runs, --overwrite
   or not).
@@ -40,13 +40,6 @@ memory:
   stack built and merged in row strips if need be; a plan that changes the options given is said.
   Options that cannot fit are refused, naming the flag to change.
 exit status: 0 all done (or skipped), 1 some photo failed, 2 usage error, 130 interrupted."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive(kind: type) -> Callable[[str], int | float]:
@@ -66,7 +59,7 @@ def _positive(kind: type) -> Callable[[str], int | float]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``hdrsyn reconstruct``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0], epilog=EPILOG,
+    parser = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0], epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", type=Path, help="photos or folders of them")
     parser.add_argument("--ckpt", type=Path, default=None,
@@ -75,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (not an input folder)")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
+    parser.add_argument("--no-uhdr", action="store_true",
+                        help="do not write <stem>_uhdr.jpg, the preview with a gain map (Ultra HDR) that HDR "
+                             "displays, Chrome and phone galleries show with up to 4 stops over SDR white")
+    parser.add_argument("--no-viewer", action="store_true",
+                        help="do not write <stem>_viewer.html, the self-contained viewer (exposure slider, "
+                             "tone maps, the generated stack and the response curve)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available)")
     parser.add_argument("--tile", type=_positive(int), default=None,
@@ -115,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_tiling(args.tile, args.overlap, model.size_multiple)
         if args.work_size is not None and args.work_size < model.size_multiple:
             raise UsageError(f"--work-size must be at least {model.size_multiple}, got {args.work_size}")
-        outputs = plan_outputs(inputs.files, model, args.output, args.hdr_format)
+        outputs = plan_outputs(inputs.files, model, args.output, args.hdr_format, not args.no_uhdr,
+                               not args.no_viewer)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted before any photo was done", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 from PIL import Image
 
-from hdrsyn.inference import reconstruct_image
+from hdrsyn.inference import LEDGER_NAME, reconstruct_image
 from hdrsyn.io import read_hdr, read_ldr
 from hdrsyn.model_registry import CheckpointError, load_reconstructor
 from hdrsyn.reconstruct import main
@@ -131,8 +132,29 @@ def test_cli_never_overwrites_without_flag(ckpt: Path, photo: np.ndarray, tmp_pa
     assert main(args) == 1
     assert "refusing to overwrite" in capsys.readouterr().err
     assert (out / "a_preview.png").read_bytes() == b"mine" and not (out / "a.exr").exists()
-    assert main([*args, "--overwrite"]) == 0
+    assert main([*args, "--overwrite"]) == 1, "--overwrite replaces earlier outputs, not a file of the user's"
+    assert "a_preview.png: not written by an earlier hdrsyn reconstruct run" in capsys.readouterr().err
+    assert (out / "a_preview.png").read_bytes() == b"mine" and not (out / "a.exr").exists()
+    (out / "a_preview.png").unlink()
+    assert main(args) == 0
     assert read_ldr(out / "a_preview.png").shape == (100, 70, 3)
+    (out / "a.exr").touch()  # changed since the run wrote it
+    assert main([*args, "--overwrite"]) == 1 and "a.exr: not written by an earlier" in capsys.readouterr().err
+    (out / "a.exr").unlink()
+    assert main([*args, "--overwrite"]) == 0, "its own outputs, unchanged, are replaced"
+    assert read_hdr(out / "a.exr").shape == (100, 70, 3)
+
+
+def test_overwrite_never_replaces_a_real_bracket_named_like_an_output(ckpt: Path, photo: np.ndarray,
+                                                                      tmp_path: Path, capsys) -> None:
+    """The issue's case: ``scene.png`` beside the user's real ``scene_ev+1.png``, reconstructed into that folder."""
+    cv2.imwrite(str(tmp_path / "scene.png"), photo)
+    cv2.imwrite(str(tmp_path / "scene_ev+1.png"), np.clip(photo.astype(int) * 2, 0, 255).astype(np.uint8))
+    bracket = (tmp_path / "scene_ev+1.png").read_bytes()
+    assert main([str(tmp_path / "scene.png"), "--ckpt", str(ckpt), "-o", str(tmp_path), "--overwrite"]) == 1
+    assert "scene_ev+1.png: not written by an earlier hdrsyn reconstruct run" in capsys.readouterr().err
+    assert (tmp_path / "scene_ev+1.png").read_bytes() == bracket
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.png", "scene_ev+1.png"]
 
 
 def test_cli_one_bad_file_does_not_stop_the_others(ckpt: Path, photo: np.ndarray, tmp_path: Path, capsys) -> None:
@@ -143,7 +165,8 @@ def test_cli_one_bad_file_does_not_stop_the_others(ckpt: Path, photo: np.ndarray
     err = capsys.readouterr().err
     assert "bad.png" in err and "missing.jpg" in err and "2 of 3 file(s) failed" in err
     assert read_hdr(tmp_path / "out" / "good.exr").shape == (100, 70, 3)
-    assert not list((tmp_path / "out").glob("bad*")) and not list((tmp_path / "out").glob(".*"))
+    assert not list((tmp_path / "out").glob("bad*"))
+    assert [p.name for p in (tmp_path / "out").glob(".*")] == [LEDGER_NAME], "no temporary is left"
 
 
 def test_tile_spans_start_on_the_multiple_and_ramps_blend() -> None:
@@ -458,13 +481,13 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_continues(ckpt: Path, three_photos: Pa
     assert main(args) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == "hdrsyn reconstruct: interrupted; 1 of 3 done, re-run to continue"
-    assert "Traceback" not in err and {p.name.split("_")[0].split(".")[0] for p in out.iterdir()} == {"a"}
-    assert len(list(out.iterdir())) == 10  # a.exr, 7 exposures, response, preview: no temporaries
+    assert "Traceback" not in err and {p.name.split("_")[0].split(".")[0] for p in out.iterdir() if p.name != LEDGER_NAME} == {"a"}
+    assert len(list(out.iterdir())) == 13  # a.exr, 7 exposures, response, preview, uhdr, viewer, ledger: no temporaries
     monkeypatch.setattr(inference, "reconstruct_image", original)
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "a.png: its outputs are already in" in err and "failed" not in err
-    assert len(list(out.iterdir())) == 30
+    assert len(list(out.iterdir())) == 37  # 3 x 12 and the ledger
 
 
 def test_ctrl_c_while_committing_completes_the_group(ckpt: Path, three_photos: Path, tmp_path: Path, monkeypatch,
@@ -486,8 +509,8 @@ def test_ctrl_c_while_committing_completes_the_group(ckpt: Path, three_photos: P
     out = tmp_path / "out"
     assert main([str(three_photos / "a.png"), str(three_photos / "b.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 130
     assert "interrupted; 0 of 2 done" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in calls)  # a's group, whole
-    assert len(calls) == 10
+    assert sorted(p.name for p in out.iterdir() if p.name != LEDGER_NAME) == sorted(Path(p).name for p in calls)
+    assert len(calls) == 12  # a's group, whole
 
 
 def test_a_full_disk_stops_the_run_with_one_line_per_file(ckpt: Path, three_photos: Path, tmp_path: Path,
@@ -616,3 +639,35 @@ def test_cli_picks_a_work_size_that_fits_and_refuses_one_that_does_not(ckpt: Pat
     assert read_ldr(tmp_path / "out" / "big_ev+1.png").shape == (430, 300, 3)
     assert main([*args[:-2], "-o", str(tmp_path / "out2"), "--work-size", "400", "--max-memory", "0.000001"]) == 1
     assert "--work-size 400 needs about" in capsys.readouterr().err and not (tmp_path / "out2").exists()
+
+
+def test_a_display_p3_photo_is_converted_and_said(ckpt: Path, photo: np.ndarray, tmp_path: Path, capsys) -> None:
+    """The issue's case: a P3-tagged photo (every recent iPhone photo) must not give the untagged copy's HDR."""
+    from PIL import Image
+
+    from tests.hdrsyn.test_io import DISPLAY_P3, _rgb_icc, _srgb_curve_tag
+
+    Image.fromarray(photo).save(tmp_path / "plain.png")
+    Image.fromarray(photo).save(tmp_path / "p3.png", icc_profile=_rgb_icc("Display P3", DISPLAY_P3, _srgb_curve_tag()))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "plain.png"), str(tmp_path / "p3.png"), "--ckpt", str(ckpt), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "p3.png: converted from Display P3 to sRGB" in err and "plain.png: converted" not in err
+    plain, p3 = read_hdr(out / "plain.exr"), read_hdr(out / "p3.exr")
+    assert not np.array_equal(plain, p3)
+    # P3 is wider than sRGB: in sRGB the same numbers are more saturated (larger spread between channels).
+    assert (p3.max(-1) / p3.min(-1).clip(1e-6)).mean() > (plain.max(-1) / plain.min(-1).clip(1e-6)).mean()
+
+
+def test_ultra_hdr_and_viewer_are_written_unless_switched_off(ckpt: Path, photo: np.ndarray, tmp_path: Path) -> None:
+    from hdrsyn.gainmap import read_ultrahdr
+
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    assert main([str(tmp_path / "a.png"), "--ckpt", str(ckpt), "-o", str(tmp_path / "out")]) == 0
+    radiance, metadata = read_ultrahdr((tmp_path / "out" / "a_uhdr.jpg").read_bytes())
+    assert radiance.shape == (100, 70, 3) and metadata.hdr_capacity_max > 0
+    page = (tmp_path / "out" / "a_viewer.html").read_text()
+    assert "EV +3" in page and not re.search(r"""(src|href)=["']?https?:""", page)  # self-contained
+    assert main([str(tmp_path / "a.png"), "--ckpt", str(ckpt), "-o", str(tmp_path / "bare"), "--no-uhdr",
+                 "--no-viewer"]) == 0
+    assert not list((tmp_path / "bare").glob("a_uhdr*")) and not list((tmp_path / "bare").glob("a_viewer*"))
