@@ -114,6 +114,10 @@ class HDRStackDataModule(pl.LightningDataModule):
             raise ValueError(f"dataset={dataset!r} needs root= (the folder holding the dataset)")
         if not 0 <= val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        for name, value, least in (("image_size", image_size, 16), ("batch_size", batch_size, 1),
+                                   ("num_workers", num_workers, 0)):
+            if value < least:
+                raise ValueError(f"{name} must be >= {least}, got {value}")
         if on_bad_scene not in ("skip", "error"):
             raise ValueError(f"on_bad_scene must be 'skip' or 'error', got {on_bad_scene!r}")
         self.save_hyperparameters()

@@ -7,12 +7,14 @@ bundled sample's 6 test scenes, never trained, validated or chosen on (``<root>/
 ``--no-test-scenes`` skips it, as a dataset other than the sample must). Each step is its own W&B run
 (the CLI finishes the run before the next step starts). With ``resume``, each stage continues from its own ``last.ckpt``
 (``--ckpt_path last``; a stage without one starts from scratch, a finished one stops at once), so an
-interrupted pipeline is run again with the same command.
+interrupted pipeline is run again with the same command. Without it, a stage whose run folder holds an
+earlier fit's checkpoints is refused, unless ``overwrite`` (start over: they are removed).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,10 +31,11 @@ def run(
     test: bool = True,
     resume: bool = False,
     test_scenes: bool = True,
+    overwrite: bool = False,
 ) -> None:
     """Fit ``stages`` in order with their configs (plus ``overlays``), then test the joint stage on the held-out
     scenes and (``test_scenes``) on the sample's test scenes; with ``resume``, each fit continues from its
-    stage's ``last.ckpt`` when there is one."""
+    stage's ``last.ckpt`` when there is one; with ``overwrite``, each fit starts over."""
     missing = [p for p in [*(experiments / f"{s}.yaml" for s in stages), *overlays] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"config file(s) not found: {', '.join(map(str, missing))}")
@@ -40,7 +43,7 @@ def run(
     for stage in stages:
         start = time.perf_counter()
         print(f"== hdrsyn pipeline: fit {stage} stage", flush=True)
-        resume_args = ["--ckpt_path", "last"] if resume else []
+        resume_args = ["--ckpt_path", "last"] if resume else ["--overwrite"] if overwrite else []
         lightning_main(["fit", "--config", str(experiments / f"{stage}.yaml"), *extra, *resume_args])
         print(f"== {stage} stage done in {time.perf_counter() - start:.0f} s", flush=True)
     if not test:
@@ -54,7 +57,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test] [--resume]``."""
+    """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test] [--resume | --overwrite]``."""
     parser = argparse.ArgumentParser(prog="hdrsyn pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of the stage configs")
     parser.add_argument("--overlay", type=Path, action="append", default=[], help="extra config applied to every stage")
@@ -62,12 +65,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-test", action="store_true", help="skip the final test passes")
     parser.add_argument("--no-test-scenes", action="store_true",
                         help="skip the test pass on the bundled sample's test scenes (for another dataset)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue each stage from its last.ckpt (after an interruption)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue each stage from its last.ckpt (after an interruption)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start each stage over, removing the checkpoints of an earlier run in its folder")
     args = parser.parse_args(argv)
     try:
-        run(args.experiments, args.overlay, args.stages, not args.no_test, args.resume, not args.no_test_scenes)
+        run(args.experiments, args.overlay, args.stages, not args.no_test, args.resume, not args.no_test_scenes,
+            args.overwrite)
     except FileNotFoundError as error:
-        print(f"hdrsyn pipeline: error: {error}")
+        print(f"hdrsyn pipeline: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_warn
+
+from hdrsyn.io import atomic_write
 
 
 class NonFiniteGuard(pl.Callback):
@@ -75,6 +79,23 @@ class FlushDenormals(pl.Callback):
         torch.set_flush_denormal(False)
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a hidden temporary file in its own folder, then renames it into place.
+
+    Lightning's own writer stages the file in the system's temporary folder and *copies* it over when that
+    is another file system: a full disk then leaves a truncated checkpoint, and a small ``/tmp`` fails
+    saves the run folder has room for. Here a failed write leaves the previous file as it was, no
+    temporary behind, and a full disk is one :class:`~hdrsyn.io.NoSpaceError` naming the folder.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write(Path(path), lambda tmp: tmp.write_bytes(buffer.getbuffer()))
+
+
 class StageCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose ``last.ckpt`` is always the newest model of the run that wrote it.
 
@@ -83,11 +104,18 @@ class StageCheckpoint(ModelCheckpoint):
     ``fast_dev_run`` (which Lightning says suppresses checkpointing) it still writes ``last-v1.ckpt``
     at the end of training, which ``--ckpt_path last`` then picks as the newest. Here a new fit
     replaces its files (no version counter), ``fast_dev_run`` writes nothing, and ``--ckpt_path last``
-    resolves to ``<dirpath>/last.ckpt`` alone.
+    resolves to ``<dirpath>/last.ckpt`` alone. Checkpoints in a local folder are written atomically
+    (:class:`AtomicCheckpointIO`, installed in place of Lightning's default writer).
     """
 
     def __init__(self, *args: Any, enable_version_counter: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, enable_version_counter=enable_version_counter, **kwargs)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        local = self.dirpath is None or "://" not in str(self.dirpath)
+        if local and type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.fast_dev_run:

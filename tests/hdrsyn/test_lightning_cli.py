@@ -115,3 +115,112 @@ def test_a_missing_or_circular_base_config_is_named(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("seed_everything: 1\n")
     assert with_base_configs(["fit", f"--config={tmp_path / 'a.yaml'}", "--x", "1"]) == [
         "fit", "--config", str(tmp_path / "b.yaml"), "--config", str(tmp_path / "a.yaml"), "--x", "1"]
+
+
+def test_a_fresh_fit_into_a_folder_with_checkpoints_is_refused(tmp_path: Path, capsys) -> None:
+    """A finished fit's checkpoints are neither mixed with a new fit's nor replaced by accident: the new fit
+    is refused before it writes anything; ``--overwrite`` starts over, ``--ckpt_path last`` continues."""
+    args = ["fit", *tiny_overrides(tmp_path, "global", steps=1)]
+    run(args)
+    folder, config = tmp_path / "global" / "checkpoints", tmp_path / "global" / "config.yaml"
+    first = config.read_text()
+    message = fails_with_one_message([*args, "--trainer.max_steps", "2"], capsys)
+    assert f"{folder} holds the checkpoints of an earlier fit (last.ckpt, step1.ckpt)" in message
+    assert "--ckpt_path last" in message and "--overwrite" in message
+    assert config.read_text() == first and sorted(p.name for p in folder.iterdir()) == ["last.ckpt", "step1.ckpt"]
+    run([*args, "--trainer.max_steps", "2", "--seed_everything", "1", "--overwrite"])
+    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["last.ckpt", "step2.ckpt"] and config.read_text() != first
+
+
+def test_a_fit_into_a_folder_another_fit_is_writing_is_refused(tmp_path: Path, capsys) -> None:
+    """Two fits into one run folder at once: the second is refused (the first keeps its config.yaml and
+    checkpoints); the claim ends with the process that held it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["fit", *tiny_overrides(tmp_path, "global", steps=10_000)]
+    config = tmp_path / "global" / "config.yaml"
+    env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen([sys.executable, "-m", "hdrsyn", *args], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        last = tmp_path / "global" / "checkpoints" / "last.ckpt"
+        deadline = time.monotonic() + 300
+        while not last.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert last.exists(), "the first fit saved no checkpoint"
+        written = config.read_text()
+        message = fails_with_one_message([*args, "--trainer.max_steps", "1", "--overwrite"], capsys)
+        assert f"{tmp_path / 'global'} is in use by another run writing there" in message
+        assert config.read_text() == written and last.exists() and first.poll() is None
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=60)
+    run([*args, "--trainer.max_steps", "1", "--overwrite"])
+    assert torch.load(tmp_path / "global" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 1
+
+
+def test_a_test_scene_with_an_all_zero_reference_is_named(tmp_path: Path, capsys) -> None:
+    """A reference HDR that is all zero stops ``lightning test`` naming the scene: no summary with Inf / NaN
+    scores is written."""
+    import numpy as np
+
+    from hdrsyn.io import read_hdr, write_hdr
+    from tests.datamodules.conftest import write_vds
+
+    root = write_vds(tmp_path / "vds")
+    reference = root / "test_hdr_set" / "t05" / "target_hdr.hdr"
+    write_hdr(reference, np.zeros_like(read_hdr(reference)))
+    args = ["test", *tiny_overrides(tmp_path, "joint"), "--model.init_args.global_ckpt", "null",
+            "--model.init_args.local_ckpt", "null", "--data.init_args.dataset", "vds",
+            "--data.init_args.root", str(root)]
+    message = fails_with_one_message(args, capsys)
+    assert "scene 't05': its reference HDR is all zero, so it cannot be scored" in message
+    assert not (tmp_path / "joint" / "test" / "summary.json").exists()
+
+
+def test_a_diverged_prediction_is_named_not_averaged() -> None:
+    from hdrsyn.errors import UsageError
+    from lightning_modules.evaluation import HDRMetrics
+
+    metrics = HDRMetrics("test", cvvdp=False, crf_correction=False)
+    reference = torch.rand(2, 3, 32, 32) + 0.01
+    prediction = reference.clone()
+    prediction[1, 0, 0, 0] = float("nan")
+    with pytest.raises(UsageError, match="scene 'b': the model's HDR prediction has NaN or Inf values"):
+        metrics.update(prediction, reference, names=["a", "b"])
+    reference[0, 1, 2, 3] = float("inf")
+    with pytest.raises(UsageError, match="scene 'a': its reference HDR has NaN or Inf values"):
+        metrics.update(reference, reference, names=["a", "b"])
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("trainer:\n  max_steps: [1\n", "not valid YAML at line 3, column 1"),
+    ("- a\n- b\n", "a config must be a mapping of sections (trainer:, model:, data:, ...), got list"),
+    ("", "got nothing"),
+    ("42\n", "got int 42"),
+])
+def test_a_config_file_that_is_not_a_yaml_mapping_is_named(tmp_path: Path, capsys, content: str,
+                                                           expected: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    message = fails_with_one_message(["fit", *tiny_overrides(tmp_path, "global"), "--config", str(config)], capsys)
+    assert message.startswith(f"hdrsyn fit: error: {config}: ") and expected in message
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--trainer.max_steps", "abc"], "--trainer.max_steps: Expected a <class 'int'>. Got value: abc"),
+    (["--config", "{config}"], "Subcommand 'fit' does not accept option 'trainer.bogus_key'"),
+    (["--model.class_path", "nowhere.Model"], "--model: class_path 'nowhere.Model': No module named 'nowhere'"),
+    (["--config", "{missing}"], "--config {missing} does not exist"),
+    (["--data.init_args.image_size", "-5"], "image_size must be >= 16, got -5"),
+])
+def test_a_bad_argument_or_key_is_one_line_naming_it(tmp_path: Path, capsys, extra: list[str], expected: str) -> None:
+    (tmp_path / "unknown.yaml").write_text("trainer:\n  bogus_key: 1\n")
+    names = {"config": tmp_path / "unknown.yaml", "missing": tmp_path / "missing.yaml"}
+    args = ["fit", *tiny_overrides(tmp_path, "global"), *(item.format(**names) for item in extra)]
+    assert expected.format(**names) in fails_with_one_message(args, capsys)

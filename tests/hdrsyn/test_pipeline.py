@@ -35,17 +35,30 @@ data:
 """
 
 
+#: Starts ``sys.argv[2:]`` in the folder ``sys.argv[1]`` from a process with a live W&B service of its own, which
+#: the command inherits (``WANDB_SERVICE``), as from a notebook or a script that uses W&B.
+WITH_LIVE_WANDB = """
+import subprocess, sys, wandb
+wandb.setup()
+sys.exit(subprocess.run(sys.argv[2:], cwd=sys.argv[1]).returncode)
+"""
+
+
 @pytest.fixture(scope="module")
 def pipeline_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``hdrsyn pipeline`` in a fresh folder with W&B offline (about 15 s on 2 CPU cores)."""
+    """``hdrsyn pipeline`` in a fresh folder with W&B offline (about 15 s on 2 CPU cores), started from another
+    folder by a process with a live W&B service: the runs are still written, complete, into ``runs/<stage>``
+    when the command exits."""
     work = tmp_path_factory.mktemp("pipeline")
     (work / "tiny.yaml").write_text(TINY)
     wandb_home = str(work / "wandb-home")
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1",
            "WANDB_CONFIG_DIR": wandb_home, "WANDB_CACHE_DIR": wandb_home, "WANDB_DATA_DIR": wandb_home,
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    result = subprocess.run([sys.executable, "-m", "hdrsyn", "pipeline", "--experiments", str(ROOT / "experiments"),
-                             "--overlay", "tiny.yaml"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "hdrsyn", "pipeline", "--experiments", str(ROOT / "experiments"),
+               "--overlay", "tiny.yaml"]
+    result = subprocess.run([sys.executable, "-c", WITH_LIVE_WANDB, str(work), *command], cwd=work.parent, env=env,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return work / "runs"
 

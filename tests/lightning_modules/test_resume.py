@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -9,11 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import fsspec.implementations.local
 import pytest
 import torch
 import yaml
-from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from tests.helpers import composed_experiment
 
@@ -73,20 +72,32 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path: Path) -> N
         assert torch.equal(expected[key], resumed[key]), key
 
 
-def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lightning writes checkpoints through a temporary file: a write that dies half-way loses nothing."""
-    path = tmp_path / "last.ckpt"
-    io = TorchCheckpointIO()
-    io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)
-    before = path.read_bytes()
+def test_a_full_disk_keeps_the_previous_checkpoint_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint is written to a temporary sibling and renamed: a disk that fills up half-way through
+    ``last.ckpt`` leaves the previous one as it was, no temporary behind, and one line naming the folder."""
+    from hdrsyn.cli import lightning_main
+    from tests.lightning_modules.conftest import tiny_overrides
 
-    def broken_write(self, data):  # noqa: ANN001
-        self.f.write(data[: len(data) // 2])  # half of the bytes reach the disk, then the write dies
-        raise OSError("disk full")
+    folder = tmp_path / "global" / "checkpoints"
+    lightning_main(["fit", *tiny_overrides(tmp_path, "global", steps=1), "--trainer.logger", "false"])
+    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 1
+    before = sorted(p.name for p in folder.iterdir())
+    write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(fsspec.implementations.local.LocalFileOpener, "write", broken_write)
-    with pytest.raises(OSError, match="disk full"):
-        io.save_checkpoint({"state_dict": {"w": torch.zeros(1000)}}, path)
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
-    assert torch.equal(torch.load(path, weights_only=False)["state_dict"]["w"], torch.ones(3))
+    def disk_fills_up(path: Path, data: bytes) -> int:
+        if path.suffix != ".ckpt":
+            return write_bytes(path, data)
+        write_bytes(path, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_fills_up)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_main(["fit", *tiny_overrides(tmp_path, "global", steps=2), "--trainer.logger", "false",
+                        "--ckpt_path", "last"])
+    assert exit_info.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and err[0].startswith(f"lightning fit: error: no space left on {folder} writing step2.ckpt")
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 1
