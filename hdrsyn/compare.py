@@ -11,6 +11,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -55,11 +56,20 @@ def load_rows(summaries: Sequence[Path]) -> list[dict]:
         except (AttributeError, KeyError, TypeError, ValueError) as error:  # JSON and Unicode errors are ValueErrors
             reason = f"{type(error).__name__}: {error}"
             raise ValueError(f"{path} is not a test summary of `lightning test` ({reason})") from None
+        check_metrics(path, rows[-1]["metrics"])
     if len({row["test_split"] for row in rows}) > 1:  # held-out and test scenes side by side: say which is which
         for row in rows:
             if row["test_split"] == "test":
                 row["run"] = f"{row['run']} (test scenes)"
     return rows
+
+
+def check_metrics(path: Path, metrics: dict) -> None:
+    """Raise ``ValueError`` naming ``path`` and the first metric that is not a finite number (NaN, Inf, text)."""
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{path}: metric {key!r} is {value!r}, not a finite number; re-run `lightning test` "
+                             "for this run, or leave it out")
 
 
 def cell(metrics: dict, key: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import torch
 from pytorch_lightning.loggers import WandbLogger
 from torch import nn
 
+from hdrsyn.errors import UsageError
 from hdrsyn.io import atomic_write, output_group, write_hdr, write_ldr
 from hdrsyn.metrics import (
     PU21PSNR,
@@ -108,6 +110,35 @@ def write_test_outputs(module: pl.LightningModule, folder: Path, names: Sequence
                 write_ldr(staged[paths[2]], sheet.permute(1, 2, 0).float().cpu().numpy())
 
 
+def check_scorable(radiance: torch.Tensor, hdr: torch.Tensor, names: Sequence[str] = ()) -> None:
+    """Raise :class:`~hdrsyn.errors.UsageError` naming the first image that cannot be scored: a reference HDR
+    ``hdr`` that is all zero or has NaN / Inf values (a broken scene), or a prediction ``radiance`` with
+    NaN / Inf values (a diverged model). Scores of either would be NaN or Inf."""
+    for i in range(len(hdr)):
+        scene = f"scene {str(names[i]) if i < len(names) else f'#{i}'!r}"
+        if not torch.isfinite(hdr[i]).all():
+            raise UsageError(f"{scene}: its reference HDR has NaN or Inf values, so it cannot be scored; "
+                             "fix or remove the scene")
+        if not (hdr[i] > 0).any():
+            raise UsageError(f"{scene}: its reference HDR is all zero, so it cannot be scored; fix or remove the scene")
+        if not torch.isfinite(radiance[i]).all():
+            raise UsageError(f"{scene}: the model's HDR prediction has NaN or Inf values (a diverged model?), "
+                             "so it cannot be scored")
+
+
+def check_finite_scores(names: Sequence[str], columns: dict[str, list[float]]) -> None:
+    """Raise :class:`~hdrsyn.errors.UsageError` naming the scores and scenes that are NaN or Inf (e.g. a
+    reference of one flat colour), instead of reporting a NaN or Inf mean."""
+    bad = {key: [name for name, value in zip(names, values) if not math.isfinite(value)]
+           for key, values in columns.items()}
+    bad = {key: scenes for key, scenes in bad.items() if scenes}
+    if bad:
+        listed = "; ".join(f"{key} of {', '.join(scenes[:5])}{', ...' if len(scenes) > 5 else ''}"
+                           for key, scenes in bad.items())
+        raise UsageError(f"scores that are NaN or Inf, so the test has no summary: {listed}; fix or remove "
+                         "these scenes")
+
+
 class HDRMetrics(nn.Module):
     """HDR scores (:mod:`hdrsyn.metrics`, default protocols) and, for stack methods, stack scores.
 
@@ -157,6 +188,7 @@ class HDRMetrics(nn.Module):
         the scene names (for the per-image table)."""
         if stack is not None and target_stack is None:
             raise ValueError("a predicted stack needs its target_stack")
+        check_scorable(radiance, hdr, names)
         self.names.extend(str(name) for name in names)
         for metric in self.hdr:
             metric.update(radiance.float(), hdr.float())
@@ -227,9 +259,10 @@ def finish_test(module: pl.LightningModule, metrics: HDRMetrics, folder: Path, m
     tested checkpoint (path, its ``global_step``, sha256), the code's git commit, the data fingerprint
     and the W&B run.
     """
+    names, columns = metrics.per_image()
+    check_finite_scores(names, columns)
     summary = {key: float(value) for key, value in metrics.compute().items()}
     module.log_dict(summary, sync_dist=True)
-    names, columns = metrics.per_image()
     metrics.reset()
     trainer = module.trainer
     if trainer.global_rank != 0:
@@ -259,7 +292,7 @@ def finish_test(module: pl.LightningModule, metrics: HDRMetrics, folder: Path, m
     writer.writerows(rows)
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "metrics_per_image.csv", lambda tmp: tmp.write_text(text.getvalue()))
-    atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+    atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2, allow_nan=False)))
     if isinstance(module.logger, WandbLogger):
         module.logger.log_table(key="test/per_image", columns=header, data=rows)
     return summary

@@ -94,3 +94,15 @@ def test_a_broken_summary_is_named(tmp_path: Path, capsys, content: bytes) -> No
     err = capsys.readouterr().err
     assert f"{summary} is not a test summary" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["Infinity", "NaN", '"12"'])
+def test_a_summary_with_a_score_that_is_not_a_finite_number_is_named(runs: Path, tmp_path: Path, capsys,
+                                                                      value: str) -> None:
+    """Never "inf ± nan" in the table: the summary file and the metric are named instead."""
+    path = runs / "joint" / "test" / "summary.json"
+    path.write_text(path.read_text().replace('"mu_psnr": 25.0', f'"mu_psnr": {value}'))
+    assert main([str(runs), "-o", str(tmp_path / "out"), "--no-wandb"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: metric 'mu_psnr' is" in err and "not a finite number" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
