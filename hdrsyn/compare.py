@@ -7,7 +7,6 @@ methods side by side (offline unless ``WANDB_MODE`` says otherwise; ``--no-wandb
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -19,8 +18,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import atomic_write, output_group
 from hdrsyn.plots import save_figure
+from hdrsyn.viewer import write_comparison_page
 
 #: Reported columns: HDR quality (JOD first, the closest to the paper's HDR-VDP-2), the same after the
 #: per-image CRF correction (``crf/``), then stack quality (stop-up / stop-down, paper Table 2).
@@ -166,10 +167,11 @@ def log_to_wandb(rows: Sequence[dict], output: Path, project: str | None, group:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn compare RUN_OR_SUMMARY... -o OUT [--project P] [--group G] [--no-wandb]``: writes
-    OUT/comparison.{md,csv,png} and logs them as a W&B run."""
-    parser = argparse.ArgumentParser(prog="hdrsyn compare", description=__doc__.splitlines()[0])
+    OUT/comparison.{md,csv,png,html} and logs them as a W&B run."""
+    parser = ArgumentParser(prog="hdrsyn compare", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="summary.json files or folders holding them")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for comparison.{md,csv,png}")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for comparison.{md,csv,png,html} (html: the "
+                        "methods' HDR side by side per scene with a shared exposure slider)")
     parser.add_argument("--project", help="W&B project (default: the summaries' own, else hdrsyn)")
     parser.add_argument("--group", help="W&B group (default: the summaries' own)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log the comparison to W&B")
@@ -180,11 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hdrsyn compare: error: {error}", file=sys.stderr)
         return 2
     table = markdown_table(rows)
-    paths = [args.output / f"comparison.{suffix}" for suffix in ("md", "csv", "png")]
-    with output_group(paths, overwrite=True) as staged:  # all three replace an earlier comparison together
+    paths = [args.output / f"comparison.{suffix}" for suffix in ("md", "csv", "png", "html")]
+    with output_group(paths, overwrite=True) as staged:  # all four replace an earlier comparison together
         atomic_write(staged[paths[0]], lambda tmp: tmp.write_text(table))
         atomic_write(staged[paths[1]], lambda tmp: tmp.write_text(csv_table(rows)))
         bar_chart(rows, staged[paths[2]])
+        write_comparison_page(staged[paths[3]], rows, METRICS, HDR_METRICS)
     print(table)
     if not args.no_wandb:
         print(f"W&B run: {log_to_wandb(rows, args.output, args.project, args.group)}")

@@ -13,13 +13,13 @@ earlier fit's checkpoints is refused, unless ``overwrite`` (start over: they are
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from hdrsyn.cli import lightning_main
+from hdrsyn.errors import ArgumentParser
 
 STAGES = ("global", "local", "joint")
 
@@ -58,7 +58,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn pipeline [--experiments DIR] [--overlay YAML ...] [--stages ...] [--no-test] [--resume | --overwrite]``."""
-    parser = argparse.ArgumentParser(prog="hdrsyn pipeline", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="hdrsyn pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of the stage configs")
     parser.add_argument("--overlay", type=Path, action="append", default=[], help="extra config applied to every stage")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))

@@ -49,6 +49,8 @@ def test_table_and_chart(runs: Path, tmp_path: Path) -> None:
     assert float(rows["joint"]["pu21_psnr_std"]) == 1.25 and rows["expandnet"]["psnr/up"] == ""
     assert float(rows["joint"]["crf/cvvdp"]) == 8.25
     assert Image.open(out / "comparison.png").size[0] > 600
+    page = (out / "comparison.html").read_text()
+    assert "expandnet" in page and r"30.50 \u00b1 1.25" in page  # the viewer page (its images: tests/hdrsyn/test_viewer.py)
     assert not (out / "wandb").exists()
 
 
