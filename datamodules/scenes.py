@@ -29,11 +29,16 @@ class BadSceneError(UsageError, RuntimeError):
 
 
 def not_found(name: str, root: Path, missing: Path, tree: str, source: str) -> DatasetNotFoundError:
-    """A :class:`DatasetNotFoundError` that shows the expected layout and where to get the dataset."""
+    """A :class:`DatasetNotFoundError`, one line: what is missing, the expected layout (the paths of ``tree``,
+    one per line followed by a description) and where to get the dataset.
+
+    Example:
+        >>> print(not_found("X", Path("/data"), Path("/data/a"), "  a/<scene>.png   inputs", "Get X."))
+        X dataset not found: /data/a does not exist (expected under root=/data: a/<scene>.png). Get X. Without a dataset, use dataset='sample' (bundled) or build one from your own HDR photos with `hdrsyn make-dataset SRC_DIR OUT_ROOT`.
+    """
+    layout = ", ".join(line.split()[0] for line in tree.splitlines() if line.strip())
     return DatasetNotFoundError(
-        f"{name} dataset not found: {missing} does not exist.\n"
-        f"Expected layout under root={root}:\n{tree}\n"
-        f"{source}\n"
+        f"{name} dataset not found: {missing} does not exist (expected under root={root}: {layout}). {source} "
         "Without a dataset, use dataset='sample' (bundled) or build one from your own HDR photos "
         "with `hdrsyn make-dataset SRC_DIR OUT_ROOT`."
     )

@@ -108,7 +108,7 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
         HDRStackDataModule(test_split="unseen")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="test_split='test' selects the bundled sample's test scenes; dataset='vds'"):
         HDRStackDataModule("vds", root=tmp_path, test_split="test")
-    with pytest.raises(DatasetNotFoundError, match="Expected layout"):
+    with pytest.raises(DatasetNotFoundError, match=r"expected under root=.*: train_set/<scene>/"):
         HDRStackDataModule("vds", root=tmp_path / "missing").setup("fit")
     hdr_eye = HDRStackDataModule("hdr_eye", root=hdr_eye_root, image_size=32, num_workers=0)
     with pytest.raises(ValueError, match="test-only"):

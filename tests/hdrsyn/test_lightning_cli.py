@@ -19,7 +19,9 @@ def fails_with_one_message(args: list[str], capsys: pytest.CaptureFixture[str]) 
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Epoch" not in err
-    return next(line for line in err.splitlines() if line.startswith(f"hdrsyn {args[0]}: error: "))
+    last = err.rstrip("\n").splitlines()[-1]
+    assert last.startswith(f"hdrsyn {args[0]}: error: "), f"the error is not one line, last: {last!r}"
+    return last
 
 
 def test_unknown_width_names_the_argument(tmp_path: Path, capsys) -> None:
