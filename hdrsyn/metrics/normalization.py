@@ -39,16 +39,23 @@ _DENOMINATOR_EPS = 1e-12
 
 
 def check_hdr_pair(pred: Tensor, target: Tensor) -> None:
-    """Raise ``ValueError`` unless ``pred`` and ``target`` are same-shape finite ``(B, 3, H, W)`` float tensors."""
+    """Raise ``ValueError`` unless ``pred`` and ``target`` are same-shape finite non-empty ``(B, 3, H, W)`` float
+    tensors and every ``target`` image has some positive radiance."""
     for name, x in (("pred", pred), ("target", target)):
         if not isinstance(x, Tensor) or not x.is_floating_point():
             raise ValueError(f"{name} must be a floating-point tensor, got {type(x).__name__}")
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"{name} must be (B, 3, H, W) linear RGB, got shape {tuple(x.shape)}")
+        if x.numel() == 0:
+            raise ValueError(f"{name} is empty (shape {list(x.shape)}): an empty batch or a zero-size image")
         if not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or Inf values")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
+    dark = (~(target.detach().flatten(1) > 0).any(1)).nonzero().flatten().tolist()
+    if dark:
+        raise ValueError(f"target image(s) {dark} have no positive radiance (all zero or negative): "
+                         "a reference without light cannot be scored")
 
 
 def percentile(x: Tensor, q: float) -> Tensor:

@@ -180,6 +180,8 @@ def _check_stacks(preds: Tensor, target: Tensor) -> None:
             raise ValueError(f"{name} must be a floating-point tensor")
         if x.dim() != 5 or x.shape[2] != 3 or x.shape[1] % 2 == 0 or x.shape[1] < 3:
             raise ValueError(f"{name} must be a (B, N, 3, H, W) stack with N odd >= 3, got {tuple(x.shape)}")
+        if x.numel() == 0:
+            raise ValueError(f"{name} is empty (shape {list(x.shape)}): an empty batch or a zero-size image")
     if preds.shape != target.shape:
         raise ValueError(f"preds and target shapes differ: {tuple(preds.shape)} vs {tuple(target.shape)}")
     if target.min() < 0 or target.max() > 1:

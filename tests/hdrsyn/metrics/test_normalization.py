@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hdrsyn.metrics import crf_correct, log_psnr, mu_law_psnr, pu21_psnr, pu21_ssim
 from hdrsyn.metrics.normalization import HDRNormalization, align_scale, normalize_hdr, percentile
 from ops.tonemap import luminance
 
@@ -100,3 +101,18 @@ def test_invalid_inputs_raise() -> None:
     for pred, target in cases:
         with pytest.raises(ValueError):
             normalize_hdr(pred, target)
+
+
+@pytest.mark.parametrize("metric", [pu21_psnr, mu_law_psnr, log_psnr, pu21_ssim, crf_correct],
+                         ids=lambda f: f.__name__)
+def test_metrics_refuse_what_cannot_be_scored(metric) -> None:  # noqa: ANN001
+    """An empty batch, a zero-size image or an all-zero reference is a ValueError, not a NaN / inf score."""
+    pred = torch.rand(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"is empty \(shape \[0, 3, 8, 8\]\)"):
+        metric(pred[:0], pred[:0])
+    with pytest.raises(ValueError, match=r"is empty \(shape \[2, 3, 0, 8\]\)"):
+        metric(pred[:, :, :0], pred[:, :, :0])
+    target = torch.rand(2, 3, 8, 8)
+    target[1] = 0
+    with pytest.raises(ValueError, match=r"target image\(s\) \[1\] have no positive radiance"):
+        metric(pred, target)

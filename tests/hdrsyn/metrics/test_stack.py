@@ -137,3 +137,14 @@ def test_input_checks(stacks) -> None:
         metric.update(preds[:1], target)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         metric.update(preds, target * 2)
+
+
+def test_empty_stacks_are_refused() -> None:
+    """An empty batch or zero-size images are a ValueError naming the argument, not a reduction error."""
+    import pytest
+
+    from hdrsyn.metrics import stack_psnr
+
+    for shape in ((0, 7, 3, 8, 8), (1, 7, 3, 0, 8)):
+        with pytest.raises(ValueError, match=r"preds is empty"):
+            stack_psnr(torch.rand(shape), torch.rand(shape))
