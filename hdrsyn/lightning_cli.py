@@ -269,18 +269,24 @@ class LogRunInfo(SaveConfigCallback):
                                         "data_fingerprint": data_fingerprint(trainer.datamodule)})
 
 
+#: The lock file a run holds in its run folder (a POSIX record lock: released when the process ends,
+#: even killed, and not inherited by the data-loading workers it forks, which may outlive it briefly).
+RUN_LOCK_NAME = ".hdrsyn-run.lock"
+
+
 def claim_run_folders(folders: Sequence[Path]) -> list[int]:
-    """Take an exclusive, non-blocking ``flock`` on each folder (created if missing) and return their open
-    descriptors (closing one releases it; the system releases them when the process ends, even killed).
+    """Take an exclusive, non-blocking lock on :data:`RUN_LOCK_NAME` in each folder (created if missing; a
+    folder inside another one of ``folders`` is covered by that one's lock) and return the open descriptors (closing one releases it; the system releases them when the process ends).
 
     Raises :class:`~hdrsyn.errors.UsageError` naming a folder that another process holds."""
     held: list[int] = []
-    for folder in dict.fromkeys(path.resolve() for path in folders):
+    resolved = list(dict.fromkeys(path.resolve() for path in folders))
+    for folder in [f for f in resolved if not any(o != f and o in f.parents for o in resolved)]:  # outermost
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder / RUN_LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: another process holds it
             for other in [fd, *held]:
                 os.close(other)
             raise UsageError(f"{folder} is in use by another run writing there; wait for it to end or "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,22 @@ def test_a_bad_argument_or_key_is_one_line_naming_it(tmp_path: Path, capsys, ext
     names = {"config": tmp_path / "unknown.yaml", "missing": tmp_path / "missing.yaml"}
     args = ["fit", *tiny_overrides(tmp_path, "global"), *(item.format(**names) for item in extra)]
     assert expected.format(**names) in fails_with_one_message(args, capsys)
+
+
+def test_a_killed_runs_lock_is_free_while_its_workers_linger(tmp_path: Path) -> None:
+    """A run's folder lock ends with its process, even when data-loading workers it forked still live (they
+    inherit open files: a ``flock`` would stay held and refuse the resume of a killed run)."""
+    import subprocess
+    import sys
+
+    from hdrsyn.lightning_cli import claim_run_folders
+
+    code = ("import os, sys, time\nfrom pathlib import Path\nfrom hdrsyn.lightning_cli import claim_run_folders\n"
+            "claim_run_folders([Path(sys.argv[1])])\n"
+            "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n"
+            "print('claimed', flush=True)\nos._exit(0)\n")
+    process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "claimed"
+    process.wait(timeout=30)  # the run ended; its forked worker sleeps on
+    for fd in claim_run_folders([tmp_path, tmp_path / "checkpoints"]):
+        os.close(fd)

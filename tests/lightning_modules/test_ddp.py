@@ -71,7 +71,7 @@ def test_ranks_see_disjoint_data(ddp_runs: Path) -> None:
 
 
 def test_only_rank_zero_writes_checkpoints(ddp_runs: Path) -> None:
-    files = sorted(p.name for p in (ddp_runs / "joint" / "checkpoints").iterdir())
+    files = sorted(p.name for p in (ddp_runs / "joint" / "checkpoints").iterdir() if not p.name.startswith("."))
     assert files == ["last.ckpt", "step3.ckpt"], files
 
 
