@@ -118,7 +118,7 @@ def reconstruct_image(
     that side (:func:`guided_stack`): what it adds to the analytic exposure stack is upsampled onto the
     full-resolution analytic stack, so the network's cost no longer grows with the photo's size (on 512-px
     views of the held-out scenes, ``work_size=256`` scored 0.04 dB PU21-PSNR below the full-size run in a
-    quarter of the time; ``bench/work_size.py``). Radiance models ignore it.
+    quarter of the time; ``bench/studies/work_size.py``). Radiance models ignore it.
 
     With ``strip_rows``, a stack model's full-resolution stack is built, its response recovered (from the
     same samples) and merged ``strip_rows`` rows at a time, and ``stack`` and ``preview`` come back as the

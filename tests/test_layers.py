@@ -1,6 +1,7 @@
 """The layers import only downwards: ``ops`` < ``losses`` < ``hdrsyn`` library < ``datamodules`` <
-``lightning_modules`` < command-line tools (see each package's ``__init__``). Read from the source: every
-import statement of every module, function-level ones included."""
+``lightning_modules`` < command-line tools < ``bench`` (see each package's ``__init__``; ``bench`` is not
+installed, so nothing below it may import it). Read from the source: every import statement of every
+module, function-level ones included."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Layer of each top-level package; the ``hdrsyn`` tools below are a layer of their own, above all others
-#: (``hdrsyn.pretrained`` is library: its ``main`` is run by ``hdrsyn package-model`` but imports nothing above).
-LAYERS = {"ops": 1, "losses": 2, "hdrsyn": 3, "datamodules": 4, "lightning_modules": 5}
+#: Layer of each top-level package; the ``hdrsyn`` tools below are a layer of their own, above all others but
+#: ``bench`` (``hdrsyn.pretrained`` is library: its ``main`` is run by ``hdrsyn package-model`` but imports
+#: nothing above).
+LAYERS = {"ops": 1, "losses": 2, "hdrsyn": 3, "datamodules": 4, "lightning_modules": 5, "bench": 7}
 CLI_MODULES = {f"hdrsyn.{name}" for name in ("cli", "__main__", "lightning_cli", "pipeline", "reconstruct", "merge",
                                              "export", "compare", "make_dataset")}
 CLI_LAYER = 6

@@ -7,7 +7,7 @@ scenes (``--test-views``: scenes nothing was trained, validated or chosen on). W
 ``<out>/<name>_sheet.png`` (rows: the real or true stack above the generated one) and
 ``<out>/<name>_crf.png``.
 
-    python bench/model_figure.py -o reports/release
+    python -m bench.figures.model_figure -o reports/release
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 # The ablation ladder of paper Table 3 (experiments/ablation/*.yaml) on the bundled sample: every rung
 # trained from scratch with the same step budget, tested, and compared in reports/sample/ablation.
 # Rung 6 (CoBi) needs VGG-19 weights at weights/vgg19-dcbb9e9d.pth and is skipped without them.
-#   bench/ablation_sample.sh            # seed 0: runs/ablation, reports/sample/ablation/comparison.*
-#   bench/ablation_sample.sh 0 1 2      # every rung per seed: runs/ablation-seeds/seed<k>, then the
-#                                       # mean ± std over seeds in reports/sample/ablation/seeds.{md,png}
+#   bench/runners/ablation_sample.sh        # seed 0: runs/ablation, reports/sample/ablation/comparison.*
+#   bench/runners/ablation_sample.sh 0 1 2  # every rung per seed: runs/ablation-seeds/seed<k>, then the
+#                                           # mean ± std over seeds in reports/sample/ablation/seeds.{md,png}
 set -euo pipefail
 start=$(date +%s)
 seeds=("${@:-0}")
@@ -25,7 +25,7 @@ for seed in "${seeds[@]}"; do
   done
 done
 if (( $# > 0 )); then
-  python bench/seed_table.py "${seeds[@]/#/runs/ablation-seeds/seed}" -o reports/sample/ablation/seeds.md \
+  python -m bench.studies.seed_table "${seeds[@]/#/runs/ablation-seeds/seed}" -o reports/sample/ablation/seeds.md \
     --chart reports/sample/ablation/seeds.png
 else
   hdrsyn compare runs/ablation -o reports/sample/ablation

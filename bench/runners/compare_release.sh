@@ -4,8 +4,8 @@
 # is tested on the held-out views, and one table + chart compares them with the release model's own test run
 # (runs/release/joint/test) and the analytic references. Run from the repository root.
 #
-#   bench/compare_release.sh                 # each baseline trains BUDGET_S seconds here (--trainer.max_time)
-#   STEPS="hdrcnn=18800 expandnet=14200 deep_recursive_hdri=38000" PARALLEL=1 bench/compare_release.sh fit
+#   bench/runners/compare_release.sh              # each baseline trains BUDGET_S seconds here (--trainer.max_time)
+#   STEPS="hdrcnn=18800 expandnet=14200 deep_recursive_hdri=38000" PARALLEL=1 bench/runners/compare_release.sh fit
 #       # the same budget as optimiser steps: what each baseline reaches in BUDGET_S on the 2-core reference
 #       # CPU (MODEL.md), so that a faster machine (a GPU) can train them, PARALLEL=1 all at once
 #
@@ -15,15 +15,16 @@
 # With STEPS, MAX_TIME caps each training's wall time (default: the budget); FIT_ARGS adds arguments to every
 # fit; NO_LOGGER=1 for an experiment tree whose configs name no logger (a machine without wandb).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/baselines.sh"
 what="${1:-all}"
 case "$what" in all|fit|test) ;; *) echo "compare_release.sh: first argument must be all, fit or test, got '$what'" >&2; exit 2 ;; esac
 budget="${BUDGET_S:-3859}"
 root="${OUT_ROOT:-runs/release-baselines}"
-names=(deep_recursive_hdri expandnet hdrcnn)
+names=("${TRAINED_BASELINES[@]}")
 declare -A steps=()
 for pair in ${STEPS:-}; do steps["${pair%%=*}"]="${pair#*=}"; done
 mkdir -p "$root"
-max_time=$(printf "00:%02d:%02d:%02d" $((budget / 3600)) $((budget % 3600 / 60)) $((budget % 60)))
+max_time=$(max_time_of "$budget")
 overlay=(--config experiments/overlays/release_data.yaml)
 group=(--trainer.logger.init_args.group release-baselines)
 [[ -n "${NO_LOGGER:-}" ]] && group=()  # an experiment tree whose configs have no logger (no wandb installed)
@@ -51,7 +52,7 @@ if [[ "$what" != fit ]]; then
     lightning test --config "experiments/baselines/$name.yaml" "${overlay[@]}" --trainer.default_root_dir "$root/$name" \
       "${group[@]}" --ckpt_path "$root/$name/checkpoints/last.ckpt"
   done
-  for name in linear_expansion exposure_shift; do
+  for name in "${REFERENCE_BASELINES[@]}"; do
     lightning test --config "experiments/baselines/$name.yaml" --trainer.default_root_dir "$root/$name" \
       "${group[@]}"
   done

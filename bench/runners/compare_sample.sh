@@ -4,17 +4,18 @@
 # Our method's budget is what its three stages take with the configs' step counts (150 + 150 + 200); every
 # trained baseline then trains for that long (--trainer.max_time, any number of steps).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/baselines.sh"
 start=$(date +%s)
 hdrsyn pipeline --no-test
 budget=$(( $(date +%s) - start ))
 echo "training budget per method: $budget s"
 lightning test --config experiments/joint.yaml --ckpt_path last
-max_time=$(printf "00:%02d:%02d:%02d" $((budget / 3600)) $((budget % 3600 / 60)) $((budget % 60)))
-for name in deep_recursive_hdri expandnet hdrcnn; do
+max_time=$(max_time_of "$budget")
+for name in "${TRAINED_BASELINES[@]}"; do
   lightning fit --config "experiments/baselines/$name.yaml" --trainer.max_steps -1 --trainer.max_time "$max_time"
   lightning test --config "experiments/baselines/$name.yaml" --ckpt_path last
 done
-for name in linear_expansion exposure_shift debevec_gt; do
+for name in "${REFERENCE_BASELINES[@]}" debevec_gt; do
   lightning test --config "experiments/baselines/$name.yaml"
 done
 hdrsyn compare runs/joint runs/baselines -o reports/sample

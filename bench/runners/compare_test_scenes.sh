@@ -4,23 +4,22 @@
 # rendered as the held-out views: EMoR responses, noise, key 0.18, no JPEG). One `lightning test` per model with
 # `--data.init_args.test_split test`, then one table + chart. Run from the repository root:
 #
-#   bench/compare_test_scenes.sh                       # the default list below
-#   bench/compare_test_scenes.sh label=config:ckpt ... # any runs (ckpt empty for untrained references)
+#   bench/runners/compare_test_scenes.sh                       # the default list below
+#   bench/runners/compare_test_scenes.sh label=config:ckpt ... # any runs (ckpt empty for untrained references)
 #
 # Default list: the packaged model's run (runs/release/joint), the main job (runs/joint), the baselines trained at
-# the release budget (runs/release-baselines, bench/compare_release.sh), x^2.2 and the analytic exposure stack.
+# the release budget (runs/release-baselines, bench/runners/compare_release.sh), x^2.2 and the analytic exposure stack (baselines.sh).
 # OUT_ROOT (runs/test-scenes) receives one run folder per label; REPORT (reports/release/test_scenes) the table.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/baselines.sh"
 out="${OUT_ROOT:-runs/test-scenes}"
 report="${REPORT:-reports/release/test_scenes}"
 if [[ $# -eq 0 ]]; then
   last=checkpoints/last.ckpt base=experiments/baselines trained=runs/release-baselines
-  set -- "release=experiments/release/joint.yaml:runs/release/joint/$last" \
-    "main-job=experiments/joint.yaml:runs/joint/$last" \
-    "hdrcnn=$base/hdrcnn.yaml:$trained/hdrcnn/$last" \
-    "expandnet=$base/expandnet.yaml:$trained/expandnet/$last" \
-    "deep-recursive-hdri=$base/deep_recursive_hdri.yaml:$trained/deep_recursive_hdri/$last" \
-    "x2.2=$base/linear_expansion.yaml:" "analytic-stack=$base/exposure_shift.yaml:"
+  specs=("release=experiments/release/joint.yaml:runs/release/joint/$last" "main-job=experiments/joint.yaml:runs/joint/$last")
+  for name in "${TRAINED_BASELINES[@]}"; do specs+=("${name//_/-}=$base/$name.yaml:$trained/$name/$last"); done
+  for name in "${REFERENCE_BASELINES[@]}"; do specs+=("${BASELINE_LABELS[$name]}=$base/$name.yaml:"); done
+  set -- "${specs[@]}"
 fi
 for spec in "$@"; do
   label="${spec%%=*}" rest="${spec#*=}"

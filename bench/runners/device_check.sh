@@ -6,9 +6,9 @@
 # (runs/device_check/device_check.json). Without an NVIDIA GPU it runs the same checks on the CPU at tiny
 # width (under a minute on an idle 2-core machine) and says so.
 #
-#   bench/device_check.sh [--out DIR] [--cpu]        # DEVICE_CHECK_LIMIT=600 seconds in all, PYTHON=python
+#   bench/runners/device_check.sh [--out DIR] [--cpu]        # DEVICE_CHECK_LIMIT=600 seconds in all, PYTHON=python
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 limit="${DEVICE_CHECK_LIMIT:-600}"
 python="${PYTHON:-python}"
 out="runs/device_check"
@@ -21,10 +21,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 done
 export WANDB_MODE="${WANDB_MODE:-disabled}"
 # No new check starts after limit - 30 s; timeout stops a check that overruns (the JSON keeps the others).
-timeout --kill-after=10 "$((limit - 10))" "$python" bench/device_check.py --deadline "$((limit - 30))" "$@"
+timeout --kill-after=10 "$((limit - 10))" "$python" -m bench.speed.device_check --deadline "$((limit - 30))" "$@"
 status=$?
 if [[ $status -eq 124 || $status -eq 137 ]]; then
     echo "device_check: stopped at the time limit; the checks that finished:" >&2
-    "$python" bench/device_check.py --out "$out" --report-only
+    "$python" -m bench.speed.device_check --out "$out" --report-only
 fi
 exit "$status"

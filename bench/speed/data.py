@@ -8,7 +8,7 @@ spent waiting for data.
    time between the end of one step and the start of the next (waiting for the next batch) and the step
    itself. The first two steps are warm-up and not counted.
 
-    python bench/bench_data.py [--dataset sample] [--image-size 128] [--num-workers 2] [--model global]
+    python -m bench.speed.data [--dataset sample] [--image-size 128] [--num-workers 2] [--model global]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from bench.timing import StepTimer
 from datamodules.hdr_stack import HDRStackDataModule
 
 WARMUP = 2
@@ -45,25 +46,6 @@ class StandIn(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=1e-4)
-
-
-class StepTimer(pl.Callback):
-    """Records per training step the wait for its batch and the step's own duration."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-        self.steps: list[float] = []
-        self._end: float | None = None
-        self._start = 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # noqa: ANN001
-        self._start = time.perf_counter()
-        if self._end is not None:
-            self.waits.append(self._start - self._end)
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
-        self._end = time.perf_counter()
-        self.steps.append(self._end - self._start)
 
 
 def build_model(name: str) -> tuple[pl.LightningModule, str]:

@@ -1,23 +1,22 @@
-"""Python core of ``bench/device_check.sh``: run the checks of :mod:`bench.device_checks`, print one table, write JSON.
+"""Python core of ``bench/runners/device_check.sh``: run the device checks, print one table, write JSON.
 
-With an NVIDIA GPU: the HDR op on CUDA against the CPU, ``warmup`` + 20 joint-stage steps at paper width
-on 256 px in fp32 and bf16-mixed, each without and with ``torch.compile`` (it/s, peak GPU memory, the
-projected time of the paper's 70 k iterations), and ``hdrsyn reconstruct`` of a 12 MP photo. Without
-one, the same checks at tiny width on the CPU (:data:`bench.device_checks.CPU_PLAN`), in under a minute.
+The checks are those of :mod:`bench.speed.device_checks`. With an NVIDIA GPU: the HDR op on CUDA against
+the CPU, ``warmup`` + 20 joint-stage steps at paper width on 256 px in fp32 and bf16-mixed, each without
+and with ``torch.compile`` (it/s, peak GPU memory, the projected time of the paper's 70 k iterations), and
+``hdrsyn reconstruct`` of a 12 MP photo. Without one, the same checks at tiny width on the CPU
+(:data:`bench.speed.device_checks.CPU_PLAN`), in under a minute.
 
 Every check runs in its own ``try``; a failure is a row of the table. The JSON is rewritten (atomically)
 after each check, so a run stopped by the time limit keeps what it measured.
 
-    python bench/device_check.py [--out runs/device_check] [--cpu] [--deadline 570]
+    python -m bench.speed.device_check [--out runs/device_check] [--cpu] [--deadline 570]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import sys
 import tempfile
 import time
 import traceback
@@ -25,12 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+import torch
 
-import torch  # noqa: E402
-
-from bench.device_checks import CPU_PLAN, GPU_PLAN, Plan, op_check, predict_check, random_vgg19_weights  # noqa: E402
-from bench.device_checks import sample_batches, train_check  # noqa: E402
+from bench.speed.device_checks import CPU_PLAN, GPU_PLAN, Plan, op_check, predict_check, random_vgg19_weights
+from bench.speed.device_checks import sample_batches, train_check
+from bench.tables import cell, markdown_table
 
 #: ``(name, precision, compiled)`` of the training checks, in the order they run (compiled runs last: slowest).
 TRAINING = (("fp32", "32-true", False), ("bf16", "bf16-mixed", False), ("bf16+compile", "bf16-mixed", True),
@@ -47,22 +45,15 @@ def write_json(path: Path, report: dict) -> None:
     os.replace(handle.name, path)
 
 
-def _cell(value: object, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
 def table(rows: Sequence[dict]) -> str:
     """The rows as one Markdown table."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    cells = []
     for row in rows:
         hours = row.get("projected_70k_h")
-        cells = [row["check"], row["status"], _cell(row.get("it_per_s")), _cell(row.get("s_per_it"), 3),
-                 _cell(row.get("peak_gb")), "—" if hours is None else f"{hours:.1f} h", _cell(row.get("seconds"), 1),
-                 row.get("notes", "")]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines)
+        cells.append([row["check"], row["status"], cell(row.get("it_per_s")), cell(row.get("s_per_it"), 3),
+                      cell(row.get("peak_gb")), "—" if hours is None else f"{hours:.1f} h",
+                      cell(row.get("seconds"), 1), row.get("notes", "")])
+    return "\n".join(markdown_table(COLUMNS, cells))
 
 
 def describe(plan: Plan) -> str:

@@ -1,6 +1,7 @@
-"""The checks of ``bench/device_check.sh``: the HDR op against the CPU, joint-stage training steps, a reconstruction.
+"""The checks of ``bench/runners/device_check.sh``: the HDR op against the CPU, joint-stage training steps, a
+reconstruction.
 
-Each function returns one row of the summary (a dict) and raises on failure; :mod:`bench.device_check`
+Each function returns one row of the summary (a dict) and raises on failure; :mod:`bench.speed.device_check`
 runs them, catches, times and reports.
 """
 
@@ -21,8 +22,11 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.models.vgg import cfgs, make_layers
 
+from bench.memory import peak_memory_gb, reset_peak_memory
+from bench.timing import StepTimer, synchronize
 from datamodules.sample import SampleDataset
 from hdrsyn import reconstruct
+from hdrsyn.assets_index import HDRI_DIR
 from hdrsyn.io import read_hdr
 from hdrsyn.model_registry import class_path_of
 from lightning_modules.compile import CompileGenerator
@@ -64,23 +68,6 @@ GPU_PLAN = Plan("cuda", "paper", 256, warmup=3, steps=20, photo=(4032, 3024), co
 #: graphs takes minutes on a small CPU.
 CPU_PLAN = Plan("cpu", "tiny", 32, warmup=1, steps=1, photo=(160, 128), compile_backend="eager",
                 cobi=False, train_budget_s=20.0, threads=1)
-
-
-def synchronize(device: str) -> None:
-    """Wait for the device's queued work (timings must not end before the kernels do)."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def reset_peak_memory(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_memory_gb(device: str) -> float | None:
-    """Peak allocated device memory since :func:`reset_peak_memory` (None on CPU: not tracked per check)."""
-    return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
 
 
 def sample_batches(size: int) -> list[dict]:
@@ -136,34 +123,6 @@ def op_check(plan: Plan, batch: dict) -> dict:
             "max_grad_error": {str(k)[6:]: v[1] for k, v in errors.items()}}
 
 
-class StepTimer(pl.Callback):
-    """Times the training steps after ``warmup``, records the losses, stops once ``budget_s`` has passed."""
-
-    def __init__(self, device: str, warmup: int, budget_s: float) -> None:
-        self.device, self.warmup, self.budget_s = device, warmup, budget_s
-        self.start = self.timed_from = time.perf_counter()
-        self.warmup_s = math.nan
-        self.ends: list[float] = []
-        self.losses: list[float] = []
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        synchronize(self.device)
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(  # noqa: ANN001
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx
-    ) -> None:
-        synchronize(self.device)
-        now = time.perf_counter()
-        self.losses.append(float(outputs["loss"]))
-        if len(self.losses) == self.warmup:
-            self.warmup_s, self.timed_from = now - self.start, now
-        elif len(self.losses) > self.warmup:
-            self.ends.append(now)
-        if now - self.start > self.budget_s and len(self.losses) > self.warmup:
-            trainer.should_stop = True
-
-
 def random_vgg19_weights(path: Path) -> Path:
     """A randomly initialised VGG-19 ``features.*`` state dict: CoBi's cost without the pretrained file."""
     torch.save({f"features.{k}": v for k, v in make_layers(cfgs["E"]).state_dict().items()}, path)
@@ -191,13 +150,13 @@ def train_check(plan: Plan, batches: list[dict], precision: str, compiled: bool,
     finally:
         if compiled:
             torch._dynamo.reset()
-    if not timer.ends:
+    if not timer.timed_ends:
         raise RuntimeError(f"no step finished after the {plan.warmup} warm-up step(s) within {plan.train_budget_s} s")
     if not all(math.isfinite(loss) for loss in timer.losses):
         raise FloatingPointError(f"non-finite training loss: {timer.losses}")
-    seconds_per_step = (timer.ends[-1] - timer.timed_from) / len(timer.ends)
+    seconds_per_step = (timer.timed_ends[-1] - timer.timed_from) / len(timer.timed_ends)
     row = {
-        "steps": len(timer.ends),
+        "steps": len(timer.timed_ends),
         "it_per_s": 1 / seconds_per_step,
         "s_per_it": seconds_per_step,
         "warmup_s": timer.warmup_s,
@@ -207,8 +166,8 @@ def train_check(plan: Plan, batches: list[dict], precision: str, compiled: bool,
     }
     notes = [f"warm-up ({plan.warmup} step{'s' * (plan.warmup > 1)}) {timer.warmup_s:.1f} s",
              "CoBi on" if vgg is not None else "no CoBi"]
-    if len(timer.ends) < plan.steps:
-        notes.append(f"{len(timer.ends)} of {plan.steps} steps timed ({plan.train_budget_s:.0f} s budget)")
+    if len(timer.timed_ends) < plan.steps:
+        notes.append(f"{len(timer.timed_ends)} of {plan.steps} steps timed ({plan.train_budget_s:.0f} s budget)")
     if reference_loss is not None:
         row["first_loss_rel_diff"] = abs(timer.losses[0] - reference_loss) / abs(reference_loss)
         notes.append(f"first loss vs fp32 {row['first_loss_rel_diff']:.1e}")
@@ -219,7 +178,7 @@ def train_check(plan: Plan, batches: list[dict], precision: str, compiled: bool,
 
 def make_photo(size: tuple[int, int], path: Path) -> Path:
     """A ``width x height`` JPEG photo: a bundled HDR panorama, exposed, gamma-encoded and resized."""
-    hdr = read_hdr(Path(__file__).resolve().parents[1] / "hdrsyn/assets/hdri/city.exr")
+    hdr = read_hdr(HDRI_DIR / "city.exr")
     ldr = np.clip((np.maximum(hdr, 0) / np.median(hdr) * 0.18) ** (1 / 2.2), 0, 1)
     image = cv2.resize((ldr * 255).round().astype(np.uint8), size, interpolation=cv2.INTER_CUBIC)
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]):

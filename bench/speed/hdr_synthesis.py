@@ -8,7 +8,7 @@ backward time (of a Grossberg forward run with autograd) and its ratio to forwar
 batched B=8 against 8 single calls. Stacks are laid out as loaded from (H, W, 3) files (channel
 innermost). Best of ``--repeats`` runs each.
 
-    python bench/bench_hdr_synthesis.py [--sizes 256 1024] [--repeats 7]
+    python -m bench.speed.hdr_synthesis [--sizes 256 1024] [--repeats 7]
 """
 
 from __future__ import annotations
@@ -16,40 +16,18 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from collections.abc import Callable
 
 import cv2
 import numpy as np
 import torch
 
+from bench.timing import best_of_each
 from hdrsyn.assets_index import HDRI_DIR
 from hdrsyn.io import read_hdr
 from hdrsyn.render import EMoR, auto_exposure, render_stack, sample_response
 from ops.hdr_synthesis import synthesize_hdr
 
 TIMES = np.array([2.0**ev for ev in range(-3, 4)], dtype=np.float32)
-
-
-SETTLE_SECONDS = 0.05
-"""Pause before each timed call: thread pools (OpenMP's, OpenCV's) spin for a while after a parallel
-region and would otherwise take cores from the next function timed."""
-
-
-def best_of(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Fastest of ``repeats`` timed calls of each function after one warm-up call, in seconds.
-
-    The functions take turns, so a slow spell of the machine hits all of them alike.
-    """
-    best = dict.fromkeys(fns, float("inf"))
-    for fn in fns.values():
-        fn()
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            time.sleep(SETTLE_SECONDS)
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def stacks(size: int, count: int) -> np.ndarray:
@@ -100,10 +78,10 @@ def main() -> None:
             for sampling in ("grossberg", "spatial")
             for kind, stack in (("float", one), ("uint8", one_uint8))
         }
-        forwards = best_of({"cv": opencv, **variants}, args.repeats)
+        forwards = best_of_each({"cv": opencv, **variants}, args.repeats)
         t_cv, t_fwd = forwards["cv"], forwards["float, grossberg"]
         t_bwd = min(backward_only() for _ in range(args.repeats + 1))
-        best = best_of({"batch": lambda: forward(batch), "single": eight_single}, args.repeats)
+        best = best_of_each({"batch": lambda: forward(batch), "single": eight_single}, args.repeats)
         t_batch, t_single = best["batch"], best["single"]
         print(f"\n{size}x{size}, 7 exposures")
         print(f"  {'OpenCV Calibrate+Merge':30s}  {t_cv * 1e3:8.1f} ms")

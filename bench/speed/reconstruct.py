@@ -17,19 +17,20 @@ Configurations ``SIZE[:work=W][:tile=T]`` with ``SIZE`` one side of a square or 
 line's defaults do); ``--ckpt`` picks another model than the packaged one, ``--width`` times an untrained
 generator of that width instead.
 
-    python bench/bench_reconstruct.py --configs 1024 1024:work=512 3464:work=512 6000x4000
+    python -m bench.speed.reconstruct --configs 1024 1024:work=512 3464:work=512 6000x4000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.memory import in_fresh_process, peak_rss_bytes
+from bench.timing import best_of
 
 #: Targets: 1 MP in 20 s and 2 GB; 24 MP within 4 GB.
 TARGET_SECONDS, TARGET_GB, TARGET_24MP_GB = 20.0, 2.0, 4.0
@@ -50,16 +51,6 @@ def parse(config: str) -> dict:
             raise ValueError(f"unknown option {key!r} in {config!r} (work=, tile=)")
         parsed[key] = int(value)
     return parsed
-
-
-def best_of(run, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls of ``run``."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def make_photo(config: dict, folder: Path) -> Path:
@@ -98,13 +89,13 @@ def worker(config: dict, photo: str, ckpt: str | None, width: str | None, overla
     model = (stack_reconstructor(StackGenerator(width).eval()) if width
              else load_reconstructor(ckpt or pretrained_path()))
     plan = plan_reconstruction(model, h, w, tile, work, overlap=overlap)  # also probes the network's memory
-    ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ready_rss = peak_rss_bytes()
     with tempfile.TemporaryDirectory() as out:
         paths = output_paths(Path(photo).stem, Path(out), model)
         start = time.perf_counter()
         reconstruct_file(Path(photo), paths, model, False, "cpu", tile, overlap, work)
         seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak_rss_bytes()
         assert read_hdr(paths["exr"]).shape == (h, w, 3)
     photo_tensor = torch.rand(3, h, w) if plan.strip_rows is None else None
     with torch.inference_mode():
@@ -139,8 +130,8 @@ def worker(config: dict, photo: str, ckpt: str | None, width: str | None, overla
         conv_rate = counter.get_total_flops() / best_of(lambda: conv(features), 5) / 1e9
     return {
         "config": config, "plan": plan.describe(), "threads": threads, "seconds": seconds,
-        "network_seconds": network_seconds, "merge_seconds": merge_seconds, "rss_before_gb": ready_rss / 2**20,
-        "peak_rss_gb": peak / 2**20, "network_gflops": network_flops / network_alone / 1e9,
+        "network_seconds": network_seconds, "merge_seconds": merge_seconds, "rss_before_gb": ready_rss / 2**30,
+        "peak_rss_gb": peak / 2**30, "network_gflops": network_flops / network_alone / 1e9,
         "conv_gflops": conv_rate, "network_tflop": network_flops / 1e12,
     }
 
@@ -165,16 +156,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for config in args.configs:
             photo = make_photo(parse(config), Path(folder))
-            command = [sys.executable, __file__, "--worker", config, "--photo", str(photo), "--overlap",
-                       str(args.overlap), "--threads", str(args.threads)]
+            command = ["--worker", config, "--photo", str(photo), "--overlap", str(args.overlap), "--threads",
+                       str(args.threads)]
             command += ["--ckpt", args.ckpt] if args.ckpt else []
             command += ["--width", args.width] if args.width else []
-            done = subprocess.run(command, capture_output=True, text=True)
-            photo.unlink()
-            if done.returncode:
-                print(f"{config:>18} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+            try:
+                r = in_fresh_process(__spec__.name, *command)
+            except subprocess.CalledProcessError as failed:
+                print(f"{config:>18} failed: {failed.stderr.strip().splitlines()[-1:]}", flush=True)
                 continue
-            r = json.loads(done.stdout.strip().splitlines()[-1])
+            finally:
+                photo.unlink()
             merge = "-" if r["merge_seconds"] is None else f"{r['merge_seconds']:.1f}"
             print(f"{config:>18} {r['seconds']:8.1f} {r['network_seconds']:8.1f} {merge:>6} "
                   f"{r['peak_rss_gb']:7.2f}GB {r['network_gflops']:8.1f} {r['conv_gflops']:6.1f} "

@@ -14,44 +14,60 @@ callback does so; the figure is the median of ``--steps`` timed steps after ``--
 slows down after its first steps, so the first step alone flatters). The CPU-width global stage is the
 reference of the ratios.
 
-    python bench/bench_stages.py [--size 256] [--warmup 3] [--steps 6] [--widths cpu paper]
-    python bench/bench_stages.py --throughput [--size 256] [--width-scale 1.0]
+    python -m bench.speed.stages [--size 256] [--warmup 3] [--steps 6] [--widths cpu paper]
+    python -m bench.speed.stages --throughput [--size 256] [--width-scale 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
 
+from bench.memory import in_fresh_process, peak_rss_bytes
+from bench.timing import SETTLE_SECONDS, timed
+
 if TYPE_CHECKING:
     from lightning_modules.diffhdrsyn.model import GeneratorWidths
 
-#: Class path of each stage; the second is where it lived before ``lightning_modules/diffhdrsyn/``, so that
-#: the script also times older trees: ``git worktree add ../old ea2869e``, then
-#: ``PYTHONPATH=../old python bench/bench_stages.py ...`` (each tree timed as its own experiments train).
+#: Class path of each stage. The model registry also finds the class by a path of before
+#: ``lightning_modules/diffhdrsyn/`` (:func:`hdrsyn.model_registry.resolve_class`), so the script also times
+#: older trees: ``git worktree add ../old ea2869e``, then from that tree ``cd ../old && PYTHONPATH=$OLDPWD
+#: python -m bench.speed.stages ...`` (each tree timed as its own experiments train: its packages come first).
 STAGES = {
-    "global": ("lightning_modules.diffhdrsyn.GlobalStage", "lightning_modules.global_stage.GlobalStage"),
-    "local": ("lightning_modules.diffhdrsyn.LocalStage", "lightning_modules.local_stage.LocalStage"),
-    "joint": ("lightning_modules.diffhdrsyn.JointStage", "lightning_modules.joint_stage.JointStage"),
+    "global": "lightning_modules.diffhdrsyn.GlobalStage",
+    "local": "lightning_modules.diffhdrsyn.LocalStage",
+    "joint": "lightning_modules.diffhdrsyn.JointStage",
+}
+#: Where each stage lived before ``lightning_modules/diffhdrsyn/``: for a tree whose registry predates
+#: :func:`~hdrsyn.model_registry.resolve_class` (e.g. ``ea2869e``).
+OLD_STAGES = {
+    "global": "lightning_modules.global_stage.GlobalStage",
+    "local": "lightning_modules.local_stage.LocalStage",
+    "joint": "lightning_modules.joint_stage.JointStage",
 }
 
 
 def stage_class(stage: str) -> type:
-    """The stage's LightningModule class in the tree on ``sys.path`` (new class path first)."""
-    import importlib
+    """The stage's LightningModule class in the tree on ``sys.path``, found by its model registry."""
+    try:
+        from hdrsyn.model_registry import resolve_class
+    except ImportError:  # a tree older than the registry's class lookup: import the class, new path first
+        import importlib
 
-    for path in STAGES[stage]:
-        module_name, class_name = path.rsplit(".", 1)
-        try:
-            return getattr(importlib.import_module(module_name), class_name)
-        except ImportError:  # not in this tree (or half-found through an editable install of a newer one)
-            continue
-    raise ModuleNotFoundError(f"no {stage} stage at {STAGES[stage]}")
+        for path in (STAGES[stage], OLD_STAGES[stage]):
+            module_name, _, class_name = path.rpartition(".")
+            try:
+                return getattr(importlib.import_module(module_name), class_name)
+            except ImportError:  # not in this tree (or half-found through an editable install of a newer one)
+                continue
+        raise ModuleNotFoundError(f"no {stage} stage at {STAGES[stage]} or {OLD_STAGES[stage]}") from None
+    cls = resolve_class(STAGES[stage])
+    if cls is None:
+        raise ModuleNotFoundError(f"no {stage} stage at {STAGES[stage]}")
+    return cls
 
 
 def flush_like_the_experiments() -> bool:
@@ -87,7 +103,7 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - start)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_bytes() / 2**20
     return {"stage": stage, "width": width, "seconds_per_step": statistics.median(times[warmup:]), "peak_mb": peak_mb,
             "flushed": flushed, "source": sys.modules[cls.__module__].__file__,
             "parameters": sum(p.numel() for p in model.parameters())}
@@ -142,13 +158,6 @@ def generator_throughput(size: int, trials: int = 9, widths: str | GeneratorWidt
         for module, x in calls:
             module(x)
 
-    def timed(run, repeats: int = 1) -> float:  # noqa: ANN001
-        time.sleep(0.05)  # let the thread pool settle before each timing
-        start = time.perf_counter()
-        for _ in range(repeats):
-            run()
-        return (time.perf_counter() - start) / repeats
-
     runs = {"generator": (lambda: generator(image)), "own convs": own_convs, "conv": (lambda: conv(features))}
     flops, rates = {}, {name: [] for name in runs}
     with torch.no_grad():
@@ -157,10 +166,12 @@ def generator_throughput(size: int, trials: int = 9, widths: str | GeneratorWidt
                 run()
             flops[name] = counter.get_total_flops()
             run()  # warm-up with oneDNN on
-        repeats = max(1, round(timed(runs["generator"]) / timed(runs["conv"])))
+        repeats = max(1, round(timed(runs["generator"], settle_s=SETTLE_SECONDS)
+                               / timed(runs["conv"], settle_s=SETTLE_SECONDS)))
         for _ in range(trials):
             for name, run in runs.items():
-                rates[name].append(flops[name] / timed(run, repeats if name == "conv" else 1) / 1e9)
+                seconds = timed(run, repeats if name == "conv" else 1, settle_s=SETTLE_SECONDS)
+                rates[name].append(flops[name] / seconds / 1e9)
     ratios = [g / c for g, c in zip(rates["generator"], rates["conv"])]
     own = [o / c for o, c in zip(rates["own convs"], rates["conv"])]
     share = [g / o for g, o in zip(rates["generator"], rates["own convs"])]
@@ -205,10 +216,8 @@ def main() -> None:
     results = []
     for width in args.widths:
         for stage in STAGES:
-            command = [sys.executable, __file__, "--child", stage, width, "--size", str(args.size),
-                       "--warmup", str(args.warmup), "--steps", str(args.steps)]
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            results.append(json.loads(output.strip().splitlines()[-1]))
+            results.append(in_fresh_process(__spec__.name, "--child", stage, width, "--size", str(args.size),
+                                            "--warmup", str(args.warmup), "--steps", str(args.steps)))
             r = results[-1]
             print(f"{r['stage']:>6} {r['width']:>5}  {r['parameters'] / 1e6:8.2f} M params  "
                   f"{r['seconds_per_step']:7.2f} s/step  peak {r['peak_mb']:8.0f} MB  "

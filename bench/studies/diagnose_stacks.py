@@ -6,22 +6,23 @@ untrained CPU-width generator in the paper's output formulation (seed 0). Each c
 (``label=path`` of a global, local or joint stage) is scored as trained and, with ``--init``, as the
 untrained model of the same configuration (seed 0): what training bought. Writes a markdown table.
 
-    python bench/diagnose_stacks.py global=runs/global/checkpoints/last.ckpt \\
+    python -m bench.studies.diagnose_stacks global=runs/global/checkpoints/last.ckpt \\
         joint=runs/joint/checkpoints/last.ckpt --init -o reports/sample/diagnosis.md
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from bench.tables import markdown_table, write_report
 from datamodules.hdr_stack import HDRStackDataModule
-from hdrsyn.io import atomic_write
+from hdrsyn.errors import UsageError
 from hdrsyn.metrics import stack_psnr
+from hdrsyn.model_registry import checkpoint_class, read_checkpoint
 from hdrsyn.render import EVS
 from lightning_modules.diffhdrsyn import StackGenerator
 from ops.exposure import exposure_stack
@@ -30,17 +31,19 @@ GENERATED_EVS = [ev for ev in EVS if ev != 0]
 
 
 def load_stage(path: Path, trained: bool) -> torch.nn.Module:
-    """The stage LightningModule saved in ``path`` (its weights unless ``trained`` is False)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    hparams = dict(checkpoint["hyper_parameters"])
-    module_name, _, class_name = hparams.pop("_class_path").rpartition(".")
-    hparams.pop("_instantiator", None)
+    """The stage LightningModule saved in ``path`` (its weights unless ``trained`` is False), its class found by
+    the model registry (:func:`hdrsyn.model_registry.checkpoint_class`)."""
+    checkpoint = read_checkpoint(path)
+    cls, named = checkpoint_class(checkpoint, path)
+    if cls is None:
+        raise UsageError(f"{path}: no class {named}")
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
     for key in ("global_ckpt", "local_ckpt", "vgg_weights"):
         hparams.pop(key, None)
     if "lambda_cobi" in hparams:
         hparams["lambda_cobi"] = 0.0
     torch.manual_seed(0)
-    model = getattr(importlib.import_module(module_name), class_name)(**hparams)
+    model = cls(**hparams)
     if trained:
         model.load_state_dict(checkpoint["state_dict"], strict=False)
     return model.eval()
@@ -76,16 +79,12 @@ def main() -> None:
     for batch in tqdm(data.val_dataloader(), desc="validation views"):
         for name, method in methods.items():
             scores[name].append(stack_psnr(method(batch["ldr"]), batch["stack"]))
-    lines = ["| method | " + " | ".join(f"EV {ev:+d}" for ev in GENERATED_EVS) + " | mean |",
-             "|---" * (len(GENERATED_EVS) + 2) + "|"]
+    rows = []
     for name, parts in scores.items():
         per_ev = torch.cat(parts).mean(0)
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in per_ev) + f" | {per_ev.mean():.2f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(args.output, lambda tmp: tmp.write_text(table))
+        rows.append([name, *(f"{v:.2f}" for v in per_ev), f"{per_ev.mean():.2f}"])
+    header = ["method", *(f"EV {ev:+d}" for ev in GENERATED_EVS), "mean"]
+    write_report("\n".join(markdown_table(header, rows)) + "\n", args.output)
 
 
 if __name__ == "__main__":

@@ -11,33 +11,30 @@ method's HDR is brought to the reference's scale (median luminance, as the metri
 - **bias** / **spread**: mean and standard deviation, in stops, of ``log2(method / reference)`` luminance
   inside ``M`` (negative: highlights too dim).
 
-Groups: the 24 held-out views of ``lightning test`` and the real camera of ``bench/real_stack.py``
+Groups: the 24 held-out views of ``lightning test`` and the real camera of ``bench/studies/real_stack.py``
 (Memorial Church, exposures 6..12 as inputs). Methods: x^2.2, the analytic exposure stack, and each
 ``label=path`` model (``packaged``: the default packaged model; a joint-stage or baseline checkpoint).
 JOD needs the optional ``cvvdp`` package (``pip install -e ".[eval]"``); without it those columns are "—".
 
-    python bench/highlights.py packaged hdrcnn=runs/release-baselines/hdrcnn/checkpoints/last.ckpt \\
+    python -m bench.studies.highlights packaged hdrcnn=runs/release-baselines/hdrcnn/checkpoints/last.ckpt \\
         -o reports/release/highlights.md
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+import numpy as np
+import torch
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from bench.real_stack import memorial_views, methods_or_exit, reconstruct, write_report  # noqa: E402
-from bench.unseen_responses import MEMORIAL, held_out, views  # noqa: E402
-from hdrsyn.metrics import pu21_psnr  # noqa: E402
-from hdrsyn.metrics.colorvideovdp import color_video_vdp, cvvdp_available  # noqa: E402
-from hdrsyn.metrics.normalization import align_scale  # noqa: E402
-from ops.tonemap import luminance  # noqa: E402
+from bench.studies.scoring import MEMORIAL, held_out, memorial_views, methods_or_exit, reconstruct, views
+from bench.tables import means_table, write_report
+from hdrsyn.metrics import pu21_psnr
+from hdrsyn.metrics.colorvideovdp import color_video_vdp, cvvdp_available
+from hdrsyn.metrics.normalization import align_scale
+from ops.tonemap import luminance
 
 COLUMNS = {"pu21": "PU21 full", "pu21_hl": "PU21 highlights", "pu21_seen": "PU21 seen pixels",
            "jod": "JOD full", "jod_hl": "JOD highlights", "jod_seen": "JOD seen pixels",
@@ -85,11 +82,7 @@ def split_scores(radiance: torch.Tensor, hdr: torch.Tensor, mask: torch.Tensor, 
 def table(results: dict[str, list[dict]]) -> list[str]:
     """Markdown rows (header first): each method's mean of every column present."""
     keys = [k for k in COLUMNS if any(k in r for rows in results.values() for r in rows)]
-    lines = ["| method | " + " | ".join(COLUMNS[k] for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for method, rows in results.items():
-        cells = [f"{np.mean([r[k] for r in rows if k in r]):.2f}" if any(k in r for r in rows) else "—" for k in keys]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return lines
+    return means_table(results, COLUMNS, keys)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     jod = cvvdp_available()
     lines = [f"Scores inside and outside the input's highlights (brightest channel >= {args.threshold}); "
              "`highlights`: the reference pasted outside them, `seen pixels`: pasted inside them "
-             "(`bench/highlights.py`). Mean over the inputs." + ("" if jod else " JOD: cvvdp not installed."), ""]
+             "(`bench/studies/highlights.py`). Mean over the inputs."
+             + ("" if jod else " JOD: cvvdp not installed."), ""]
     for group in args.groups:
         data = views(held_out(args.size), None) if group == "held-out" else memorial_views(list(range(6, 13)))
         masks = [highlight_mask(ldr, args.threshold) for ldr, _, _ in data]

@@ -6,25 +6,22 @@ metric, the mean over seeds of the per-run means and their standard deviation ac
 that a difference between runs can be read against the seed-to-seed spread. Writes a markdown table and,
 with ``--chart``, a bar chart with the spread as error bars.
 
-    python bench/seed_table.py runs/ablation-seeds/seed* -o reports/sample/ablation/seeds.md \\
+    python -m bench.studies.seed_table runs/ablation-seeds/seed* -o reports/sample/ablation/seeds.md \\
         --chart reports/sample/ablation/seeds.png
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-
-from hdrsyn.compare import find_summaries, load_rows  # noqa: E402
-from hdrsyn.io import atomic_write  # noqa: E402
-from hdrsyn.plots import plt, save_figure  # noqa: E402
+from bench.charts import spread_bars
+from bench.tables import markdown_table, write_report
+from hdrsyn.compare import find_summaries, load_rows
 
 #: Columns of the table: summary key and header.
 COLUMNS = {"cvvdp": "JOD", "pu21_psnr": "PU21-PSNR", "mu_psnr": "μ-PSNR", "crf/cvvdp": "JOD, CRF-corr.",
@@ -66,32 +63,25 @@ def seed_stats(runs: Sequence[dict], key: str) -> tuple[float, float, int] | Non
 
 def markdown(groups: dict[str, list[dict]]) -> str:
     """One row per run: seeds, then ``mean ± std`` over seeds of each column (— where missing)."""
-    lines = ["| run | seeds | " + " | ".join(COLUMNS.values()) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+    rows = []
     for name, runs in groups.items():
         cells = []
         for key in COLUMNS:
             stats = seed_stats(runs, key)
             digits = 3 if key.endswith("ssim") else 2
             cells.append("—" if stats is None else f"{stats[0]:.{digits}f} ± {stats[1]:.{digits}f}")
-        lines.append(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([name, len(runs), *cells])
+    return "\n".join(markdown_table(["run", "seeds", *COLUMNS.values()], rows)) + "\n"
 
 
 def chart(groups: dict[str, list[dict]], path: Path, keys: Sequence[str] = ("cvvdp", "pu21_psnr")) -> None:
     """Bar chart of ``keys`` per run, the seed spread as error bars."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.6))
-    for ax, key in zip(np.atleast_1d(axes), keys):
+    panels = {}
+    for key in keys:
         stats = {name: seed_stats(runs, key) for name, runs in groups.items()}
-        stats = {name: s for name, s in stats.items() if s is not None}
-        means, stds = [s[0] for s in stats.values()], [s[1] for s in stats.values()]
-        ax.bar(range(len(stats)), means, yerr=stds, capsize=3, color="#4c72b0")
-        low, high = min(m - d for m, d in zip(means, stds)), max(m + d for m, d in zip(means, stds))
-        pad = max(0.1 * (high - low), 0.05)
-        ax.set_ylim(low - 4 * pad, high + pad)  # zoomed on the differences: the axis does not start at 0
-        ax.set_xticks(range(len(stats)), list(stats), rotation=40, ha="right", fontsize=8)
-        ax.set_title(f"{COLUMNS.get(key, key)} (mean ± std over seeds)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, path)
+        panels[f"{COLUMNS.get(key, key)} (mean ± std over seeds)"] = {
+            name: (s[0], s[1]) for name, s in stats.items() if s is not None}
+    spread_bars(panels, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,10 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chart", type=Path, help="PNG bar chart with the seed spread as error bars")
     args = parser.parse_args(argv)
     groups = group_by_run(args.folders)
-    table = markdown(groups)
-    print(table)
-    if args.output is not None:
-        atomic_write(args.output, lambda tmp: tmp.write_text(table))
+    write_report(markdown(groups), args.output)
     if args.chart is not None:
         chart(groups, args.chart)
     return 0

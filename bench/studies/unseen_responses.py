@@ -3,17 +3,17 @@
 The 24 held-out views of ``lightning test`` (scenes lab, venice, night; 8 views each, seed 0) are rendered
 again, noise-free and without JPEG, through each response below; the EMoR row is the held-out set itself
 (its own EMoR responses and noise). Each input is the view's EV 0 image; the true stack is the same
-response at EV -3..+3. Models and scores as in ``bench/real_stack.py``: PU21-PSNR and mu-PSNR of the
+response at EV -3..+3. Models and scores as in ``bench/studies/real_stack.py``: PU21-PSNR and mu-PSNR of the
 HDR against the view's radiance, stack PSNR per EV for stack models; x^2.2 and the analytic exposure
 stack are the references. None of the curves is tuned to a model: they are textbook consumer
 pipelines (sRGB, sRGB with a contrast S-curve, a log-like curve of a phone's HDR JPEG); whether a
 model's training responses include a family (``gamma_responses`` with ``gamma_contrast`` covers the
 S-curve one) is for the reader of the table to note. The last group
-is the real camera of ``bench/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
+is the real camera of ``bench/studies/real_stack.py`` (Memorial Church, exposures 6..12 as inputs). ``--chart``
 draws the PU21-PSNR of every method and group as grouped bars; ``--csv`` writes every view's scores
 (group, view, method, PU21-PSNR, mu-PSNR, JOD), for paired comparisons of two models.
 
-    python bench/unseen_responses.py packaged -o reports/release/unseen_responses.md \\
+    python -m bench.studies.unseen_responses packaged -o reports/release/unseen_responses.md \\
         --chart reports/release/unseen_responses.png
 """
 
@@ -21,22 +21,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+import numpy as np
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from bench.charts import grouped_bars
+from bench.studies.scoring import MEMORIAL, held_out, memorial_views, methods_or_exit, score, table_rows, views
+from bench.tables import write_report
 
-from bench.real_stack import memorial_views, methods_or_exit, score, table_rows, write_report  # noqa: E402
-from datamodules.sample import SampleDataset  # noqa: E402
-from hdrsyn.plots import plt, save_figure  # noqa: E402
-from hdrsyn.render import EMoR, render_stack  # noqa: E402
-
-MEMORIAL = "real camera (Memorial Church)"
 #: Per ``--scenes``: what the report's first line calls the views, and the name of their EMoR group.
 SCENES = {"val": ("Held-out views (lab, venice, night; 24)", "EMoR (held-out set)"),
           "test": ("Test-scene views (6 scenes; 48)", "EMoR (test set)")}
@@ -62,39 +56,10 @@ RESPONSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sRGB": srgb, "sRGB + S-curve": srgb_s_curve, "log (phone HDR)": log_curve}
 
 
-def held_out(size: int, split: str = "val") -> SampleDataset:
-    """The 24 held-out views of ``lightning test`` at ``size`` px (``split="test"``: the 48 test-scene views)."""
-    return SampleDataset(split, image_size=size, views_per_scene=8, seed=0)
-
-
-def views(data: SampleDataset, response: Callable[[np.ndarray], np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
-    """``(ldr, hdr, true_stack)`` of each view of ``data`` through ``response`` (None: as rendered)."""
-    curve = None if response is None else response(np.clip(EMoR.load().E, 0.0, 1.0))
-    out = []
-    for stack, hdr in zip(data.stacks, data.hdrs):
-        if curve is not None:
-            stack = render_stack(hdr, curve)
-        images = torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
-        out.append((images[3], torch.from_numpy(hdr).permute(2, 0, 1)[None], images))
-    return out
-
-
 def bar_chart(pu21: dict[str, dict[str, float]], path: Path) -> None:
     """Grouped bars: per group (response), the mean PU21-PSNR of each method."""
-    groups, methods = list(pu21), list(next(iter(pu21.values())))
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 2, 3.6), dpi=100)
-    width = 0.8 / len(methods)
-    for k, method in enumerate(methods):
-        xs = [g + (k - (len(methods) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, [pu21[group][method] for group in groups], width, label=method)
-    ax.set_xticks(range(len(groups)), [g.replace(" (", "\n(") for g in groups], fontsize=8)
-    low = min(min(v.values()) for v in pu21.values())
-    ax.set_ylim(low - 2, None)
-    ax.set_ylabel("PU21-PSNR (dB)")
-    ax.set_title("Held-out views through other camera responses, and a real camera")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
+    grouped_bars(pu21, path, ylabel="PU21-PSNR (dB)",
+                 title="Held-out views through other camera responses, and a real camera")
 
 
 def main() -> None:
@@ -111,7 +76,7 @@ def main() -> None:
     what, emor = SCENES[args.scenes]
     rows = [f"{what} rendered through other camera responses "
             f"({args.size} px, noise-free, no JPEG; EMoR: the views as `lightning test` sees them). "
-            "Mean over the views. Last group: the real camera of `bench/real_stack.py` (Memorial Church, "
+            "Mean over the views. Last group: the real camera of `bench/studies/real_stack.py` (Memorial Church, "
             "exposures 6..12 as inputs).", ""]
     pu21: dict[str, dict[str, float]] = {}
     per_view: list[dict[str, object]] = []

@@ -7,23 +7,21 @@ pixels, as a larger photo of the same scene) and reconstructed by a model at ful
 stack merged by the HDR layer. Prints and writes a markdown table of PU21-PSNR, mu-PSNR (as ``lightning
 test``) and seconds per image.
 
-    python bench/work_size.py --ckpt runs/release/joint/checkpoints/last.ckpt -o reports/sample/work_size.md
+    python -m bench.studies.work_size --ckpt runs/release/joint/checkpoints/last.ckpt -o reports/sample/work_size.md
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from bench.real_stack import score, table_rows, write_report  # noqa: E402
-from datamodules.sample import SampleDataset  # noqa: E402
-from hdrsyn.model_registry import load_reconstructor  # noqa: E402
-from hdrsyn.pretrained import pretrained_path  # noqa: E402
+from bench.studies.scoring import score, table_rows
+from bench.tables import write_report
+from datamodules.sample import SampleDataset
+from hdrsyn.model_registry import load_reconstructor
+from hdrsyn.pretrained import pretrained_path
 
 
 def main() -> None:

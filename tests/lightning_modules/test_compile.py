@@ -1,5 +1,5 @@
 """The ``CompileGenerator`` callback refuses modules without a stack generator (a stage training compiled runs
-in ``tests/bench/test_device_check.py``: its compiled fp32 loss equals the eager one)."""
+in ``tests/bench/speed/test_device_check.py``: its compiled fp32 loss equals the eager one)."""
 
 from __future__ import annotations
 

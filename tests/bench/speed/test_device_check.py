@@ -1,4 +1,4 @@
-"""``bench/device_check.sh`` in CPU mode (how CI runs it): every check passes, one table, the JSON."""
+"""``bench/runners/device_check.sh`` in CPU mode (how CI runs it): every check passes, one table, the JSON."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.device_check import TRAINING, main, write_json
-from bench.device_checks import random_vgg19_weights
+from bench.speed.device_check import TRAINING, main, write_json
+from bench.speed.device_checks import random_vgg19_weights
 from losses.cobi import VGG19Features
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench/device_check.sh"
+SCRIPT = Path(__file__).resolve().parents[3] / "bench/runners/device_check.sh"
 
 
 def test_cpu_mode_runs_every_check_and_writes_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -1,4 +1,5 @@
-"""``bench/bench_stages.py --throughput``: the generator's GFLOP/s against a plain conv, at CPU width or scaled."""
+"""``python -m bench.speed.stages --throughput``: the generator's GFLOP/s against a plain conv, at CPU width or
+scaled."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_stages import generator_throughput, scaled_cpu_widths
+from bench.speed.stages import generator_throughput, scaled_cpu_widths
 from lightning_modules.diffhdrsyn.model import WIDTH_PRESETS, NetWidth
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_stages.py"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_scaled_cpu_widths() -> None:
@@ -34,7 +35,7 @@ def test_throughput_counts_the_scaled_generator() -> None:
 
 
 def test_bad_width_scale_is_a_short_error() -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--throughput", "--width-scale", "-1"],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "bench.speed.stages", "--throughput", "--width-scale", "-1"],
+                          capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "--width-scale must be > 0" in done.stderr and "Traceback" not in done.stderr

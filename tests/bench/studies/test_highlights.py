@@ -1,11 +1,11 @@
-"""``bench/highlights.py``: the split scores isolate the invented highlights from the seen pixels."""
+"""``python -m bench.studies.highlights``: the split scores isolate the invented highlights from the seen pixels."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from bench.highlights import highlight_mask, main, split_scores, table
+from bench.studies.highlights import highlight_mask, main, split_scores, table
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_jod_columns_when_cvvdp_is_installed(scene) -> None:
 
 def test_report_of_the_references_on_the_real_camera(tmp_path, monkeypatch) -> None:
     """The command on the Memorial group with the two references: one table, x^2.2's highlights too dim."""
-    monkeypatch.setattr("bench.highlights.cvvdp_available", lambda: False)  # PU21 only: fast
+    monkeypatch.setattr("bench.studies.highlights.cvvdp_available", lambda: False)  # PU21 only: fast
     output = tmp_path / "h.md"
     main(["--groups", "memorial", "-o", str(output)])
     text = output.read_text()

@@ -1,4 +1,4 @@
-"""``bench/real_stack.py``: models to score, ensembles of stack models included."""
+"""``bench.studies.scoring``: the models the studies score, ensembles of stack models included."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.real_stack import average_of, load_methods
+from bench.studies.scoring import average_of, load_methods
 from hdrsyn.model_registry import Reconstructor
 
 EVS = (-1.0, 0.0, 1.0)
@@ -54,6 +54,7 @@ def test_load_methods_builds_an_average_from_a_plus_spec() -> None:
 
 def test_a_bad_model_is_a_short_error() -> None:
     """A missing checkpoint ends the bench with a usage error naming it, no traceback."""
-    bench = Path(__file__).resolve().parents[2] / "bench" / "unseen_responses.py"
-    done = subprocess.run([sys.executable, str(bench), "a=does_not_exist.ckpt"], capture_output=True, text=True)
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", "bench.studies.unseen_responses", "a=does_not_exist.ckpt"],
+                          capture_output=True, text=True, cwd=root)
     assert done.returncode == 2 and "does_not_exist.ckpt" in done.stderr and "Traceback" not in done.stderr

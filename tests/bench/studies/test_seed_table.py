@@ -1,4 +1,4 @@
-"""``bench/seed_table.py``: runs grouped by name across seed folders, mean ± std over seeds."""
+"""``python -m bench.studies.seed_table``: runs grouped by name across seed folders, mean ± std over seeds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.seed_table import group_by_run, main, seed_stats
+from bench.studies.seed_table import group_by_run, main, seed_stats
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""``bench/unseen_responses.py``: the curves are the textbook ones and the views are rendered through them."""
+"""``python -m bench.studies.unseen_responses``: the curves are the textbook ones and the views are rendered
+through them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.real_stack import score
-from bench.unseen_responses import RESPONSES, held_out, log_curve, srgb, srgb_s_curve, views
+from bench.studies.scoring import held_out, score, views
+from bench.studies.unseen_responses import RESPONSES, log_curve, srgb, srgb_s_curve
 
 
 def test_srgb_is_the_iec_curve() -> None:
@@ -43,7 +44,7 @@ def test_views_are_rendered_through_the_response() -> None:
 
 
 def test_bar_chart_writes_a_png(tmp_path) -> None:
-    from bench.unseen_responses import bar_chart
+    from bench.studies.unseen_responses import bar_chart
 
     bar_chart({"sRGB": {"x^2.2": 26.3, "model": 27.0}, "log": {"x^2.2": 20.9, "model": 25.1}}, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

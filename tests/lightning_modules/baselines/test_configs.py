@@ -147,7 +147,7 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
 
 
 def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> None:
-    """``bench/compare_release.sh`` trains baselines on ``overlays/release_data.yaml``: the release stages
+    """``bench/runners/compare_release.sh`` trains baselines on ``overlays/release_data.yaml``: the release stages
     compose the same file, so a baseline and the packaged model see the same views and camera responses."""
     overlay = EXPERIMENTS / "overlays" / "release_data.yaml"
     baseline = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml", overlay)["data"]["init_args"]

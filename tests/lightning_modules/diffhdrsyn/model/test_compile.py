@@ -19,7 +19,7 @@ def outputs_and_gradients(generator: StackGenerator, ldr: torch.Tensor) -> tuple
 
 
 def test_compiled_generator_matches_eager() -> None:
-    """``aot_eager`` (dynamo capture + AOT autograd, compiled in seconds); inductor runs in bench/device_check.sh."""
+    """``aot_eager`` (dynamo capture + AOT autograd, compiled in seconds); inductor runs in bench/runners/device_check.sh."""
     torch.manual_seed(0)
     eager = StackGenerator("tiny", num_steps=1)
     compiled = compile_subnets(copy.deepcopy(eager), backend="aot_eager")
