@@ -20,10 +20,14 @@ file keeps (``register_reconstructor(cls, packaged_hparams=...)``).
 Loading a checkpoint resolves its class once: the class path in ``hyper_parameters["_class_path"]``
 (written by LightningCLI) or the ``model_class`` argument is imported (its module, then the attribute),
 which registers the class; any path that reaches the class works, so the class paths of older
-checkpoints keep loading where a package re-exports the class, and a path into :data:`MODEL_PACKAGES`
-whose module is gone (the class has moved) names the registered class of that name. Without a class
-path, the class is the one registered class whose ``__init__`` arguments match the saved hyperparameters
-(what a plain ``Trainer`` writes), after importing every module of :data:`MODEL_PACKAGES`.
+checkpoints keep loading where a package re-exports the class, and a path into one of the
+:func:`model_packages` whose module is gone (the class has moved) names the registered class of that name.
+Without a class path, the class is the one registered class whose ``__init__`` arguments match the saved
+hyperparameters (what a plain ``Trainer`` writes), after importing every module of the :func:`model_packages`.
+
+The model packages are named from above, never here: an installed distribution lists its own in the entry
+point group :data:`MODEL_ENTRY_POINTS` (ours in ``pyproject.toml``), and an application may add more with
+:func:`register_model_packages` (the command line does).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -40,13 +45,16 @@ import torch
 from torch import nn
 
 from hdrsyn.errors import UsageError
+from ops.crf import DEFAULT_SMOOTHNESS
+from ops.hdr_synthesis import DEFAULT_SAMPLING
 
 Builder = Callable[[dict[str, Any], dict[str, torch.Tensor]], "Reconstructor"]
 B = TypeVar("B", bound=Builder)
 
-#: Packages whose modules define the registered models; imported, every module, only to identify a
-#: checkpoint that does not name its class (a layer above this one, so never imported otherwise).
-MODEL_PACKAGES = ("lightning_modules",)
+#: Entry point group of the packages whose modules define models: an entry ``name = "package"`` of an
+#: installed distribution (``[project.entry-points."hdrsyn.models"]`` in its ``pyproject.toml``).
+MODEL_ENTRY_POINTS = "hdrsyn.models"
+_registered_packages: list[str] = []
 
 
 class CheckpointError(UsageError):
@@ -73,8 +81,8 @@ class Reconstructor:
     output: Literal["stack", "radiance"]
     size_multiple: int = 1
     evs: tuple[float, ...] = ()
-    sampling: str = "grossberg"
-    smoothness: float = 20.0
+    sampling: str = DEFAULT_SAMPLING
+    smoothness: float = DEFAULT_SMOOTHNESS
     class_path: str = ""
     packaged_hparams: tuple[str, ...] = ()
 
@@ -132,10 +140,25 @@ def registered_classes() -> list[str]:
     return sorted(class_path_of(cls) for cls, entry in _REGISTRY.items() if entry.build is not None)
 
 
+def register_model_packages(names: Iterable[str]) -> None:
+    """Add the packages ``names`` (importable names, e.g. ``("lightning_modules",)``) to :func:`model_packages`."""
+    for name in names:
+        if name not in _registered_packages:
+            _registered_packages.append(name)
+
+
+def model_packages() -> tuple[str, ...]:
+    """Packages whose modules define the registered models: those of :func:`register_model_packages`, then those
+    of the :data:`MODEL_ENTRY_POINTS` entry points. Imported, every module, only to identify a checkpoint that
+    does not name its class or names a moved one (they lie above this layer, so never imported otherwise)."""
+    advertised = [entry.module for entry in entry_points(group=MODEL_ENTRY_POINTS)]
+    return tuple(dict.fromkeys([*_registered_packages, *advertised]))
+
+
 def resolve_class(path: str) -> type | None:
     """The class ``path`` names (its module imported: a model registers itself there); None if there is none.
 
-    A path into :data:`MODEL_PACKAGES` whose module does not exist (written before its class moved, e.g.
+    A path into one of the :func:`model_packages` whose module does not exist (written before its class moved, e.g.
     ``lightning_modules.joint_stage.JointStage``) names the one registered class of that name. A module
     that exists but fails to import raises.
     """
@@ -154,8 +177,9 @@ def resolve_class(path: str) -> type | None:
 
 
 def _moved_class(module_name: str, name: str) -> type | None:
-    """The one registered class called ``name`` if ``module_name`` lies in :data:`MODEL_PACKAGES`; else None."""
-    if module_name.partition(".")[0] not in MODEL_PACKAGES:
+    """The one registered class called ``name`` if ``module_name`` lies in one of the :func:`model_packages`;
+    else None."""
+    if not any(module_name.startswith(f"{package}.") for package in model_packages()):
         return None
     _import_model_packages()
     found = [cls for cls in _REGISTRY if cls.__qualname__ == name]
@@ -194,8 +218,8 @@ def init_defaults(cls: type) -> dict[str, Any]:
 
 
 def _import_model_packages() -> None:
-    """Import every module of :data:`MODEL_PACKAGES`, so that all models are registered."""
-    for name in MODEL_PACKAGES:
+    """Import every module of the :func:`model_packages`, so that all models are registered."""
+    for name in model_packages():
         try:
             package = importlib.import_module(name)
         except ModuleNotFoundError as error:

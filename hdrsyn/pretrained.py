@@ -4,8 +4,9 @@ A packaged model is one file ``<name>.pt`` holding only tensors and plain values
 ``torch.load(weights_only=True)``, so it cannot run code): the LightningModule class it comes from, the
 hyperparameters that build its network, its weights in half precision (upcast to float32 on load) and
 how it was made. ``models.json`` beside the files names the default model and each file's sha256; a file
-whose bytes do not match is refused, naming it. ``hdrsyn package-model CKPT`` writes both from a
-trained checkpoint. The default model, its data, recipe and scores are described in ``MODEL.md``.
+whose bytes do not match is refused, naming it. :func:`package_model` (``hdrsyn package-model CKPT``, in
+:mod:`hdrsyn.cli.package_model`) writes both from a trained checkpoint. The default model, its data, recipe
+and scores are described in ``MODEL.md``.
 
 Example:
     >>> from hdrsyn.pretrained import load_pretrained
@@ -20,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from hdrsyn.assets_index import ASSETS
-from hdrsyn.errors import ArgumentParser, MissingFileError, UsageError
+from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.io import output_group
 from hdrsyn.model_registry import PACKAGED_FORMAT, CheckpointError, Reconstructor, build_reconstructor, read_checkpoint
 from hdrsyn.provenance import file_sha256
@@ -188,34 +188,3 @@ def packaged_model(ckpt: Path) -> dict[str, Any]:
         "global_step": int(checkpoint.get("global_step", 0)),
     }
 
-
-def parse_recipe(text: str) -> dict[str, Any]:
-    """The ``--recipe`` JSON object."""
-    try:
-        recipe = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"--recipe is not valid JSON ({error})") from None
-    if not isinstance(recipe, dict):
-        raise UsageError("--recipe must be a JSON object, e.g. '{\"steps\": 1000}'")
-    return recipe
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn package-model CKPT --name NAME [--folder DIR] [--recipe JSON] [--not-default] [--replace]``."""
-    parser = ArgumentParser(prog="hdrsyn package-model", description=__doc__.splitlines()[0])
-    parser.add_argument("ckpt", type=Path, help="joint-stage checkpoint to package")
-    parser.add_argument("--name", required=True, help="model name (file <name>.pt): letters, digits, '.', '_', '-'")
-    parser.add_argument("--folder", type=Path, default=None, help="models folder (default: the package's)")
-    parser.add_argument("--recipe", default="{}", help="JSON object stored with the model (config, steps, time)")
-    parser.add_argument("--not-default", action="store_true", help="keep the current default model")
-    parser.add_argument("--replace", action="store_true",
-                        help="replace the model of this name; its old file is kept as <name>.<sha8>.pt")
-    args = parser.parse_args(argv)
-    try:
-        recipe = parse_recipe(args.recipe)
-        path = package_model(args.ckpt, args.name, args.folder, not args.not_default, recipe, args.replace)
-    except ValueError as error:  # UsageError, CheckpointError and MissingFileError are ValueErrors
-        print(f"hdrsyn package-model: error: {error}", file=sys.stderr)
-        return 2
-    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0

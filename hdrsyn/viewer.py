@@ -215,7 +215,7 @@ def comparison_scenes(
     rows: Sequence[dict], keys: Sequence[str], max_scenes: int = MAX_SCENES,
 ) -> tuple[list[str], list[tuple[str, list[Panel | None]]], int]:
     """The columns (runs) and first ``max_scenes`` scenes by name, and the number of scenes, of
-    ``lightning test`` runs: ``rows`` as :func:`hdrsyn.compare.load_rows` returns them (``run`` and
+    ``lightning test`` runs: ``rows`` as :func:`hdrsyn.comparison.load_rows` returns them (``run`` and
     ``folder``), each run's ``hdr/<name>.exr`` and its ``metrics_per_image.csv`` scores of ``keys``."""
     images = [{path.stem: path for path in sorted((Path(row["folder"]) / "hdr").glob("*.exr"))} for row in rows]
     per_image = [_per_image_scores(Path(row["folder"])) for row in rows]
@@ -255,7 +255,7 @@ def write_comparison_page(
     path: Path, rows: Sequence[dict], table_keys: Sequence[str], panel_keys: Sequence[str],
     max_scenes: int = MAX_SCENES, max_side: int = PANEL_SIDE,
 ) -> None:
-    """The comparison page of ``lightning test`` runs (``rows`` of :func:`hdrsyn.compare.load_rows`),
+    """The comparison page of ``lightning test`` runs (``rows`` of :func:`hdrsyn.comparison.load_rows`),
     written atomically to ``path``: their ``table_keys`` scores as ``mean ± std``, the first ``max_scenes``
     scenes with the per-image ``panel_keys`` scores under each image."""
     columns, scenes, total = comparison_scenes(rows, panel_keys, max_scenes)

@@ -3,7 +3,7 @@
 they share: their validation and test (:mod:`.hdr_method`, :mod:`.evaluation`), callbacks, the optimiser.
 
 Layer 5: may import every layer below (``ops``, ``losses``, the ``hdrsyn`` library, ``datamodules``);
-never a command-line tool (``hdrsyn.cli``, ``hdrsyn.reconstruct``, ...), which sit on top. A model
+never the command-line tools (``hdrsyn.cli`` and its modules), which sit on top. A model
 registers how its checkpoints reconstruct HDR images (:mod:`hdrsyn.model_registry`) in the module that
 defines it.
 """

@@ -1,6 +1,7 @@
 """The layers import only downwards: ``ops`` < ``losses`` < ``hdrsyn`` library < ``datamodules`` <
-``lightning_modules`` < command-line tools < ``bench`` (see each package's ``__init__``; ``bench`` is not
-installed, so nothing below it may import it). Read from the source: every import statement of every
+``lightning_modules`` < the CLI wing < ``bench`` (see each package's ``__init__``; ``bench`` is not
+installed, so nothing below it may import it). The CLI wing is everything under ``hdrsyn.cli`` and the
+``__main__`` module that ``python -m hdrsyn`` runs. Read from the source: every import statement of every
 module, function-level ones included."""
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Layer of each top-level package; the ``hdrsyn`` tools below are a layer of their own, above all others but
-#: ``bench`` (``hdrsyn.pretrained`` is library: its ``main`` is run by ``hdrsyn package-model`` but imports
-#: nothing above).
+#: Layer of each top-level package; the CLI wing of ``hdrsyn`` is a layer of its own, above all others but
+#: ``bench``.
 LAYERS = {"ops": 1, "losses": 2, "hdrsyn": 3, "datamodules": 4, "lightning_modules": 5, "bench": 7}
-CLI_MODULES = {f"hdrsyn.{name}" for name in ("cli", "__main__", "lightning_cli", "pipeline", "reconstruct", "merge",
-                                             "export", "compare", "make_dataset")}
+CLI_WING = "hdrsyn.cli"
 CLI_LAYER = 6
 
 
@@ -37,7 +36,7 @@ def imported_modules(path: Path) -> set[str]:
 
 def layer(module: str) -> int | None:
     """The layer of a module of this project, None for other packages."""
-    if module in CLI_MODULES or any(module.startswith(f"{cli}.") for cli in CLI_MODULES):
+    if module == CLI_WING or module.startswith(f"{CLI_WING}.") or module.rpartition(".")[2] == "__main__":
         return CLI_LAYER
     return LAYERS.get(module.split(".")[0])
 
@@ -64,11 +63,16 @@ def upward_imports(graph: dict[str, set[str]]) -> list[str]:
 def test_every_import_goes_down_the_layers() -> None:
     graph = import_graph()
     assert len(graph) > 80 and "hdrsyn.inference" in graph and "hdrsyn.vds_layout" in graph
+    assert layer("hdrsyn.cli.lightning") == layer("hdrsyn.__main__") == CLI_LAYER > layer("lightning_modules")
     assert upward_imports(graph) == []
 
 
 def test_the_check_sees_an_upward_import() -> None:
-    graph = {"hdrsyn.make_dataset": {"datamodules.vds"}, "lightning_modules.joint_stage": {"hdrsyn.reconstruct"},
-             "hdrsyn.model_registry": {"lightning_modules.joint_stage"}, "losses.hdr": {"ops.tonemap"}}
-    assert upward_imports(graph) == ["lightning_modules.joint_stage -> hdrsyn.reconstruct",
-                                     "hdrsyn.model_registry -> lightning_modules.joint_stage"]
+    graph = {"hdrsyn.cli.make_dataset": {"datamodules.vds", "lightning_modules.diffhdrsyn"},
+             "lightning_modules.joint_stage": {"hdrsyn.cli.reconstruct"},
+             "hdrsyn.model_registry": {"lightning_modules.joint_stage", "hdrsyn.cli"},
+             "hdrsyn.bracket": {"hdrsyn.cli.merge_brackets"}, "losses.hdr": {"ops.tonemap"}}
+    assert upward_imports(graph) == ["lightning_modules.joint_stage -> hdrsyn.cli.reconstruct",
+                                     "hdrsyn.model_registry -> hdrsyn.cli",
+                                     "hdrsyn.model_registry -> lightning_modules.joint_stage",
+                                     "hdrsyn.bracket -> hdrsyn.cli.merge_brackets"]

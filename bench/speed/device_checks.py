@@ -25,7 +25,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from bench.memory import peak_memory_gb, reset_peak_memory
 from bench.timing import StepTimer, synchronize
 from datamodules.sample import SampleDataset
-from hdrsyn import reconstruct
+from hdrsyn.cli import reconstruct
 from hdrsyn.assets_index import HDRI_DIR
 from hdrsyn.io import read_hdr
 from hdrsyn.model_registry import class_path_of

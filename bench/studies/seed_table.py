@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.charts import spread_bars
 from bench.tables import markdown_table, write_report
-from hdrsyn.compare import find_summaries, load_rows
+from hdrsyn.comparison import find_summaries, load_rows
 
 #: Columns of the table: summary key and header.
 COLUMNS = {"cvvdp": "JOD", "pu21_psnr": "PU21-PSNR", "mu_psnr": "μ-PSNR", "crf/cvvdp": "JOD, CRF-corr.",

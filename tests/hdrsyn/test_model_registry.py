@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hdrsyn import model_registry
 from hdrsyn.model_registry import (
     CheckpointError,
     build_reconstructor,
@@ -93,3 +94,13 @@ def test_the_registry_imports_no_model() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_model_packages_come_from_the_entry_points_and_the_application(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library names no model package: this distribution lists ``lightning_modules`` in the
+    ``hdrsyn.models`` entry points (``pyproject.toml``; reinstall with ``pip install -e .`` if it is missing),
+    and an application adds its own with ``register_model_packages``."""
+    assert "lightning_modules" in model_registry.model_packages()
+    monkeypatch.setattr(model_registry, "_registered_packages", [])
+    model_registry.register_model_packages(["elsewhere", "elsewhere"])
+    assert model_registry.model_packages()[0] == "elsewhere" and model_registry.model_packages().count("elsewhere") == 1

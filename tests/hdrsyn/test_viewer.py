@@ -101,7 +101,7 @@ def test_response_svg_spans_the_curves() -> None:
 
 
 def fake_run(folder: Path, method: str, scenes: dict[str, np.ndarray], psnr: dict[str, float]) -> dict:
-    """A ``lightning test`` output folder, and its row as :func:`hdrsyn.compare.load_rows` returns it."""
+    """A ``lightning test`` output folder, and its row as :func:`hdrsyn.comparison.load_rows` returns it."""
     for name, image in scenes.items():
         write_hdr(folder / "hdr" / f"{name}.exr", image)
     with (folder / "metrics_per_image.csv").open("w", newline="") as file:

@@ -1,5 +1,6 @@
 """Every baseline and ablation config parses through ``lightning fit --print_config``; the ablation rungs
-differ by one component each and train a step; a reference runs through ``lightning test``."""
+differ by one component each and train a step; a reference runs through ``lightning test``; the CPU recipe
+is typed once."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import yaml
 from jsonargparse import dict_to_namespace, namespace_to_dict
 
 from hdrsyn.cli import lightning_main
-from hdrsyn.lightning_cli import HDRSynCLI
+from hdrsyn.cli.lightning import HDRSynCLI
 from lightning_modules.diffhdrsyn import JointStage, StackGenerator
+from tests.helpers import composed_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 BASELINES = sorted((EXPERIMENTS / "baselines").glob("*.yaml"))
-ABLATION = sorted((EXPERIMENTS / "ablation").glob("*.yaml"))
+ABLATION = sorted((EXPERIMENTS / "ablation").glob("[0-9]_*.yaml"))  # the rungs (base.yaml: what they share)
 SWITCHES = ("use_gru", "use_cin", "use_local", "use_refine", "use_hdr_layer", "lambda_cobi")
 #: What each rung adds to the previous one (paper Table 3).
 LADDER = {
@@ -70,9 +72,9 @@ def test_config_parses_with_the_shared_conventions(path: Path) -> None:
 
 def test_ablation_adds_one_component_per_rung() -> None:
     assert [p.stem for p in ABLATION] == [*LADDER, *DEPARTURES]
-    rungs = {p.stem: yaml.safe_load(p.read_text()) for p in ABLATION}
+    rungs = {p.stem: composed_experiment(p) for p in ABLATION}
     assert len({args["trainer"]["max_steps"] for args in rungs.values()}) == 1  # one budget
-    joint = yaml.safe_load((EXPERIMENTS / "joint.yaml").read_text())["model"]["init_args"]
+    joint = composed_experiment(EXPERIMENTS / "joint.yaml")["model"]["init_args"]
     recipe = ("lr", "lr_refine", "betas", "lr_schedule")  # the main job's optimiser, on every rung
     assert all({k: r["model"]["init_args"][k] for k in recipe} == {k: joint[k] for k in recipe} for r in rungs.values())
     previous = None
@@ -102,7 +104,7 @@ def vgg19_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("path", ABLATION, ids=lambda p: p.stem)
 def test_ablation_rung_trains_one_step(path: Path, batch: dict, vgg19_weights: Path) -> None:
     """The rung's model (at the tiny width) computes a finite loss that reaches its trained parameters."""
-    init_args = yaml.safe_load(path.read_text())["model"]["init_args"]
+    init_args = composed_experiment(path)["model"]["init_args"]
     if "vgg_weights" in init_args:
         init_args["vgg_weights"] = str(vgg19_weights)
     torch.manual_seed(0)
@@ -120,7 +122,7 @@ def test_reference_runs_through_lightning_test(tmp_path: Path) -> None:
         "test", "--config", str(EXPERIMENTS / "baselines/linear_expansion.yaml"),
         "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
         "--trainer.logger.init_args.save_dir", str(root), "--data.init_args.image_size", "64",
-        "--data.init_args.num_workers", "0", "--data.init_args.views_per_scene", "1",
+        "--data.init_args.num_workers", "0", "--data.init_args.sample.views_per_scene", "1",
     ])
     exrs = sorted((root / "test/hdr").glob("*.exr"))
     assert exrs and len(exrs) == len(list((root / "test/preview").glob("*.png")))
@@ -154,5 +156,22 @@ def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> Non
     release = print_config(EXPERIMENTS / "release" / "joint.yaml")["data"]["init_args"]
     default = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml")["data"]["init_args"]
     assert baseline == release
-    assert (baseline["views_per_scene"], baseline["gamma_responses"], baseline["gamma_contrast"]) == (32, 0.5, [0.0, 0.6])
+    sample, default = baseline["sample"], default["sample"]
+    assert (sample["views_per_scene"], sample["gamma_responses"], sample["gamma_contrast"]) == (32, 0.5, [0.0, 0.6])
     assert default["views_per_scene"] != 32 and default["gamma_responses"] == 0.0
+
+
+def test_the_cpu_recipe_is_typed_once() -> None:
+    """The CPU width and optimiser live in experiments/cpu.yaml (and the joint stage's own in stages/joint.yaml):
+    no other experiment types them, and every CPU experiment of the paper model resolves to them."""
+    recipe = ("width", "lr", "lr_refine", "betas", "lr_schedule")
+    cpu = {**composed_experiment(EXPERIMENTS / "cpu.yaml")["model"]["init_args"],
+           **composed_experiment(EXPERIMENTS / "stages" / "joint.yaml")["model"]["init_args"]}
+    stages = [EXPERIMENTS / f"{s}.yaml" for s in ("global", "local", "joint")]
+    for path in [*stages, *sorted((EXPERIMENTS / "release").glob("*.yaml")), *ABLATION, EXPERIMENTS / "ablation/base.yaml"]:
+        own = (yaml.safe_load(path.read_text()).get("model") or {}).get("init_args") or {}
+        assert not set(own) & set(recipe), f"{path.name} types {sorted(set(own) & set(recipe))}"
+        model = composed_experiment(path)["model"]
+        joint = model["class_path"].endswith("JointStage")
+        expected = {k: cpu[k] for k in recipe if k != "lr_refine" or joint}
+        assert {k: model["init_args"][k] for k in expected} == expected, path

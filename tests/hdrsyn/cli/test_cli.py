@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hdrsyn.cli import DEBUG_VARIABLE, main
+from hdrsyn.cli import DEBUG_VARIABLE, MODEL_PACKAGES, main
 
 
 def test_lightning_entry_point_is_ours() -> None:
@@ -45,7 +45,7 @@ def test_unknown_tool_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> No
                                                  ("--trainer.max_stepz=3", "max_stepz")])
 def test_bad_configuration_fails_before_training(override: str, named: str) -> None:
     """Unknown keys and wrong types stop at parse time with a message naming the key."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, "-m", "hdrsyn", "fit", "--config", "experiments/global.yaml", override],
                             cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
@@ -59,7 +59,7 @@ def test_tools_start_without_lightning() -> None:
         "from hdrsyn.cli import main\n"
         "try:\n    main(['merge', '--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytorch_lightning', 'lightning')))\n"
-        "print('hdrsyn.merge' in sys.modules, 'hdrsyn.reconstruct' in sys.modules)\n"
+        "print('hdrsyn.cli.merge_brackets' in sys.modules, 'hdrsyn.cli.reconstruct' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -68,12 +68,12 @@ def test_tools_start_without_lightning() -> None:
 
 def _tool_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     """Make ``hdrsyn merge`` raise ``error`` from inside the tool."""
-    import hdrsyn.merge
+    import hdrsyn.cli.merge_brackets
 
     def fail(argv: list[str]) -> int:
         raise error
 
-    monkeypatch.setattr(hdrsyn.merge, "main", fail)
+    monkeypatch.setattr(hdrsyn.cli.merge_brackets, "main", fail)
     monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
 
 
@@ -107,13 +107,24 @@ def test_debug_variable_keeps_the_traceback(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_lightning_ctrl_c_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import hdrsyn.lightning_cli
+    import hdrsyn.cli.lightning
 
     def interrupted(args: list[str]) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hdrsyn.lightning_cli, "run", interrupted)
+    monkeypatch.setattr(hdrsyn.cli.lightning, "run", interrupted)
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", "x.yaml"])
     assert exit_info.value.code == 130
     assert capsys.readouterr().err == "lightning fit: interrupted\n"
+
+
+def test_the_cli_gives_the_model_packages_to_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI wing is the one place that names the model packages; a tool that runs has them registered."""
+    import hdrsyn.cli.merge_brackets
+    from hdrsyn import model_registry
+
+    monkeypatch.setattr(model_registry, "_registered_packages", [])
+    monkeypatch.setattr(hdrsyn.cli.merge_brackets, "main", lambda argv: 0)
+    assert main(["merge"]) == 0
+    assert model_registry._registered_packages == list(MODEL_PACKAGES)

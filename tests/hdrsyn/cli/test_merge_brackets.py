@@ -14,8 +14,9 @@ from PIL import Image
 
 from hdrsyn.assets_index import memorial_stack
 from hdrsyn.io import read_hdr, read_ldr, write_ldr
-from hdrsyn import merge
-from hdrsyn.merge import load_stack, main, measure_shifts
+from hdrsyn import bracket
+from hdrsyn.bracket import load_stack, measure_shifts
+from hdrsyn.cli.merge_brackets import main
 from ops.hdr_synthesis import synthesize_hdr
 
 
@@ -181,7 +182,7 @@ def test_a_failed_write_leaves_no_outputs(tmp_path: Path, monkeypatch) -> None:
     def disk_full(path, image) -> None:  # noqa: ANN001
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(merge, "write_ldr", disk_full)  # the preview, written last
+    monkeypatch.setattr(bracket, "write_ldr", disk_full)  # the preview, written last
     assert main([*memorial(7, 8, 9), "--ev", "0", "-1", "-2", "-o", str(tmp_path / "m.exr")]) == 2
     assert not list(tmp_path.iterdir()), "no HDR, curve or temporary file is left"
 

@@ -1,8 +1,8 @@
-"""``hdrsyn compare``: one table (markdown + CSV) and a bar chart from the test summaries of several runs.
+"""Several runs' test summaries side by side: one table (markdown + CSV) and a bar chart (the library of
+``hdrsyn compare``, :mod:`hdrsyn.cli.compare`).
 
-The table and chart, and the runs' per-image scores joined into one long table, are also logged as a
-W&B run (``job_type: compare``) of the summaries' project and group, so that a dashboard shows the
-methods side by side (offline unless ``WANDB_MODE`` says otherwise; ``--no-wandb`` skips it).
+:func:`write_comparison` writes the files, :func:`log_to_wandb` logs them, with the runs' per-image scores
+joined into one long table, as a W&B run.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import io
 import json
 import math
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import atomic_write, output_group
 from hdrsyn.plots import save_figure
 from hdrsyn.viewer import write_comparison_page
@@ -117,6 +115,19 @@ def bar_chart(rows: Sequence[dict], path: Path,
     save_figure(fig, path)
 
 
+def write_comparison(rows: Sequence[dict], output: Path) -> str:
+    """Write ``output``/comparison.{md,csv,png,html} (html: the methods' HDR side by side per scene) of ``rows``
+    (:func:`load_rows`), all four replacing an earlier comparison together; returns the markdown table."""
+    table = markdown_table(rows)
+    paths = [output / f"comparison.{suffix}" for suffix in ("md", "csv", "png", "html")]
+    with output_group(paths, overwrite=True) as staged:
+        atomic_write(staged[paths[0]], lambda tmp: tmp.write_text(table))
+        atomic_write(staged[paths[1]], lambda tmp: tmp.write_text(csv_table(rows)))
+        bar_chart(rows, staged[paths[2]])
+        write_comparison_page(staged[paths[3]], rows, METRICS, HDR_METRICS)
+    return table
+
+
 def per_image_rows(rows: Sequence[dict]) -> tuple[list[str], list[list]]:
     """The runs' ``metrics_per_image.csv`` joined into one long table: ``run``, then each file's columns
     (``method``, ``name``, scores; a score a method lacks is None)."""
@@ -164,31 +175,3 @@ def log_to_wandb(rows: Sequence[dict], output: Path, project: str | None, group:
     wandb.teardown()  # waits until the run is written: the tool's work ends here
     return str(Path(folder).parent)
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn compare RUN_OR_SUMMARY... -o OUT [--project P] [--group G] [--no-wandb]``: writes
-    OUT/comparison.{md,csv,png,html} and logs them as a W&B run."""
-    parser = ArgumentParser(prog="hdrsyn compare", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="summary.json files or folders holding them")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for comparison.{md,csv,png,html} (html: the "
-                        "methods' HDR side by side per scene with a shared exposure slider)")
-    parser.add_argument("--project", help="W&B project (default: the summaries' own, else hdrsyn)")
-    parser.add_argument("--group", help="W&B group (default: the summaries' own)")
-    parser.add_argument("--no-wandb", action="store_true", help="do not log the comparison to W&B")
-    args = parser.parse_args(argv)
-    try:
-        rows = load_rows(find_summaries(args.paths))
-    except (FileNotFoundError, ValueError) as error:
-        print(f"hdrsyn compare: error: {error}", file=sys.stderr)
-        return 2
-    table = markdown_table(rows)
-    paths = [args.output / f"comparison.{suffix}" for suffix in ("md", "csv", "png", "html")]
-    with output_group(paths, overwrite=True) as staged:  # all four replace an earlier comparison together
-        atomic_write(staged[paths[0]], lambda tmp: tmp.write_text(table))
-        atomic_write(staged[paths[1]], lambda tmp: tmp.write_text(csv_table(rows)))
-        bar_chart(rows, staged[paths[2]])
-        write_comparison_page(staged[paths[3]], rows, METRICS, HDR_METRICS)
-    print(table)
-    if not args.no_wandb:
-        print(f"W&B run: {log_to_wandb(rows, args.output, args.project, args.group)}")
-    return 0

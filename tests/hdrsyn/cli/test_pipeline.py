@@ -14,7 +14,7 @@ import torch
 from hdrsyn.metrics import cvvdp_available
 from tests.helpers import read_offline_run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: Every stage for one step at the tiny width on 32-px crops, validated once; the test pass scores 3 views.
 TINY = """
 trainer:
@@ -31,7 +31,8 @@ data:
   init_args:
     image_size: 32
     num_workers: 0
-    views_per_scene: 1
+    sample:
+      views_per_scene: 1
 """
 
 

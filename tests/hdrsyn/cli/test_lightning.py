@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hdrsyn.lightning_cli import run
+from hdrsyn.cli.lightning import run
 from lightning_modules.diffhdrsyn import GlobalStage
 from tests.lightning_modules.conftest import tiny_overrides
 
@@ -72,7 +72,7 @@ def resolved(args: list[str]) -> dict:
     import yaml
     from pytorch_lightning import LightningDataModule, LightningModule
 
-    from hdrsyn.lightning_cli import HDRSynCLI, with_base_configs
+    from hdrsyn.cli.lightning import HDRSynCLI, with_base_configs
 
     cli = HDRSynCLI(LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
                     args=with_base_configs(args), run=False, save_config_callback=None)
@@ -82,7 +82,7 @@ def resolved(args: list[str]) -> dict:
 def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
     """``config: base.yaml`` + what differs: nested sections merge with the base's (they do not replace it),
     and the run folder is named once (W&B's save_dir and the checkpoint folder follow it)."""
-    root = Path(__file__).resolve().parents[2] / "experiments"
+    root = Path(__file__).resolve().parents[3] / "experiments"
     config = resolved(["--config", str(root / "global.yaml"), "--trainer.logger", "false"])
     trainer = config["trainer"]
     assert trainer["max_steps"] == 150 and trainer["log_every_n_steps"] == 10  # experiment, base
@@ -106,7 +106,7 @@ def test_an_experiment_composes_base_yaml_key_by_key(tmp_path: Path) -> None:
 
 def test_a_missing_or_circular_base_config_is_named(tmp_path: Path) -> None:
     from hdrsyn.errors import MissingFileError, UsageError
-    from hdrsyn.lightning_cli import with_base_configs
+    from hdrsyn.cli.lightning import with_base_configs
 
     (tmp_path / "a.yaml").write_text("config: gone.yaml\n")
     with pytest.raises(MissingFileError, match=r"a\.yaml: config: gone\.yaml does not exist"):
@@ -235,9 +235,9 @@ def test_a_killed_runs_lock_is_free_while_its_workers_linger(tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from hdrsyn.lightning_cli import claim_run_folders
+    from hdrsyn.cli.lightning import claim_run_folders
 
-    code = ("import os, sys, time\nfrom pathlib import Path\nfrom hdrsyn.lightning_cli import claim_run_folders\n"
+    code = ("import os, sys, time\nfrom pathlib import Path\nfrom hdrsyn.cli.lightning import claim_run_folders\n"
             "claim_run_folders([Path(sys.argv[1])])\n"
             "if os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)\n"
             "print('claimed', flush=True)\nos._exit(0)\n")

@@ -10,8 +10,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from hdrsyn import export
-from hdrsyn.export import main
+from hdrsyn import onnx_graph
+from hdrsyn.cli.export_onnx import main
 from hdrsyn.model_registry import load_reconstructor
 from lightning_modules.diffhdrsyn import GlobalStage, JointStage
 from tests.helpers import randomize_heads
@@ -82,8 +82,8 @@ def test_a_file_that_fails_the_runtime_check_is_not_left(ckpt: Path, tmp_path: P
     def mismatch(*args) -> float:  # noqa: ANN002
         raise RuntimeError("ONNX output (1, 7, 3, 64, 96) differs from PyTorch's")
 
-    monkeypatch.setattr(export, "export_onnx", lambda model, path, size: Path(path).write_bytes(b"onnx"))
-    monkeypatch.setattr(export, "compare_onnx", mismatch)
+    monkeypatch.setattr(onnx_graph, "export_onnx", lambda model, path, size: Path(path).write_bytes(b"onnx"))
+    monkeypatch.setattr(onnx_graph, "compare_onnx", mismatch)
     assert main(["--ckpt", str(ckpt), "-o", str(tmp_path / "g.onnx"), "--size", "64"]) == 2
     assert "differs from PyTorch" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == [], "neither the file nor a temporary is left"

@@ -1,4 +1,5 @@
-"""``hdrsyn export``: a checkpoint's stop-up / stop-down generators as one ONNX graph, for ONNX Runtime.
+"""A model's network (a checkpoint's stop-up / stop-down generators) as one ONNX graph, for ONNX Runtime
+(the library of ``hdrsyn export``, :mod:`hdrsyn.cli.export_onnx`).
 
 The graph maps ``ldr`` ``(B, 3, H, W)`` float32 in [0, 1] (H and W multiples of the model's
 ``size_multiple``, stored in the model's metadata; reflect-pad other sizes) to ``exposures``
@@ -14,7 +15,6 @@ but takes minutes for the generator's six recursions.
 from __future__ import annotations
 
 import io
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hdrsyn.errors import ArgumentParser
-from hdrsyn.io import atomic_write, output_group
-from hdrsyn.model_registry import Reconstructor, load_reconstructor
+from hdrsyn.io import atomic_write
+from hdrsyn.model_registry import Reconstructor
 
 OPSET = 18
 
@@ -86,34 +85,3 @@ def compare_onnx(path: str | Path, model: Reconstructor, ldr: torch.Tensor) -> f
         raise RuntimeError(f"{path}: ONNX output {ours.shape} differs from PyTorch's {theirs.shape}")
     return float(np.abs(ours - theirs).max())
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn export --ckpt CKPT -o generator.onnx [--size 256]``; checks the file against PyTorch."""
-    parser = ArgumentParser(prog="hdrsyn export", description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", type=Path, required=True,
-                        help="checkpoint of the joint stage (or of a registered model)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .onnx file")
-    parser.add_argument("--size", type=int, default=256, help="side of the image traced with (multiple of 32)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    parser.add_argument("--model-class", default=None, help="LightningModule class path, if the checkpoint lacks it")
-    args = parser.parse_args(argv)
-    try:
-        if args.output.suffix.lower() != ".onnx":
-            raise ValueError(f"output {args.output} must end in .onnx")
-        if args.size <= 0:
-            raise ValueError(f"--size must be a positive multiple of 32, got {args.size}")
-        if args.output.is_dir():
-            raise ValueError(f"output {args.output} is a folder; name the .onnx file to write")
-        if args.output.exists() and not args.overwrite:
-            raise ValueError(f"refusing to overwrite {args.output} (use --overwrite)")
-        model = load_reconstructor(args.ckpt, "cpu", args.model_class)
-        check = torch.rand(1, 3, args.size, args.size + model.size_multiple, generator=torch.Generator().manual_seed(1))
-        with output_group([args.output], args.overwrite) as staged:  # no file unless it passes the check
-            export_onnx(model, staged[args.output], args.size)
-            difference = compare_onnx(staged[args.output], model, check)
-    except (OSError, RuntimeError, ValueError) as error:
-        print(f"hdrsyn export: error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.output}; ONNX Runtime vs PyTorch on a {check.shape[-1]}x{check.shape[-2]} image: "
-          f"max |difference| = {difference:.2e}")
-    return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hdrsyn.compare import main
+from hdrsyn.cli.compare import main
 from tests.helpers import read_offline_run
 
 

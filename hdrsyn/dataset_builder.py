@@ -1,4 +1,5 @@
-"""``hdrsyn make-dataset``: turn a folder of HDR photos into a dataset in the VDS layout.
+"""A dataset in the VDS layout rendered from a folder of HDR photos (the library of ``hdrsyn make-dataset``,
+:mod:`hdrsyn.cli.make_dataset`, whose options the names below refer to).
 
 Every source photo (``.hdr`` / ``.exr``) gives ``--crops-per-image`` scenes rendered like the bundled
 sample (:func:`hdrsyn.render.render_random_view`): perspective views of equirectangular panoramas (2:1
@@ -20,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hdrsyn.contact_sheet import save_contact_sheet
-from hdrsyn.errors import ArgumentParser
-from hdrsyn.io import HDR_EXTENSIONS, LDR_EXTENSIONS, read_hdr, write_hdr, write_ldr
+from hdrsyn.io import HDR_EXTENSIONS, read_hdr, write_hdr, write_ldr
 from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
 from hdrsyn.vds_layout import MANIFEST_NAME, scene_hdr_path, scene_ldr_paths
 
@@ -41,84 +40,18 @@ _PREVIEW_ROWS = 4
 MAX_NEGATIVE = 0.10
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog="hdrsyn make-dataset",
-        description="Render exposure stacks from your HDR photos into a VDS-layout dataset.",
-    )
-    parser.add_argument("src_dir", type=Path, help="folder with .hdr / .exr photos (searched recursively)")
-    parser.add_argument("out_root", type=Path, help="output dataset root")
-    parser.add_argument("--crops-per-image", type=int, default=8, help="scenes rendered per photo (default 8)")
-    parser.add_argument("--size", type=int, default=256, help="side of the square images (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split, views, responses and noise")
-    parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        help="share of the photos held out, whole, into the test split (default 0.1; >= 1 photo if > 0)",
-    )
-    parser.add_argument(
-        "--projection",
-        choices=("auto", "panorama", "flat"),
-        default="auto",
-        help="panorama: equirectangular, perspective views; flat: square crops; auto: panorama if 2:1",
-    )
-    parser.add_argument("--fov", type=float, nargs=2, default=(60.0, 90.0), metavar=("LOW", "HIGH"))
-    parser.add_argument("--pitch", type=float, nargs=2, default=(-20.0, 20.0), metavar=("LOW", "HIGH"))
-    parser.add_argument("--zoom", type=float, nargs=2, default=(1.0, 2.0), metavar=("LOW", "HIGH"))
-    parser.add_argument("--no-noise", action="store_true", help="render noise-free stacks")
-    parser.add_argument("--preview", type=Path, help="also write a contact sheet PNG of a few scenes here")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace a dataset this command made at OUT_ROOT (as a whole)"
-    )
-    return parser
-
-
 class DatasetError(ValueError):
     """A bad argument, source photo or output folder; the command prints its message alone (exit 2)."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 = dataset written, 2 = refused, nothing written).
-
-    Every source photo is read and checked (:func:`check_source`) before anything is written; one that cannot
-    be used stops the command, naming it (a dataset silently missing photos would change its split). The
-    dataset is built in a hidden sibling folder of ``out_root`` and moved into place when complete;
-    ``--overwrite`` replaces a dataset made by this command (one with its manifest) as a whole, and only then.
-    """
-    args = build_parser().parse_args(argv)
-    try:
-        sources = check_arguments(args)
-        written = build_dataset(args, sources)
-    except (DatasetError, OSError) as error:  # OSError: ImageIOError names its file; a full disk, a locked folder
-        print(f"hdrsyn make-dataset: error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {written} scenes from {len(sources)} photos to {args.out_root}")
-    return 0
-
-
-def check_arguments(args: argparse.Namespace) -> list[Path]:
-    """The source photos, after checking the arguments, the output folder and every photo's values."""
-    if args.crops_per_image < 1:
-        raise DatasetError(f"--crops-per-image must be >= 1, got {args.crops_per_image}")
-    if args.size < 16:
-        raise DatasetError(f"--size must be >= 16, got {args.size}")
-    if not 0 <= args.val_fraction < 1:
-        raise DatasetError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-    if not args.src_dir.is_dir():
-        raise DatasetError(f"{args.src_dir} is not a folder")
-    check_output(args.src_dir, args.out_root, args.overwrite)
-    if args.preview is not None and args.preview.suffix.lower() not in LDR_EXTENSIONS:
-        raise DatasetError(f"--preview {args.preview}: the contact sheet is an image, end it in .png or .jpg")
-    if args.preview is not None and args.preview.resolve().is_relative_to(args.out_root.resolve()):
-        raise DatasetError(f"--preview {args.preview} lies in the output folder, which is replaced as a whole")
-    sources = find_sources(args.src_dir)
+def check_sources(src_dir: Path) -> list[Path]:
+    """The HDR photos under ``src_dir`` (:func:`find_sources`), each read and checked (:func:`check_source`)."""
+    sources = find_sources(src_dir)
     if not sources:
-        raise DatasetError(f"no {' / '.join(HDR_EXTENSIONS)} files in {args.src_dir}")
+        raise DatasetError(f"no {' / '.join(HDR_EXTENSIONS)} files in {src_dir}")
     for source in tqdm(sources, unit="photo", desc="checking photos"):
         check_source(source, read_hdr(source))
     return sources
-
 
 def check_output(src_dir: Path, out_root: Path, overwrite: bool) -> None:
     """Refuse an output that is, holds or lies in the source folder, a file, someone else's non-empty folder,

@@ -3,6 +3,11 @@
 ``lightning fit|validate|test|predict --config X.yaml`` runs our LightningCLI (any LightningModule
 and LightningDataModule given by ``class_path``). ``hdrsyn`` accepts the same four subcommands plus the
 tools below; it is the collision-proof name, since another package may install a ``lightning`` script.
+
+The CLI wing, the top layer: every entry point and ``main()`` lives in this package (one module per tool,
+:data:`TOOLS`; :mod:`.lightning` for the Lightning subcommands), on the library modules that do the work;
+no module outside it imports it. It is the one place that names the model packages
+(:data:`MODEL_PACKAGES`, given to :func:`hdrsyn.model_registry.register_model_packages`).
 """
 
 from __future__ import annotations
@@ -15,18 +20,22 @@ from collections.abc import Callable, Sequence
 
 from hdrsyn.errors import ArgumentParser
 
+#: The packages whose modules define the models a checkpoint may hold: given to the model registry
+#: (:func:`hdrsyn.model_registry.register_model_packages`) before a command runs.
+MODEL_PACKAGES = ("lightning_modules",)
+
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
 TOOLS = {
     "pipeline": ("pipeline", "run the paper's three training stages and a test pass"),
     "compare": ("compare", "one table and bar chart from several runs' test summaries"),
     "reconstruct": ("reconstruct", "single photos -> exposure stack -> HDR with the packaged model or a checkpoint"),
-    "package-model": ("pretrained", "package a trained joint-stage checkpoint as a model of this installation"),
-    "export": ("export", "export the stack generator to ONNX"),
-    "merge": ("merge", "merge a bracketed stack of photos into an HDR file"),
+    "package-model": ("package_model", "package a trained joint-stage checkpoint as a model of this installation"),
+    "export": ("export_onnx", "export the stack generator to ONNX"),
+    "merge": ("merge_brackets", "merge a bracketed stack of photos into an HDR file"),
     "make-dataset": ("make_dataset", "render a VDS-layout dataset from a folder of HDR photos"),
 }
-"""The non-Lightning subcommands: name -> (module in ``hdrsyn`` with ``main(argv) -> exit code``, help).
+"""The non-Lightning subcommands: name -> (module in ``hdrsyn.cli`` with ``main(argv) -> exit code``, help).
 
 Only the module of the command that runs is imported, so the tools that do not need Lightning
 (``merge``, ``compare``, ``export``, ``reconstruct``) start without it: ``hdrsyn merge --help`` takes
@@ -38,13 +47,22 @@ DEBUG_VARIABLE = "HDRSYN_DEBUG"
 
 
 def lightning_main(args: Sequence[str] | None = None) -> None:
-    """``lightning`` entry point: our LightningCLI (see :mod:`hdrsyn.lightning_cli`) with ``args``."""
-    from hdrsyn.lightning_cli import run
+    """``lightning`` entry point: our LightningCLI (see :mod:`hdrsyn.cli.lightning`) with ``args``."""
+    from hdrsyn.cli.lightning import run
 
+    use_model_packages()
     argv = list(sys.argv[1:] if args is None else args)
     code = one_line_errors(f"lightning {' '.join(argv[:1])}".strip(), lambda: run(argv) or 0)
     if code:
         raise SystemExit(code)
+
+
+def use_model_packages() -> None:
+    """Give :data:`MODEL_PACKAGES` to the model registry (imported here, not at start: ``hdrsyn --help`` stays
+    without torch)."""
+    from hdrsyn.model_registry import register_model_packages
+
+    register_model_packages(MODEL_PACKAGES)
 
 
 def one_line_errors(prog: str, command: Callable[[], int]) -> int:
@@ -101,5 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("command", choices=choices, help="; ".join(f"{k}: {v[1]}" for k, v in TOOLS.items()))
         parser.parse_args(argv[:1])
         return 2
+    use_model_packages()
     return one_line_errors(f"hdrsyn {argv[0]}",
-                           lambda: importlib.import_module(f"hdrsyn.{TOOLS[argv[0]][0]}").main(argv[1:]))
+                           lambda: importlib.import_module(f"{__name__}.{TOOLS[argv[0]][0]}").main(argv[1:]))

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from datamodules.hdr_stack import HDRStackDataModule
-from hdrsyn import make_dataset
+from hdrsyn import dataset_builder
 from hdrsyn.cli import main as cli_main
 from hdrsyn.io import read_hdr, read_ldr, write_hdr
-from hdrsyn.make_dataset import main
+from hdrsyn.cli.make_dataset import main
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_a_failed_overwrite_leaves_the_old_dataset_and_no_temporary_folder(tmp_p
             raise OSError(28, "No space left on device", str(path))
         write_hdr(path, image)
 
-    monkeypatch.setattr(make_dataset, "write_hdr", disk_full)
+    monkeypatch.setattr(dataset_builder, "write_hdr", disk_full)
     assert run(photos, out, "--seed", "7", "--overwrite") == 2
     one_line_error(capsys, "No space left on device")
     assert snapshot(out) == before

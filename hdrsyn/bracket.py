@@ -1,10 +1,10 @@
-"""``hdrsyn merge``: merge a real bracketed stack into an HDR file with the synthesis op."""
+"""Bracketed stacks: check, align and merge real exposures of one scene into an HDR file with the synthesis op
+(the library of ``hdrsyn merge``, :mod:`hdrsyn.cli.merge_brackets`)."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,11 +13,10 @@ import cv2
 import numpy as np
 import torch
 
-from hdrsyn.errors import ArgumentParser
 from hdrsyn.io import HDR_EXTENSIONS, output_group, read_exposure_time, read_ldr_levels, write_hdr, write_ldr
 from hdrsyn.plots import plot_response
-from ops.crf import grossberg_quantiles, level_histograms
-from ops.hdr_synthesis import MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
+from ops.crf import DEFAULT_SMOOTHNESS, grossberg_quantiles, level_histograms
+from ops.hdr_synthesis import DEFAULT_SAMPLING, MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
 from ops.tonemap import hdr_preview
 
 #: A longer exposure whose image is darker than a shorter one's by more than this (share of full scale)
@@ -189,8 +188,8 @@ def merge_files(
     files: Sequence[Path],
     output: Path,
     times: np.ndarray,
-    sampling: str = "grossberg",
-    smoothness: float = 20.0,
+    sampling: str = DEFAULT_SAMPLING,
+    smoothness: float = DEFAULT_SMOOTHNESS,
     overwrite: bool = False,
     align: bool = False,
 ) -> dict[str, Path]:
@@ -260,32 +259,3 @@ def merge_files(
         write_ldr(staged[outputs["preview"]], preview)
     return outputs
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``hdrsyn merge IMG... -o out.exr [--times ... | --ev ...]``; returns the exit code."""
-    parser = ArgumentParser(prog="hdrsyn merge", description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="+", type=Path, help="exposures (JPEG/PNG/TIFF), any order")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .exr or .hdr file")
-    parser.add_argument("--times", type=float, nargs="+", help="exposure times in seconds, one per image")
-    parser.add_argument("--ev", type=float, nargs="+", help="exposure values, one per image (time = 2**EV)")
-    parser.add_argument("--sampling", choices=("grossberg", "spatial"), default="grossberg")
-    parser.add_argument("--smoothness", type=float, default=20.0, help="lambda of the CRF solve (Eq. 1)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--align", action="store_true",
-                        help="align a hand-held stack (translation, whole pixels) and crop to the common area")
-    args = parser.parse_args(argv)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MisalignedStackWarning)
-            times = resolve_exposure_times(args.images, args.times, args.ev)
-            outputs = merge_files(args.images, args.output, times, args.sampling, args.smoothness, args.overwrite,
-                                  args.align)
-    except (MergeError, OSError) as error:  # OSError: unreadable images, an unwritable or taken output
-        print(f"hdrsyn merge: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        for warning in caught:
-            print(f"hdrsyn merge: warning: {warning.message}", file=sys.stderr)
-    for kind, path in outputs.items():
-        print(f"wrote {kind}: {path}")
-    return 0
