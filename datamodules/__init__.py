@@ -7,7 +7,7 @@ Layer 4: imports the ``hdrsyn`` library (image I/O, rendering, the VDS layout) a
 from datamodules.base import StackDataset
 from datamodules.hdr_eye import HDREyeDataset, scan_hdr_eye
 from datamodules.hdr_stack import HDRStackDataModule
-from datamodules.sample import SampleDataset
+from datamodules.sample import SampleDataset, SampleOptions
 from datamodules.scenes import BadSceneError, DatasetNotFoundError
 from datamodules.vds import VDSDataset, scan_vds
 
@@ -17,6 +17,7 @@ __all__ = [
     "HDREyeDataset",
     "HDRStackDataModule",
     "SampleDataset",
+    "SampleOptions",
     "StackDataset",
     "VDSDataset",
     "scan_hdr_eye",

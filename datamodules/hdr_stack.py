@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -15,11 +15,11 @@ from torch.utils.data import DataLoader, Sampler
 
 from datamodules.base import StackDataset
 from datamodules.hdr_eye import HDREyeDataset, scan_hdr_eye
-from datamodules.sample import SampleDataset
+from datamodules.sample import SampleDataset, SampleOptions
 from datamodules.scenes import OnBadScene
 from datamodules.transforms import StackAugment
 from datamodules.vds import VDSDataset, VDSScene, scan_vds, scene_sources
-from hdrsyn.render import EVS, VARIED_CAPTURE, ViewSampling
+from hdrsyn.render import EVS
 
 
 class EpochPermutation(Sampler[int]):
@@ -43,8 +43,8 @@ class HDRStackDataModule(pl.LightningDataModule):
     Splits:
 
     - ``"sample"``: the bundled panoramas (no download); train = 13 scenes, val = 3 other scenes
-      (:data:`~datamodules.sample.SAMPLE_VAL_SCENES`), ``views_per_scene`` rendered views each; test = the
-      val scenes, or with ``test_split="test"`` 6 more scenes that nothing is trained, validated or chosen on.
+      (:data:`~datamodules.sample.SAMPLE_VAL_SCENES`), rendered as ``sample`` says; test = the val scenes,
+      or with ``test_split="test"`` 6 more scenes that nothing is trained, validated or chosen on.
     - ``"vds"``: ``train_set`` minus a seeded random ``val_fraction`` of its scenes for validation (scenes
       made from one photo by ``hdrsyn make-dataset`` stay together); test = ``test_set``.
     - ``"hdr_eye"``: test only (46 scenes), stacks rendered as documented in :mod:`datamodules.hdr_eye`.
@@ -65,24 +65,18 @@ class HDRStackDataModule(pl.LightningDataModule):
         zoom: range of the random zoom factor.
         hflip: random horizontal flips.
         edge_sigma: Canny sigma of the edge maps.
-        views_per_scene: rendered views per bundled training panorama (``"sample"`` only).
-        val_views_per_scene: rendered views per held-out panorama (``"sample"`` only; default
-            ``views_per_scene``). The first ``k`` views of a panorama do not depend on how many follow, so
-            a run with more training views can keep the default runs' 3 x 8 validation views.
-        gamma_responses: share of ``"sample"`` training views rendered through a plain gamma response
-            (``E^(1/g)``, ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
-        gamma_contrast: range of the strength of the contrast S-curve that follows those gamma curves
-            (:func:`~hdrsyn.render.contrast_curve`; ``(0, 0)``: none).
-        test_split: the ``"sample"`` scenes ``lightning test`` scores: ``"val"`` (the held-out scenes, as
-            validation sees them; every table of the project unless it says otherwise) or ``"test"`` (the
-            6 test scenes of :func:`~datamodules.sample.sample_scenes`, ``val_views_per_scene`` views each,
-            rendered as the val views; their test outputs go to ``<default_root_dir>/test_scenes``).
         on_bad_scene: ``"error"`` stops at the first bad scene, ``"skip"`` warns and leaves it out.
         pin_memory: pin batches in page-locked memory (for GPU training).
-        vary_capture: ``"sample"`` training views vary the input's exposure (auto-exposure key
-            0.09-0.36) and JPEG quality (60-100) besides the camera response and noise
-            (:data:`~hdrsyn.render.VARIED_CAPTURE`); validation and test views keep the fixed key 0.18
-            and no JPEG, so their numbers stay comparable.
+        sample: how the bundled sample's views are rendered (``"sample"`` only; :class:`SampleOptions`: views
+            per scene, held-out views, capture variation, gamma responses and their contrast), set in configs
+            as ``data.init_args.sample.views_per_scene`` etc.
+        test_split: the ``"sample"`` scenes ``lightning test`` scores: ``"val"`` (the held-out scenes, as
+            validation sees them; every table of the project unless it says otherwise) or ``"test"`` (the
+            6 test scenes of :func:`~datamodules.sample.sample_scenes`, ``sample.val_views_per_scene`` views
+            each, rendered as the val views; their test outputs go to ``<default_root_dir>/test_scenes``).
+
+    ``hparams`` (checkpoints, run logs, the data fingerprint of :mod:`hdrsyn.provenance`) keep the
+    ``sample`` options flat, by their own names, as before they were grouped.
     """
 
     def __init__(
@@ -98,13 +92,9 @@ class HDRStackDataModule(pl.LightningDataModule):
         zoom: tuple[float, float] = (1.0, 2.0),
         hflip: bool = True,
         edge_sigma: float = 2.0,
-        views_per_scene: int = 8,
         on_bad_scene: OnBadScene = "error",
         pin_memory: bool = False,
-        vary_capture: bool = True,
-        val_views_per_scene: int | None = None,
-        gamma_responses: float = 0.0,
-        gamma_contrast: tuple[float, float] = (0.0, 0.0),
+        sample: SampleOptions = SampleOptions(),
         test_split: Literal["val", "test"] = "val",
     ) -> None:
         super().__init__()
@@ -120,7 +110,8 @@ class HDRStackDataModule(pl.LightningDataModule):
                 raise ValueError(f"{name} must be >= {least}, got {value}")
         if on_bad_scene not in ("skip", "error"):
             raise ValueError(f"on_bad_scene must be 'skip' or 'error', got {on_bad_scene!r}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore="sample")
+        self.hparams.update(asdict(sample))  # flat, as before the grouping: same logs and data fingerprints
         self.dataset = dataset
         self.root = None if root is None else Path(root)
         self.image_size = image_size
@@ -132,18 +123,9 @@ class HDRStackDataModule(pl.LightningDataModule):
         self.zoom = tuple(zoom)
         self.hflip = hflip
         self.edge_sigma = edge_sigma
-        self.views_per_scene = views_per_scene
-        self.val_views_per_scene = views_per_scene if val_views_per_scene is None else val_views_per_scene
         self.on_bad_scene = on_bad_scene
         self.pin_memory = pin_memory
-        self.vary_capture = vary_capture
-        if not 0 <= gamma_responses <= 1:
-            raise ValueError(f"gamma_responses must be in [0, 1], got {gamma_responses}")
-        self.gamma_responses = gamma_responses
-        low, high = gamma_contrast
-        if not 0 <= low <= high <= 1:
-            raise ValueError(f"gamma_contrast must be a range within [0, 1], got {tuple(gamma_contrast)}")
-        self.gamma_contrast = (float(low), float(high))
+        self.sample = sample
         if test_split not in ("val", "test"):
             raise ValueError(f"test_split must be 'val' or 'test', got {test_split!r}")
         if test_split == "test" and dataset != "sample":
@@ -168,11 +150,10 @@ class HDRStackDataModule(pl.LightningDataModule):
         if self.augment:
             augment = StackAugment(self.image_size, num_images=len(EVS) + 1, zoom=self.zoom, hflip=self.hflip)
         if self.dataset == "sample":
-            sampling = replace(VARIED_CAPTURE if self.vary_capture else ViewSampling(),
-                               gamma_responses=self.gamma_responses, contrast=self.gamma_contrast)
-            self.train_set = SampleDataset("train", augment=augment, sampling=sampling,
-                                           views_per_scene=self.views_per_scene, seed=self.seed, **common)
-            self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)
+            self.train_set = SampleDataset("train", augment=augment, sampling=self.sample.training_views(),
+                                           views_per_scene=self.sample.views_per_scene, seed=self.seed, **common)
+            self.val_set = SampleDataset("val", views_per_scene=self.sample.held_out_views, seed=self.seed,
+                                         **common)
             return
         scenes = scan_vds(self.root, "train", self.on_bad_scene)
         train_scenes, val_scenes = split_scenes(scenes, self.val_fraction, self.seed, scene_sources(self.root))
@@ -182,10 +163,11 @@ class HDRStackDataModule(pl.LightningDataModule):
     def _setup_test(self) -> None:
         common = dict(image_size=self.image_size, edge_sigma=self.edge_sigma, on_bad_scene=self.on_bad_scene)
         if self.dataset == "sample" and self.test_split == "test":
-            self.test_set = SampleDataset("test", views_per_scene=self.val_views_per_scene, seed=self.seed, **common)
+            self.test_set = SampleDataset("test", views_per_scene=self.sample.held_out_views, seed=self.seed,
+                                          **common)
         elif self.dataset == "sample":
             if self.val_set is None:
-                self.val_set = SampleDataset("val", views_per_scene=self.val_views_per_scene, seed=self.seed,
+                self.val_set = SampleDataset("val", views_per_scene=self.sample.held_out_views, seed=self.seed,
                                              **common)
             self.test_set = self.val_set
         elif self.dataset == "vds":

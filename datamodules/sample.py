@@ -15,7 +15,7 @@ over ``hdri`` and then ``hdri_test`` (so the train and validation views do not d
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -26,13 +26,57 @@ from datamodules.scenes import OnBadScene
 from datamodules.transforms import StackAugment
 from hdrsyn.assets_index import HDRI_DIR, HDRI_TEST_DIR
 from hdrsyn.io import read_hdr
-from hdrsyn.render import EMoR, ViewSampling, render_random_view, repair_hdr
+from hdrsyn.render import VARIED_CAPTURE, EMoR, ViewSampling, render_random_view, repair_hdr
 
 #: Bundled panoramas used for validation (and testing): one indoor, one outdoor at dusk, one night scene.
 SAMPLE_VAL_SCENES = ("lab", "venice", "night")
 
 #: Per-scene view constraints: ``sky.exr`` has a synthetic lower half, so its views stay above the horizon.
 SCENE_SAMPLING_OVERRIDES: dict[str, dict[str, bool]] = {"sky": {"above_horizon": True}}
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """How :class:`~datamodules.hdr_stack.HDRStackDataModule` renders the bundled sample's views
+    (``dataset="sample"`` only; configs set them as ``data.init_args.sample.<name>``).
+
+    Args:
+        views_per_scene: rendered views per training panorama.
+        val_views_per_scene: rendered views per held-out panorama (default ``views_per_scene``). The first
+            ``k`` views of a panorama do not depend on how many follow, so a run with more training views can
+            keep the default runs' 3 x 8 validation views.
+        vary_capture: training views vary the input's exposure (auto-exposure key 0.09-0.36) and JPEG quality
+            (60-100) besides the camera response and noise (:data:`~hdrsyn.render.VARIED_CAPTURE`);
+            validation and test views keep the fixed key 0.18 and no JPEG, so their numbers stay comparable.
+        gamma_responses: share of training views rendered through a plain gamma response (``E^(1/g)``,
+            ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
+        gamma_contrast: range of the strength of the contrast S-curve that follows those gamma curves
+            (:func:`~hdrsyn.render.contrast_curve`; ``(0, 0)``: none).
+    """
+
+    views_per_scene: int = 8
+    val_views_per_scene: int | None = None
+    vary_capture: bool = True
+    gamma_responses: float = 0.0
+    gamma_contrast: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.gamma_responses <= 1:
+            raise ValueError(f"gamma_responses must be in [0, 1], got {self.gamma_responses}")
+        low, high = self.gamma_contrast
+        if not 0 <= low <= high <= 1:
+            raise ValueError(f"gamma_contrast must be a range within [0, 1], got {tuple(self.gamma_contrast)}")
+
+    @property
+    def held_out_views(self) -> int:
+        """Views per held-out (validation or test) panorama: ``val_views_per_scene``, else ``views_per_scene``."""
+        return self.views_per_scene if self.val_views_per_scene is None else self.val_views_per_scene
+
+    def training_views(self) -> ViewSampling:
+        """The ranges of the random training views these options ask for."""
+        low, high = self.gamma_contrast
+        return replace(VARIED_CAPTURE if self.vary_capture else ViewSampling(),
+                       gamma_responses=self.gamma_responses, contrast=(float(low), float(high)))
 
 
 def sample_scenes(

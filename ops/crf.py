@@ -18,6 +18,9 @@ from ops import native
 from ops.layout import empty_like_layout, in_memory_order
 
 N_LEVELS = 256
+#: Default lambda of Eq. 1's smoothness term (HDR Toolbox's 20; OpenCV uses 10): of the CRF solve and, through
+#: :data:`ops.hdr_synthesis.DEFAULT_SMOOTHNESS`, of the HDR layer everywhere.
+DEFAULT_SMOOTHNESS = 20.0
 
 
 def hat_weights(values: torch.Tensor) -> torch.Tensor:
@@ -143,7 +146,7 @@ def _smoothness_matrix(smoothness: float, n_levels: int, device: torch.device) -
 def solve_debevec(
     samples: torch.Tensor,
     log_times: torch.Tensor,
-    smoothness: float = 20.0,
+    smoothness: float = DEFAULT_SMOOTHNESS,
     n_levels: int = N_LEVELS,
     ridge: float = 1e-10,
     refinements: int = 3,

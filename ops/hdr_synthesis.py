@@ -10,13 +10,16 @@ import torch
 from torch import nn
 
 from ops.checks import check_image
-from ops.crf import N_LEVELS, hat_weights, sample_grossberg, sample_spatial, solve_debevec
+from ops.crf import DEFAULT_SMOOTHNESS, N_LEVELS, hat_weights, sample_grossberg, sample_spatial, solve_debevec
 from ops.layout import in_memory_order
 from ops.merge import merge_log_radiance
 from ops.precision import full_precision
 
 Sampling = Literal["grossberg", "spatial"]
 DEFAULT_SAMPLES = {"grossberg": 256, "spatial": 70}
+#: The HDR layer's default sampling, named once: every merge (training, inference, baselines, CLI) takes it, and
+#: DEFAULT_SMOOTHNESS (Eq. 1's lambda, defined with the CRF solve in :mod:`ops.crf`), from this module.
+DEFAULT_SAMPLING: Sampling = "grossberg"
 #: Largest accepted CRF smoothness lambda (HDR Toolbox uses 20, OpenCV 10; far larger values swamp the data).
 MAX_SMOOTHNESS = 1000.0
 #: Least share of samples well exposed in two exposures (see :func:`coverage`) before a merge warns.
@@ -78,9 +81,9 @@ def coverage(samples: torch.Tensor, n_levels: int = N_LEVELS) -> torch.Tensor:
 def synthesize_hdr(
     stack: torch.Tensor,
     exposure_times: torch.Tensor,
-    sampling: Sampling = "grossberg",
+    sampling: Sampling = DEFAULT_SAMPLING,
     n_samples: int | None = None,
-    smoothness: float = 20.0,
+    smoothness: float = DEFAULT_SMOOTHNESS,
     normalize: bool = True,
     detach_weights: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,9 +164,9 @@ class HDRSynthesis(nn.Module):
 
     def __init__(
         self,
-        sampling: Sampling = "grossberg",
+        sampling: Sampling = DEFAULT_SAMPLING,
         n_samples: int | None = None,
-        smoothness: float = 20.0,
+        smoothness: float = DEFAULT_SMOOTHNESS,
         normalize: bool = True,
         detach_weights: bool = True,
     ) -> None:

@@ -9,7 +9,7 @@ set -euo pipefail
 start=$(date +%s)
 seeds=("${@:-0}")
 for seed in "${seeds[@]}"; do
-  for config in experiments/ablation/*.yaml; do
+  for config in experiments/ablation/[0-9]_*.yaml; do  # the rungs, not their base.yaml
     name=$(basename "$config" .yaml)
     if [[ $name == 6_cobi && ! -f weights/vgg19-dcbb9e9d.pth ]]; then
       echo "skipping $name: no VGG-19 weights at weights/vgg19-dcbb9e9d.pth"

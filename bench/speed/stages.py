@@ -86,13 +86,14 @@ def measure(stage: str, width: str, size: int, warmup: int, steps: int) -> dict:
     import statistics
 
     from datamodules.hdr_stack import HDRStackDataModule
+    from datamodules.sample import SampleOptions
 
     flushed = flush_like_the_experiments()
     cls = stage_class(stage)
     model = cls(width=width, **({"lambda_cobi": 0.0} if stage == "joint" else {}))
     model.log = model.log_dict = lambda *args, **kwargs: None
     optimizer = model.configure_optimizers()
-    data = HDRStackDataModule(image_size=size, num_workers=0, views_per_scene=1, augment=False)
+    data = HDRStackDataModule(image_size=size, num_workers=0, sample=SampleOptions(views_per_scene=1), augment=False)
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     times = []

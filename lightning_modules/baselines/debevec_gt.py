@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
-from ops.hdr_synthesis import synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLING, DEFAULT_SMOOTHNESS, synthesize_hdr
 
 
 class DebevecReference(ReferenceMethod):
@@ -24,7 +24,8 @@ class DebevecReference(ReferenceMethod):
             :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0, **kwargs: Any) -> None:
+    def __init__(self, hdr_sampling: str = DEFAULT_SAMPLING, hdr_smoothness: float = DEFAULT_SMOOTHNESS,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
 
     def evaluate(self, batch: dict) -> tuple[None, torch.Tensor]:

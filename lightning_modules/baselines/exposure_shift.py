@@ -8,7 +8,7 @@ import torch
 
 from lightning_modules.baselines.base import ReferenceMethod
 from ops.exposure import exposure_stack
-from ops.hdr_synthesis import synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLING, DEFAULT_SMOOTHNESS, synthesize_hdr
 
 
 class ExposureShiftReference(ReferenceMethod):
@@ -25,7 +25,8 @@ class ExposureShiftReference(ReferenceMethod):
             :class:`~lightning_modules.baselines.base.HDRBaseline`.
     """
 
-    def __init__(self, gamma: float = 2.2, hdr_sampling: str = "grossberg", hdr_smoothness: float = 20.0,
+    def __init__(self, gamma: float = 2.2, hdr_sampling: str = DEFAULT_SAMPLING,
+                 hdr_smoothness: float = DEFAULT_SMOOTHNESS,
                  **kwargs: Any) -> None:
         if not gamma > 0:
             raise ValueError(f"gamma must be > 0, got {gamma}")

@@ -17,14 +17,13 @@ from hdrsyn.pretrained import pretrained_path
 from lightning_modules.diffhdrsyn.base import StackStage, load_subnets, stage_checkpoint
 from lightning_modules.diffhdrsyn.global_stage import GlobalStage
 from lightning_modules.diffhdrsyn.local_stage import LocalStage
-from lightning_modules.diffhdrsyn.loss import global_objective, local_objective, refine_objective, without_centre
+from lightning_modules.diffhdrsyn.loss import HDR_SCALES, JointObjective
 from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
 from lightning_modules.diffhdrsyn.model.generator_config import with_legacy_switches
 from lightning_modules.evaluation import gather_lists
 from lightning_modules.hdr_method import HDRMethod
 from losses.cobi import CoBiLoss
-from losses.hdr import hdr_loss
-from ops.hdr_synthesis import DEFAULT_SAMPLES, check_smoothness, synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLES, DEFAULT_SAMPLING, DEFAULT_SMOOTHNESS, check_smoothness, synthesize_hdr
 
 #: Hyperparameters a packaged joint-stage model keeps (:mod:`hdrsyn.pretrained`): those that build its
 #: generator and its HDR merge.
@@ -43,7 +42,7 @@ class StackOutput(nn.Module):
 
 
 def stack_reconstructor(
-    generator: StackGenerator, sampling: str = "grossberg", smoothness: float = 20.0
+    generator: StackGenerator, sampling: str = DEFAULT_SAMPLING, smoothness: float = DEFAULT_SMOOTHNESS
 ) -> Reconstructor:
     """A :class:`~hdrsyn.model_registry.Reconstructor` around a generator (e.g. ``JointStage.generator``),
     EV ``-n..+n``."""
@@ -54,12 +53,6 @@ def stack_reconstructor(
     )
 
 
-def log_mean_scale(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Detached per-image factor ``exp(mean ln target - mean ln pred)`` bringing ``pred`` to ``target``'s scale."""
-    log_ratio = (target.clamp_min(eps).log() - pred.detach().clamp_min(eps).log()).mean(dim=(1, 2, 3), keepdim=True)
-    return log_ratio.exp()
-
-
 class JointStage(HDRMethod, StackStage):
     """The paper's full model trained end-to-end (Sec. 3, Fig. 1).
 
@@ -67,7 +60,9 @@ class JointStage(HDRMethod, StackStage):
     mu-law HDR loss against the ground truth flows back through the merge into all six sub-networks.
     Loss = Eq. 4 (global) + Eq. 5 (local) + Eq. 6-7 (refinement: L1, HDR, CoBi), each on an
     autoregressive pass and, with ``teacher_forcing``, a teacher-forced pass (the HDR term on the
-    autoregressive stack only).
+    autoregressive stack only): :attr:`objective`, a
+    :class:`~lightning_modules.diffhdrsyn.loss.JointObjective` built from the ``lambda_*``, ``mu``,
+    ``hdr_scale`` and switch arguments.
 
     Earlier stages' weights come in through ``global_ckpt`` / ``local_ckpt`` (checked at construction,
     loaded in :meth:`configure_model`, before a ``--ckpt_path`` resume would overwrite them).
@@ -80,7 +75,7 @@ class JointStage(HDRMethod, StackStage):
         global_ckpt, local_ckpt: checkpoints of :class:`GlobalStage` / :class:`LocalStage` to start from.
         pretrained: a packaged model to start from instead (:mod:`hdrsyn.pretrained`; ``"default"`` = the
             default model), all six networks; its architecture must match. ``lightning predict`` without
-            ``--ckpt_path`` sets it to ``"default"`` (see :class:`hdrsyn.lightning_cli.HDRSynCLI`).
+            ``--ckpt_path`` sets it to ``"default"`` (see :class:`hdrsyn.cli.lightning.HDRSynCLI`).
         lambda_l1, lambda_hist, lambda_edge, lambda_refine, lambda_hdr, lambda_cobi: lambda1..lambda6 of
             Eq. 4-7 (paper: 1, 0.1, 1, 1, 1, 0.1).
         mu: mu-law compression of the HDR loss (paper 5000; the authors' code 100).
@@ -129,8 +124,8 @@ class JointStage(HDRMethod, StackStage):
         vgg_weights: str | None = None,
         cobi_spatial_weight: float = 0.1,
         cobi_bandwidth: float = 0.5,
-        hdr_sampling: str = "grossberg",
-        hdr_smoothness: float = 20.0,
+        hdr_sampling: str = DEFAULT_SAMPLING,
+        hdr_smoothness: float = DEFAULT_SMOOTHNESS,
         hdr_scale: str = "log_mean",
         teacher_forcing: bool = True,
         lr: float | None = None,
@@ -142,7 +137,7 @@ class JointStage(HDRMethod, StackStage):
         output_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if hdr_scale not in ("log_mean", "crf_max"):
+        if hdr_scale not in HDR_SCALES:
             raise UsageError(f"hdr_scale must be 'log_mean' or 'crf_max', got {hdr_scale!r}")
         if hdr_sampling not in DEFAULT_SAMPLES:
             raise UsageError(f"hdr_sampling must be one of {list(DEFAULT_SAMPLES)}, got {hdr_sampling!r}")
@@ -164,6 +159,10 @@ class JointStage(HDRMethod, StackStage):
         self.cobi = None
         if lambda_cobi > 0 and use_refine:
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
+        self.objective = JointObjective(
+            self.synthesize, self.cobi, lambda_l1, lambda_hist, lambda_edge, lambda_refine, lambda_hdr,
+            lambda_cobi, mu, use_refine, use_hdr_layer, hdr_scale,
+        )
         self._stage_weights_loaded = False
         self.configure_evaluation(cvvdp, crf_correction, output_dir)
 
@@ -217,30 +216,9 @@ class JointStage(HDRMethod, StackStage):
             checkpoint["state_dict"].update({f"cobi.{k}": v for k, v in self.cobi.state_dict().items()})
 
     def losses(self, out: dict[str, torch.Tensor], batch: dict, teacher: bool) -> dict[str, torch.Tensor]:
-        """Eq. 4-7 on the generator's output ``out`` of one pass (``teacher``: the teacher-forced pass);
-        the HDR term only on the autoregressive pass."""
-        hp = self.hparams
-        target = without_centre(batch["stack"])
-        parts = global_objective(out["global"], target, hp.lambda_l1, hp.lambda_hist)
-        total = parts["global"]
-        if "edges" in out:
-            parts.update(local_objective(out["edges"], without_centre(batch["edges"]), hp.lambda_edge))
-            total = total + parts["local"]
-        pred_hdr = None
-        if hp.use_hdr_layer and not teacher:
-            pred_hdr = self.scaled_for_loss(self.synthesize(out["stack"], batch), batch["hdr"])
-        if hp.use_refine or pred_hdr is not None:
-            parts.update(refine_objective(
-                without_centre(out["stack"]), target, pred_hdr, batch["hdr"], self.cobi,
-                hp.lambda_refine, hp.lambda_hdr, hp.lambda_cobi, hp.mu,
-            ))
-            total = total + parts["refine"]
-        parts["total"] = total
-        return parts
-
-    def scaled_for_loss(self, radiance: torch.Tensor, hdr: torch.Tensor) -> torch.Tensor:
-        """The synthesised HDR at the scale the HDR loss compares it with the ground truth (``hdr_scale``)."""
-        return radiance * log_mean_scale(radiance, hdr) if self.hparams.hdr_scale == "log_mean" else radiance
+        """Eq. 4-7 (:attr:`objective`) on the generator's output ``out`` of one pass (``teacher``: the
+        teacher-forced pass); the HDR term only on the autoregressive pass."""
+        return self.objective(out, batch, teacher)
 
     def synthesize(self, stack: torch.Tensor, batch: dict) -> torch.Tensor:
         """HDR radiance ``(B, 3, H, W)`` of a generated stack through the differentiable layer."""
@@ -267,9 +245,8 @@ class JointStage(HDRMethod, StackStage):
         return stack, self.synthesize(stack, batch)
 
     def validation_extras(self, batch: dict, stack: torch.Tensor | None, radiance: torch.Tensor) -> dict:
-        """The HDR loss (at the loss's scale, :meth:`scaled_for_loss`) as ``val/loss_hdr``."""
-        scaled = self.scaled_for_loss(radiance, batch["hdr"])
-        return {"val/loss_hdr": hdr_loss(scaled, batch["hdr"], self.hparams.mu)}
+        """The HDR loss (at the loss's scale, :meth:`JointObjective.scaled`) as ``val/loss_hdr``."""
+        return {"val/loss_hdr": self.objective.hdr_term(radiance, batch["hdr"])}
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict[str, torch.Tensor]]:
         """Reconstruct each ``batch["ldr"]`` image (:func:`hdrsyn.inference.reconstruct_image`); with

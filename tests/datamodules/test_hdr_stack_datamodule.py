@@ -8,12 +8,15 @@ from lightning_fabric.utilities.distributed import DistributedSamplerWrapper
 from pytorch_lightning.utilities.data import _update_dataloader
 
 from datamodules.hdr_stack import EpochPermutation, HDRStackDataModule, split_scenes
+from datamodules.sample import SampleOptions
 from datamodules.scenes import DatasetNotFoundError
 from datamodules.vds import scan_vds
 
+ONE_VIEW = SampleOptions(views_per_scene=1)
+
 
 def test_default_is_the_bundled_sample_and_batches_collate() -> None:
-    datamodule = HDRStackDataModule(image_size=32, views_per_scene=1, batch_size=2, num_workers=2)
+    datamodule = HDRStackDataModule(image_size=32, sample=ONE_VIEW, batch_size=2, num_workers=2)
     assert datamodule.dataset == "sample"
     datamodule.setup("fit")
     assert len(datamodule.train_set) == 13 and len(datamodule.val_set) == 3
@@ -23,7 +26,7 @@ def test_default_is_the_bundled_sample_and_batches_collate() -> None:
     assert batch["ev"].shape == (2, 7) and len(batch["name"]) == 2
     datamodule.setup("test")
     assert datamodule.test_set is datamodule.val_set
-    unseen = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0, test_split="test")
+    unseen = HDRStackDataModule(image_size=32, sample=ONE_VIEW, num_workers=0, test_split="test")
     unseen.setup("test")
     assert len(unseen.test_set) == 6 and not {n.rsplit("_", 1)[0] for n in unseen.test_set.names} & {
         n.rsplit("_", 1)[0] for n in datamodule.val_set.names}
@@ -31,8 +34,9 @@ def test_default_is_the_bundled_sample_and_batches_collate() -> None:
 
 def test_more_training_views_keep_the_validation_views() -> None:
     """``val_views_per_scene`` holds the held-out views fixed while the training set grows."""
-    few = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0)
-    many = HDRStackDataModule(image_size=32, views_per_scene=3, val_views_per_scene=1, num_workers=0)
+    few = HDRStackDataModule(image_size=32, sample=ONE_VIEW, num_workers=0)
+    many = HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=3, val_views_per_scene=1),
+                              num_workers=0)
     few.setup("fit")
     many.setup("fit")
     assert len(many.train_set) == 3 * len(few.train_set) == 39
@@ -41,7 +45,8 @@ def test_more_training_views_keep_the_validation_views() -> None:
     assert [many.train_set.names[3 * i] for i in range(13)] == few.train_set.names
     many.setup("test")
     assert many.test_set.names == few.val_set.names
-    gamma = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0, gamma_responses=1.0)
+    gamma = HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=1, gamma_responses=1.0),
+                                 num_workers=0)
     gamma.setup("fit")  # training views through gamma curves; the held-out views stay as they are
     assert (gamma.val_set.stacks == few.val_set.stacks).all()
     assert not (gamma.train_set.stacks == few.train_set.stacks).all()
@@ -75,7 +80,7 @@ def test_split_keeps_scenes_of_one_photo_together(vds_root: Path) -> None:
 
 def test_training_order_is_a_function_of_seed_and_epoch() -> None:
     """Every iterator of an epoch's loader gives one order (exact resume); epochs and seeds differ."""
-    datamodule = HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0)
+    datamodule = HDRStackDataModule(image_size=32, sample=ONE_VIEW, num_workers=0)
     datamodule.setup("fit")
     sampler = datamodule.train_dataloader().sampler
     assert isinstance(sampler, EpochPermutation)
@@ -84,7 +89,7 @@ def test_training_order_is_a_function_of_seed_and_epoch() -> None:
 
 
 def test_distributed_sampler_partitions_the_data() -> None:
-    datamodule = HDRStackDataModule(image_size=32, views_per_scene=2, num_workers=0)  # 26: no padding
+    datamodule = HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=2), num_workers=0)  # 26: no pad
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
     seen = []
@@ -101,9 +106,9 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
     with pytest.raises(ValueError, match="on_bad_scene"):
         HDRStackDataModule(on_bad_scene="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"gamma_responses must be in \[0, 1\], got 1.5"):
-        HDRStackDataModule(gamma_responses=1.5)
+        SampleOptions(gamma_responses=1.5)
     with pytest.raises(ValueError, match=r"gamma_contrast must be a range within \[0, 1\], got \(0.5, 0.2\)"):
-        HDRStackDataModule(gamma_contrast=(0.5, 0.2))
+        SampleOptions(gamma_contrast=(0.5, 0.2))
     with pytest.raises(ValueError, match="test_split must be 'val' or 'test', got 'unseen'"):
         HDRStackDataModule(test_split="unseen")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="test_split='test' selects the bundled sample's test scenes; dataset='vds'"):
@@ -116,3 +121,15 @@ def test_configuration_errors(tmp_path: Path, hdr_eye_root: Path) -> None:
     hdr_eye.setup("test")
     batch = next(iter(hdr_eye.test_dataloader()))
     assert batch["name"] == ["C01"] and batch["stack"].dtype == torch.float32
+
+
+def test_sample_options_stay_flat_in_hparams() -> None:
+    """Grouped as one argument, the sample's options are saved flat, by the names they had before the grouping:
+    checkpoints, run logs and data fingerprints of the same data stay the same."""
+    datamodule = HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=3, gamma_contrast=(0.1, 0.2)))
+    assert "sample" not in datamodule.hparams
+    assert {k: datamodule.hparams[k] for k in ("views_per_scene", "val_views_per_scene", "vary_capture",
+                                               "gamma_responses", "gamma_contrast")} == {
+        "views_per_scene": 3, "val_views_per_scene": None, "vary_capture": True, "gamma_responses": 0.0,
+        "gamma_contrast": (0.1, 0.2)}
+    assert datamodule.sample.held_out_views == 3

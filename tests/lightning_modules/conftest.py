@@ -24,7 +24,7 @@ def tiny_overrides(root: Path, stage: str, steps: int = 2) -> list[str]:
         "--model.init_args.width", "tiny",
         "--data.init_args.image_size", "64",
         "--data.init_args.num_workers", "0",
-        "--data.init_args.views_per_scene", "1",
+        "--data.init_args.sample.views_per_scene", "1",
     ]
 
 

@@ -29,7 +29,7 @@ def tiny_config(tmp: Path, stage: str = "joint") -> Path:
     trainer["callbacks"].append({"class_path": "tests.helpers.RecordScenes",
                                  "init_args": {"out_dir": str(tmp / stage / "scenes")}})
     config["model"]["init_args"].update(width="tiny", global_ckpt=None, local_ckpt=None)
-    config["data"]["init_args"].update(image_size=64, num_workers=0, views_per_scene=2)
+    config["data"]["init_args"].update(image_size=64, num_workers=0, sample={"views_per_scene": 2})
     path = tmp / f"{stage}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

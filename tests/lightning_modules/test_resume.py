@@ -27,7 +27,7 @@ def config(tmp: Path, name: str) -> Path:
                           logger=False, default_root_dir=str(tmp / name), accelerator="cpu", deterministic=True)
     cfg["trainer"]["callbacks"][-1]["init_args"]["dirpath"] = str(tmp / name / "checkpoints")  # StageCheckpoint
     cfg["model"]["init_args"]["width"] = "tiny"
-    cfg["data"]["init_args"].update(image_size=64, num_workers=1, views_per_scene=1)
+    cfg["data"]["init_args"].update(image_size=64, num_workers=1, sample={"views_per_scene": 1})
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

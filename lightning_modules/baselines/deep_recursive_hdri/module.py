@@ -12,7 +12,7 @@ from hdrsyn.model_registry import Reconstructor, register_reconstructor, restore
 from lightning_modules.baselines.base import HDRBaseline
 from lightning_modules.baselines.deep_recursive_hdri.loss import lsgan_loss
 from lightning_modules.baselines.deep_recursive_hdri.model import DeepRecursiveHDRI, PatchDiscriminator
-from ops.hdr_synthesis import synthesize_hdr
+from ops.hdr_synthesis import DEFAULT_SAMPLING, DEFAULT_SMOOTHNESS, synthesize_hdr
 
 DIRECTIONS = ("up", "down")
 
@@ -49,8 +49,8 @@ class DeepRecursiveHDRIBaseline(HDRBaseline):
         lambda_adv: float = 0.01,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
-        hdr_sampling: str = "grossberg",
-        hdr_smoothness: float = 20.0,
+        hdr_sampling: str = DEFAULT_SAMPLING,
+        hdr_smoothness: float = DEFAULT_SMOOTHNESS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

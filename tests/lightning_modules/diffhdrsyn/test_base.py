@@ -117,6 +117,7 @@ def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
     import pytorch_lightning as pl
 
     from datamodules.hdr_stack import HDRStackDataModule
+    from datamodules.sample import SampleOptions
 
     seen: list[float] = []
 
@@ -127,7 +128,7 @@ def test_cosine_schedule_decays_every_group_to_zero_over_max_steps() -> None:
     module = GlobalStage(width="tiny", lr=1e-3, lr_schedule="cosine")
     trainer = pl.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0, callbacks=[Record()])
-    trainer.fit(module, HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0))
+    trainer.fit(module, HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=1), num_workers=0))
     assert seen == pytest.approx([1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)])
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(UsageError, match="lr_schedule must be one of"):
@@ -139,12 +140,13 @@ def test_cosine_schedule_spans_max_epochs_without_max_steps() -> None:
     import pytorch_lightning as pl
 
     from datamodules.hdr_stack import HDRStackDataModule
+    from datamodules.sample import SampleOptions
 
     def fit(**limits: int) -> pl.Trainer:
         trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                              enable_model_summary=False, limit_val_batches=0, limit_train_batches=3, **limits)
         trainer.fit(GlobalStage(width="tiny", lr=1e-3, lr_schedule="cosine"),
-                    HDRStackDataModule(image_size=32, views_per_scene=1, num_workers=0))
+                    HDRStackDataModule(image_size=32, sample=SampleOptions(views_per_scene=1), num_workers=0))
         return trainer
 
     trainer = fit(max_epochs=2)

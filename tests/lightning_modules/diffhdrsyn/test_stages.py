@@ -12,6 +12,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from datamodules.hdr_stack import HDRStackDataModule
+from datamodules.sample import SampleOptions
 from hdrsyn.cli import lightning_main
 from hdrsyn.metrics import cvvdp_available
 from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
@@ -155,7 +156,7 @@ def stack_psnr(model: JointStage, scene: dict) -> float:
 def test_joint_training_improves_on_its_analytic_start() -> None:
     """Stated margins: 40 steps on one real scene raise stack PSNR by >= 1 dB over the untrained generator
     (the analytic exposure shift) and cut the HDR loss (through the merge) by >= 10 %."""
-    data = HDRStackDataModule(image_size=64, num_workers=0, views_per_scene=1, augment=False)
+    data = HDRStackDataModule(image_size=64, num_workers=0, sample=SampleOptions(views_per_scene=1), augment=False)
     data.setup("fit")
     scene = next(iter(data.train_dataloader()))
     torch.manual_seed(0)
