@@ -581,22 +581,28 @@ class Summary:
     stopped: str | None = None
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How each photo runs: on ``device``; the network in ``tile``-sized tiles overlapping by ``overlap``
+    (None: whole) at ``work_size`` (None: full resolution), as :func:`hdrsyn.memory.plan_reconstruction`
+    fits them within ``max_memory`` bytes."""
+
+    device: str | torch.device = "cpu"
+    tile: int | None = None
+    overlap: int = 128
+    work_size: int | None = None
+    max_memory: float = DEFAULT_MAX_MEMORY
+
+
 def reconstruct_files(
-    outputs: dict[Path, dict[str, Path]],
-    model: Reconstructor,
-    overwrite: bool = False,
-    device: str | torch.device = "cpu",
-    tile: int | None = None,
-    overlap: int = 128,
-    work_size: int | None = None,
-    max_memory: float = DEFAULT_MAX_MEMORY,
+    outputs: dict[Path, dict[str, Path]], model: Reconstructor, overwrite: bool = False,
+    options: RunOptions = RunOptions(),
 ) -> Summary:
     """Reconstruct every photo of ``outputs`` (from :func:`plan_outputs`) and write its files.
 
     A photo whose outputs all exist is skipped unless ``overwrite``. One failure does not stop the rest
     (one line each on stderr), a full disk does; Ctrl-C stops the run, leaving no file of the photo it
-    was on (``interrupted``). Each photo runs as :func:`hdrsyn.memory.plan_reconstruction` plans it
-    within ``max_memory`` bytes, said when it differs from ``tile`` / ``work_size``.
+    was on (``interrupted``). Each photo runs as :func:`reconstruct_file` runs it with ``options``.
     """
     summary = Summary(len(outputs))
     bar = tqdm(outputs.items(), desc="reconstruct", unit="image")
@@ -608,7 +614,7 @@ def reconstruct_files(
                 tqdm.write(f"hdrsyn reconstruct: {path}: its outputs are already in {paths['preview'].parent}, "
                            f"skipped (--overwrite redoes them)", file=sys.stderr)
                 continue
-            reconstruct_file(path, paths, model, overwrite, device, tile, overlap, work_size, max_memory)
+            reconstruct_file(path, paths, model, overwrite, options)
         except KeyboardInterrupt:
             summary.interrupted = True
             break
@@ -626,19 +632,14 @@ def reconstruct_files(
 
 
 def reconstruct_file(
-    path: Path,
-    paths: dict[str, Path],
-    model: Reconstructor,
-    overwrite: bool = False,
-    device: str | torch.device = "cpu",
-    tile: int | None = None,
-    overlap: int = 128,
-    work_size: int | None = None,
-    max_memory: float = DEFAULT_MAX_MEMORY,
+    path: Path, paths: dict[str, Path], model: Reconstructor, overwrite: bool = False,
+    options: RunOptions = RunOptions(),
 ) -> None:
-    """Read, plan (:func:`hdrsyn.memory.plan_reconstruction`), reconstruct and write one photo to ``paths``
-    (from :func:`output_paths`); its buffers are freed on return. The plan is said on stderr when it
-    differs from ``tile`` / ``work_size``."""
+    """Read, plan (:func:`hdrsyn.memory.plan_reconstruction` within ``options.max_memory``), reconstruct and
+    write one photo to ``paths`` (from :func:`output_paths`); its buffers are freed on return. The plan is
+    said on stderr when it differs from ``options.tile`` / ``options.work_size``."""
+    device, tile, overlap, work_size, max_memory = (options.device, options.tile, options.overlap,
+                                                    options.work_size, options.max_memory)
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")

@@ -74,7 +74,7 @@ def worker(config: dict, photo: str, ckpt: str | None, width: str | None, overla
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from hdrsyn.inference import guided_stack, output_paths, reconstruct_file
+    from hdrsyn.inference import RunOptions, guided_stack, output_paths, reconstruct_file
     from hdrsyn.io import read_hdr
     from hdrsyn.memory import plan_reconstruction
     from hdrsyn.model_registry import load_reconstructor
@@ -93,7 +93,7 @@ def worker(config: dict, photo: str, ckpt: str | None, width: str | None, overla
     with tempfile.TemporaryDirectory() as out:
         paths = output_paths(Path(photo).stem, Path(out), model)
         start = time.perf_counter()
-        reconstruct_file(Path(photo), paths, model, False, "cpu", tile, overlap, work)
+        reconstruct_file(Path(photo), paths, model, False, RunOptions("cpu", tile, overlap, work))
         seconds = time.perf_counter() - start
         peak = peak_rss_bytes()
         assert read_hdr(paths["exr"]).shape == (h, w, 3)

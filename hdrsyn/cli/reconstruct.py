@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from hdrsyn.errors import ArgumentParser, UsageError
-from hdrsyn.inference import Summary, check_output_folder, collect_inputs, plan_outputs, reconstruct_files
+from hdrsyn.inference import RunOptions, Summary, check_output_folder, collect_inputs, plan_outputs, reconstruct_files
 from hdrsyn.io import LDR_EXTENSIONS
 from hdrsyn.memory import AUTO_WORK_SIZE, DEFAULT_MAX_MEMORY, GB
 from hdrsyn.model_registry import load_reconstructor
@@ -122,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RuntimeError, ValueError, OSError) as error:  # CheckpointError is a ValueError
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
-    summary = reconstruct_files(outputs, model, args.overwrite, device, args.tile, args.overlap, args.work_size,
-                                args.max_memory * GB)
+    options = RunOptions(device, args.tile, args.overlap, args.work_size, args.max_memory * GB)
+    summary = reconstruct_files(outputs, model, args.overwrite, options)
     return report(summary)
 
 
