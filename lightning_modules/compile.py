@@ -1,16 +1,17 @@
-"""Opt-in ``torch.compile`` of a stage's generator, as a callback (checkpoints and hyperparameters unchanged)."""
+"""Opt-in ``torch.compile`` of a stage's generator, as a callback (checkpoints and hyperparameters unchanged).
+
+Shared by every method: it imports none. A module that can be compiled says how with a
+``compile_generator(backend, mode)`` method (ours: :meth:`lightning_modules.diffhdrsyn.base.StackStage.compile_generator`).
+"""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 
-from lightning_modules.diffhdrsyn.model import StackGenerator
-from lightning_modules.diffhdrsyn.model.compile import compile_subnets
-
 
 class CompileGenerator(pl.Callback):
-    """Compile the U-Nets of ``pl_module.generator``
-    (:func:`lightning_modules.diffhdrsyn.model.compile.compile_subnets`).
+    """Compile the generator of ``pl_module`` through its ``compile_generator(backend, mode)`` (our stages:
+    their U-Nets, :func:`lightning_modules.diffhdrsyn.model.compile.compile_subnets`).
 
     Add it to any stage: ``--trainer.callbacks+=lightning_modules.compile.CompileGenerator``. The first
     steps then include compilation (about a dozen graphs per stage: one per recursion step, input that
@@ -25,10 +26,10 @@ class CompileGenerator(pl.Callback):
         self.backend, self.mode = backend, mode
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        generator = getattr(pl_module, "generator", None)
-        if not isinstance(generator, StackGenerator):
+        compile_generator = getattr(pl_module, "compile_generator", None)
+        if not callable(compile_generator):
             raise TypeError(
                 f"CompileGenerator needs a module with a StackGenerator `generator` (GlobalStage, LocalStage, "
-                f"JointStage), got {type(pl_module).__name__}"
+                f"JointStage: a `compile_generator` method), got {type(pl_module).__name__}"
             )
-        compile_subnets(generator, self.backend, self.mode)
+        compile_generator(self.backend, self.mode)

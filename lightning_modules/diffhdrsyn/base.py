@@ -14,6 +14,7 @@ from torch import nn
 from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.model_registry import nonfinite_tensors, resolve_class
 from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
+from lightning_modules.diffhdrsyn.model.compile import compile_subnets
 from lightning_modules.diffhdrsyn.model.stack_generator import check_margin
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
@@ -30,7 +31,7 @@ STAGE_REFUSAL = (
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
+def existing_stage_checkpoint(path: str | Path | None, argument: str) -> Path | None:
     """Check, before any training starts, that an earlier stage's checkpoint given as ``argument`` exists."""
     if path is None:
         return None
@@ -186,6 +187,11 @@ class StackStage(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)
+
+    def compile_generator(self, backend: str = "inductor", mode: str | None = None) -> None:
+        """``torch.compile`` the generator's U-Nets in place (:func:`~lightning_modules.diffhdrsyn.model.compile.
+        compile_subnets`; the callback :class:`lightning_modules.compile.CompileGenerator` calls it)."""
+        compile_subnets(self.generator, backend, mode)
 
     def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         """Gradient-centralised Adam, one group per trained sub-network; with ``lr_schedule="cosine"`` each

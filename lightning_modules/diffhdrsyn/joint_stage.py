@@ -14,7 +14,7 @@ from hdrsyn.errors import UsageError
 from hdrsyn.inference import output_paths, reconstruct_image, write_outputs
 from hdrsyn.model_registry import Reconstructor, init_defaults, read_checkpoint, register_reconstructor
 from hdrsyn.pretrained import pretrained_path
-from lightning_modules.diffhdrsyn.base import StackStage, load_subnets, stage_checkpoint
+from lightning_modules.diffhdrsyn.base import StackStage, existing_stage_checkpoint, load_subnets
 from lightning_modules.diffhdrsyn.global_stage import GlobalStage
 from lightning_modules.diffhdrsyn.local_stage import LocalStage
 from lightning_modules.diffhdrsyn.loss import HDR_SCALES, JointObjective
@@ -146,8 +146,8 @@ class JointStage(HDRMethod, StackStage):
         except ValueError as error:
             raise UsageError(f"hdr_{error}") from None
         super().__init__(**kwargs)
-        self.global_ckpt = stage_checkpoint(global_ckpt, "global_ckpt")
-        self.local_ckpt = stage_checkpoint(local_ckpt, "local_ckpt")
+        self.global_ckpt = existing_stage_checkpoint(global_ckpt, "global_ckpt")
+        self.local_ckpt = existing_stage_checkpoint(local_ckpt, "local_ckpt")
         self.pretrained = None
         if pretrained is not None:
             if global_ckpt is not None or local_ckpt is not None:

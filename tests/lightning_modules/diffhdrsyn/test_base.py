@@ -14,7 +14,7 @@ from lightning_modules.diffhdrsyn import GlobalStage, JointStage, LocalStage
 GLOBAL = "lightning_modules.diffhdrsyn.GlobalStage"
 
 
-def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) -> Path:
+def saved_stage(path: Path, class_path: str = GLOBAL, nan: bool = False) -> Path:
     """A tiny GlobalStage checkpoint as LightningCLI saves it, claiming ``class_path``."""
     state = GlobalStage(width="tiny").state_dict()
     if nan:
@@ -34,7 +34,7 @@ def stage_checkpoint(path: Path, class_path: str = GLOBAL, nan: bool = False) ->
     ],
 )
 def test_bad_global_ckpt_is_named(tmp_path: Path, damage: str, message: str) -> None:
-    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.diffhdrsyn.LocalStage" if damage == "swapped"
+    path = saved_stage(tmp_path / "g.ckpt", "lightning_modules.diffhdrsyn.LocalStage" if damage == "swapped"
                             else GLOBAL, nan=damage == "nan")
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:-100])
@@ -48,15 +48,15 @@ def test_bad_global_ckpt_is_named(tmp_path: Path, damage: str, message: str) -> 
 def test_stage_checkpoints_from_before_the_method_folder_hand_off(tmp_path: Path, this_tree_only: None) -> None:
     """A stage checkpoint naming its class by the old module (``lightning_modules.global_stage.GlobalStage``)
     still starts the joint stage; one of the other stage is still refused."""
-    path = stage_checkpoint(tmp_path / "g.ckpt", "lightning_modules.global_stage.GlobalStage")
+    path = saved_stage(tmp_path / "g.ckpt", "lightning_modules.global_stage.GlobalStage")
     JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path)).configure_model()
-    swapped = stage_checkpoint(tmp_path / "l.ckpt", "lightning_modules.local_stage.LocalStage")
+    swapped = saved_stage(tmp_path / "l.ckpt", "lightning_modules.local_stage.LocalStage")
     with pytest.raises(UsageError, match="is a LocalStage checkpoint, but global_ckpt takes a GlobalStage checkpoint"):
         JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(swapped)).configure_model()
 
 
 def test_a_good_global_ckpt_loads(tmp_path: Path) -> None:
-    path = stage_checkpoint(tmp_path / "g.ckpt")
+    path = saved_stage(tmp_path / "g.ckpt")
     model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(path))
     model.configure_model()
     saved = torch.load(path, weights_only=False)["state_dict"]
