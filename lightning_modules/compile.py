@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 
 class CompileGenerator(pl.Callback):
     """Compile the generator of ``pl_module`` through its ``compile_generator(backend, mode)`` (our stages:
-    their U-Nets, :func:`lightning_modules.diffhdrsyn.model.compile.compile_subnets`).
+    their U-Nets, :func:`lightning_modules.diffhdrsyn.model.compiled_subnets.compile_subnets`).
 
     Add it to any stage: ``--trainer.callbacks+=lightning_modules.compile.CompileGenerator``. The first
     steps then include compilation (about a dozen graphs per stage: one per recursion step, input that

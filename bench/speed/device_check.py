@@ -1,10 +1,10 @@
 """Python core of ``bench/runners/device_check.sh``: run the device checks, print one table, write JSON.
 
-The checks are those of :mod:`bench.speed.device_checks`. With an NVIDIA GPU: the HDR op on CUDA against
+The checks are those of :mod:`bench.speed.device_cases`. With an NVIDIA GPU: the HDR op on CUDA against
 the CPU, ``warmup`` + 20 joint-stage steps at paper width on 256 px in fp32 and bf16-mixed, each without
 and with ``torch.compile`` (it/s, peak GPU memory, the projected time of the paper's 70 k iterations), and
 ``hdrsyn reconstruct`` of a 12 MP photo. Without one, the same checks at tiny width on the CPU
-(:data:`bench.speed.device_checks.CPU_PLAN`), in under a minute.
+(:data:`bench.speed.device_cases.CPU_PLAN`), in under a minute.
 
 Every check runs in its own ``try``; a failure is a row of the table. The JSON is rewritten (atomically)
 after each check, so a run stopped by the time limit keeps what it measured.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from bench.speed.device_checks import CPU_PLAN, GPU_PLAN, Plan, op_check, predict_check, random_vgg19_weights
-from bench.speed.device_checks import sample_batches, train_check
+from bench.speed.device_cases import CPU_PLAN, GPU_PLAN, Plan, op_check, predict_check, random_vgg19_weights
+from bench.speed.device_cases import sample_batches, train_check
 from bench.tables import cell, markdown_table
 
 #: ``(name, precision, compiled)`` of the training checks, in the order they run (compiled runs last: slowest).

@@ -41,7 +41,7 @@ def main() -> None:
         sample = data[index]
         for method, work in methods.items():
             table[method].append(score(method, model, sample["ldr"], sample["hdr"][None], work_size=work))
-    rows = [f"Held-out views rendered at {args.size} px ({len(data)} views), model {args.ckpt or pretrained_path()}. "
+    rows = [f"Held-out views rendered at {args.size} px ({len(data)} views), model {args.ckpt or 'the packaged ' + pretrained_path().name}. "
             "Mean over the views.", "", *table_rows(table, ["pu21", "mu", "s"])]
     write_report("\n".join(rows) + "\n", args.output)
 

@@ -14,7 +14,7 @@ from torch import nn
 from hdrsyn.errors import MissingFileError, UsageError
 from hdrsyn.model_registry import nonfinite_tensors, resolve_class
 from lightning_modules.diffhdrsyn.model import DEFAULT_GENERATOR, GeneratorConfig, StackGenerator
-from lightning_modules.diffhdrsyn.model.compile import compile_subnets
+from lightning_modules.diffhdrsyn.model.compiled_subnets import compile_subnets
 from lightning_modules.diffhdrsyn.model.stack_generator import check_margin
 from lightning_modules.evaluation import exposure_times, log_run_conventions, log_stack_psnr
 from lightning_modules.optim import GCAdam
@@ -189,7 +189,7 @@ class StackStage(pl.LightningModule):
         log_run_conventions(self, "DiffHDRsyn", self.stage_name)
 
     def compile_generator(self, backend: str = "inductor", mode: str | None = None) -> None:
-        """``torch.compile`` the generator's U-Nets in place (:func:`~lightning_modules.diffhdrsyn.model.compile.
+        """``torch.compile`` the generator's U-Nets in place (:func:`~lightning_modules.diffhdrsyn.model.compiled_subnets.
         compile_subnets`; the callback :class:`lightning_modules.compile.CompileGenerator` calls it)."""
         compile_subnets(self.generator, backend, mode)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from bench.speed.device_check import TRAINING, main, write_json
-from bench.speed.device_checks import random_vgg19_weights
+from bench.speed.device_cases import random_vgg19_weights
 from losses.cobi import VGG19Features
 
 SCRIPT = Path(__file__).resolve().parents[3] / "bench/runners/device_check.sh"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lightning_modules.diffhdrsyn.model import StackGenerator
-from lightning_modules.diffhdrsyn.model.compile import compile_subnets
+from lightning_modules.diffhdrsyn.model.compiled_subnets import compile_subnets
 
 
 def outputs_and_gradients(generator: StackGenerator, ldr: torch.Tensor) -> tuple[dict, torch.Tensor]:
