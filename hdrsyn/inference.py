@@ -26,12 +26,13 @@ or an interruption leaves none of them; a full disk stops the run (:func:`recons
 
 Large photos stay within a memory budget (:mod:`hdrsyn.memory`): the network runs at a work size and the
 full-resolution stack is built, merged and previewed in row strips (``strip_rows`` of
-:func:`reconstruct_image`), close to the whole-image result (``tests/hdrsyn/test_reconstruct.py``).
+:func:`reconstruct_image`), close to the whole-image result (``tests/hdrsyn/test_inference.py``).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -364,14 +365,18 @@ def _hwc(image: torch.Tensor) -> np.ndarray:
 
 
 #: The file in an output folder that lists the outputs written there: one JSON line per file (name, size,
-#: modification time), so that ``--overwrite`` can tell them from files it must not replace.
+#: sha256), so that ``--overwrite`` can tell them from files it must not replace.
 LEDGER_NAME = ".hdrsyn-outputs"
 
 
 def _stamp(path: Path) -> dict[str, int | str]:
-    """What the ledger records of ``path``: name, size and modification time (ns)."""
-    stat = path.stat()
-    return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """What the ledger records of ``path``: name, size and content hash (so a copied or touched output is
+    still recognised, and an edited one is not)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def record_outputs(paths: Iterable[Path]) -> None:
@@ -409,6 +414,15 @@ def foreign_files(paths: Iterable[Path]) -> list[Path]:
     return foreign
 
 
+def check_replaceable(paths: Iterable[Path], overwrite: bool) -> None:
+    """With ``overwrite``, raise ``FileExistsError`` naming the existing ``paths`` no run wrote
+    (:func:`foreign_files`): ``--overwrite`` replaces earlier outputs, never a file of the user's."""
+    foreign = foreign_files(paths) if overwrite else []
+    if foreign:
+        raise FileExistsError(f"refusing to replace {', '.join(map(str, foreign))}: not written by an earlier "
+                              "hdrsyn reconstruct run, or changed since (a photo of yours?); move it or choose another -o")
+
+
 def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overwrite: bool = False) -> None:
     """Write :func:`reconstruct_image`'s ``result`` to ``paths`` (from :func:`output_paths`), all or nothing.
 
@@ -418,10 +432,7 @@ def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overw
     once the group is complete. With ``overwrite``, an existing file that no run wrote (:func:`foreign_files`)
     is refused, naming it.
     """
-    foreign = foreign_files(paths.values()) if overwrite else []
-    if foreign:
-        raise FileExistsError(f"refusing to replace {', '.join(map(str, foreign))}: not written by an earlier "
-                              "hdrsyn reconstruct run, or changed since (a photo of yours?); move it or choose another -o")
+    check_replaceable(paths.values(), overwrite)
     radiance = _hwc(result["radiance"])
     with _interrupts_held() as hold:
         _write_group(result, paths, radiance, overwrite, hold)
@@ -484,7 +495,8 @@ class Inputs:
 def collect_inputs(sources: Sequence[Path]) -> Inputs:
     """The photos named in ``sources``: files as given, a folder's photos (not recursive) sorted by name.
 
-    A file named twice (also through a link, or in a folder and by name) is taken once. A folder's
+    A source that does not exist is a :class:`~hdrsyn.errors.UsageError` naming it. A file named twice (also
+    through a link, or in a folder and by name) is taken once. A folder's
     subfolders, hidden files, files of other types and files named like the outputs of another photo in
     it (:data:`OUTPUT_NAME`) are skipped, with a note per reason naming them.
     """
@@ -492,6 +504,8 @@ def collect_inputs(sources: Sequence[Path]) -> Inputs:
     notes: list[str] = []
     seen: dict[Path, Path] = {}
     for source in sources:
+        if not source.is_dir() and not source.is_file():
+            raise UsageError(f"{source}: no such file or folder")
         for path in _folder_photos(source, notes) if source.is_dir() else [source]:
             key = path.resolve()
             if key in seen:
@@ -643,6 +657,7 @@ def reconstruct_file(
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
+    check_replaceable(paths.values(), overwrite)  # before the work, not after it
     ldr = torch.from_numpy(read_ldr(path)).permute(2, 0, 1).to(device)
     colour = read_ldr_info(path).note
     if colour:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hdrsyn import pretrained
 from hdrsyn.errors import ArgumentParser, UsageError
 from hdrsyn.pretrained import package_model
 
@@ -29,7 +28,8 @@ def parse_recipe(text: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``hdrsyn package-model CKPT --name NAME [--folder DIR] [--recipe JSON] [--not-default] [--replace]``."""
-    parser = ArgumentParser(prog="hdrsyn package-model", description=pretrained.__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="hdrsyn package-model", description="package a trained joint-stage checkpoint as a model of this installation "
+                            "(hdrsyn/assets/models; the default model unless --not-default)")
     parser.add_argument("ckpt", type=Path, help="joint-stage checkpoint to package")
     parser.add_argument("--name", required=True, help="model name (file <name>.pt): letters, digits, '.', '_', '-'")
     parser.add_argument("--folder", type=Path, default=None, help="models folder (default: the package's)")

@@ -30,7 +30,7 @@ inputs and outputs:
   (<stem>_ev+1.png, <stem>_crf.png, <stem>_preview.png, <stem>_uhdr.jpg, <stem>_viewer.html next
   to <stem>.jpg); each skipped file is
   named. Name such a file (e.g. a real +1 EV bracket) to reconstruct it. The output folder may not
-  be an input folder, and no output may replace an input (refused before anything runs, --overwrite
+  be a folder given as input, and no output may replace an input (refused before anything runs, --overwrite
   or not).
   Photos whose outputs all exist are skipped, so a run stopped by Ctrl-C continues where it
   stopped; each photo's files are written all or none.
@@ -65,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", type=Path, default=None,
                         help="checkpoint of the joint stage (or of a registered model, or a packaged model file); "
                              "default: the packaged model (hdrsyn/assets/models/MODEL.md)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (not an input folder)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (not a folder given as input)")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     parser.add_argument("--no-uhdr", action="store_true",

@@ -69,7 +69,8 @@ def test_cli_never_overwrites_without_flag(ckpt: Path, photo: np.ndarray, tmp_pa
     (out / "a_preview.png").unlink()
     assert main(args) == 0
     assert read_ldr(out / "a_preview.png").shape == (100, 70, 3)
-    (out / "a.exr").touch()  # changed since the run wrote it
+    with (out / "a.exr").open("ab") as stream:  # edited since the run wrote it
+        stream.write(b"edited")
     assert main([*args, "--overwrite"]) == 1 and "a.exr: not written by an earlier" in capsys.readouterr().err
     (out / "a.exr").unlink()
     assert main([*args, "--overwrite"]) == 0, "its own outputs, unchanged, are replaced"
@@ -91,10 +92,11 @@ def test_overwrite_never_replaces_a_real_bracket_named_like_an_output(ckpt: Path
 def test_cli_one_bad_file_does_not_stop_the_others(ckpt: Path, photo: np.ndarray, tmp_path: Path, capsys) -> None:
     (tmp_path / "bad.png").write_bytes(b"not a png")
     cv2.imwrite(str(tmp_path / "good.png"), photo)
-    files = [str(tmp_path / name) for name in ("bad.png", "missing.jpg", "good.png")]
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    files = [str(tmp_path / name) for name in ("bad.png", "empty.jpg", "good.png")]
     assert main([*files, "--ckpt", str(ckpt), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert "bad.png" in err and "missing.jpg" in err and "2 of 3 file(s) failed" in err
+    assert "bad.png" in err and "empty.jpg" in err and "2 of 3 file(s) failed" in err
     assert read_hdr(tmp_path / "out" / "good.exr").shape == (100, 70, 3)
     assert not list((tmp_path / "out").glob("bad*"))
     assert [p.name for p in (tmp_path / "out").glob(".*")] == [LEDGER_NAME], "no temporary is left"
@@ -396,3 +398,22 @@ def test_ultra_hdr_and_viewer_are_written_unless_switched_off(ckpt: Path, photo:
     assert main([str(tmp_path / "a.png"), "--ckpt", str(ckpt), "-o", str(tmp_path / "bare"), "--no-uhdr",
                  "--no-viewer"]) == 0
     assert not list((tmp_path / "bare").glob("a_uhdr*")) and not list((tmp_path / "bare").glob("a_viewer*"))
+
+
+def test_a_missing_input_is_one_line_before_the_model_loads(tmp_path: Path, capsys, monkeypatch) -> None:
+    import hdrsyn.cli.reconstruct as cli
+
+    monkeypatch.setattr(cli, "load_reconstructor", lambda *args: pytest.fail("the model was loaded"))
+    assert main([str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"hdrsyn reconstruct: error: {tmp_path / 'nope.jpg'}: no such file or folder\n"
+
+
+def test_overwrite_recognises_its_outputs_in_a_copied_folder(ckpt: Path, photo: np.ndarray, tmp_path: Path) -> None:
+    """The ledger records content, not modification times: a backup or a copy of the folder stays ours."""
+    import shutil
+
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    args = [str(tmp_path / "a.png"), "--ckpt", str(ckpt), "--no-viewer", "--no-uhdr"]
+    assert main([*args, "-o", str(tmp_path / "out")]) == 0
+    shutil.copytree(tmp_path / "out", tmp_path / "copy")  # new modification times
+    assert main([*args, "-o", str(tmp_path / "copy"), "--overwrite"]) == 0
