@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from hdrsyn.io import HDR_EXTENSIONS, output_group, read_exposure_time, read_ldr_levels, write_hdr, write_ldr
+from hdrsyn.ledger import check_replaceable, record_outputs
 from hdrsyn.plots import plot_response
 from ops.crf import DEFAULT_SMOOTHNESS, grossberg_quantiles, level_histograms
 from ops.hdr_synthesis import DEFAULT_SAMPLING, MIN_COVERAGE, check_smoothness, coverage, synthesize_hdr
@@ -216,6 +217,7 @@ def merge_files(
     existing = [str(p) for p in outputs.values() if p.exists()]
     if existing and not overwrite:
         raise MergeError(f"refusing to overwrite {', '.join(existing)} (use --overwrite)")
+    check_replaceable(outputs.values(), overwrite)
     if len(times) != len(files) or not np.all(np.isfinite(times) & (times > 0)):
         raise MergeError(f"exposure times must be finite and positive, one per image, got {times.tolist()}")
     if len(set(times.tolist())) != len(times):
@@ -257,5 +259,6 @@ def merge_files(
         title = f"Response recovered from {len(files)} exposures"
         plot_response(inverse_crf[0].numpy(), staged[outputs["crf"]], title=title)
         write_ldr(staged[outputs["preview"]], preview)
+    record_outputs(outputs.values())
     return outputs
 

@@ -32,8 +32,6 @@ full-resolution stack is built, merged and previewed in row strips (``strip_rows
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import math
 import os
 import re
@@ -41,7 +39,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +53,7 @@ from tqdm.auto import tqdm
 from hdrsyn.errors import UsageError
 from hdrsyn.gainmap import write_ultrahdr
 from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, read_ldr_info, write_hdr, write_ldr
+from hdrsyn.ledger import check_replaceable, record_outputs
 from hdrsyn.memory import DEFAULT_MAX_MEMORY, GB, plan_reconstruction
 from hdrsyn.model_registry import Reconstructor
 from hdrsyn.plots import plot_response
@@ -362,65 +361,6 @@ def _hwc(image: torch.Tensor) -> np.ndarray:
     """``(C, H, W)`` tensor as an ``(H, W, C)`` array: float32, or uint8 as it is."""
     image = image.permute(1, 2, 0).cpu()
     return (image if image.dtype == torch.uint8 else image.float()).numpy()
-
-
-#: The file in an output folder that lists the outputs written there: one JSON line per file (name, size,
-#: sha256), so that ``--overwrite`` can tell them from files it must not replace.
-LEDGER_NAME = ".hdrsyn-outputs"
-
-
-def _stamp(path: Path) -> dict[str, int | str]:
-    """What the ledger records of ``path``: name, size and content hash (so a copied or touched output is
-    still recognised, and an edited one is not)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-def record_outputs(paths: Iterable[Path]) -> None:
-    """Append ``paths`` (just written) to their folders' ledgers (:data:`LEDGER_NAME`), one line per file."""
-    for path in paths:
-        with (path.parent / LEDGER_NAME).open("a", encoding="utf-8") as ledger:
-            ledger.write(json.dumps(_stamp(path)) + "\n")
-
-
-def foreign_files(paths: Iterable[Path]) -> list[Path]:
-    """The existing ``paths`` that no run recorded as written by it, or that changed since: not ours to replace.
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> (folder / "a_preview.png").write_bytes(b"ours"); (folder / "a_ev+1.png").write_bytes(b"a photo")
-        4
-        7
-        >>> record_outputs([folder / "a_preview.png"])
-        >>> [p.name for p in foreign_files([folder / "a_preview.png", folder / "a_ev+1.png", folder / "a.exr"])]
-        ['a_ev+1.png']
-    """
-    recorded: dict[Path, dict] = {}
-    foreign = []
-    for path in paths:
-        if not path.exists():
-            continue
-        if path.parent not in recorded:
-            ledger = path.parent / LEDGER_NAME
-            lines = ledger.read_text(encoding="utf-8").splitlines() if ledger.is_file() else []
-            entries = [json.loads(line) for line in lines if line.strip().startswith("{")]
-            recorded[path.parent] = {entry.get("name"): entry for entry in entries}
-        if recorded[path.parent].get(path.name) != _stamp(path):
-            foreign.append(path)
-    return foreign
-
-
-def check_replaceable(paths: Iterable[Path], overwrite: bool) -> None:
-    """With ``overwrite``, raise ``FileExistsError`` naming the existing ``paths`` no run wrote
-    (:func:`foreign_files`): ``--overwrite`` replaces earlier outputs, never a file of the user's."""
-    foreign = foreign_files(paths) if overwrite else []
-    if foreign:
-        raise FileExistsError(f"refusing to replace {', '.join(map(str, foreign))}: not written by an earlier "
-                              "hdrsyn reconstruct run, or changed since (a photo of yours?); move it or choose another -o")
 
 
 def write_outputs(result: dict[str, torch.Tensor], paths: dict[str, Path], overwrite: bool = False) -> None:

@@ -302,3 +302,17 @@ def test_the_memorial_tripod_stack_merges_without_a_warning(tmp_path: Path, caps
     files, times = memorial_stack()
     assert main([*map(str, files), "--times", *map(str, times), "-o", str(tmp_path / "m.exr")]) == 0
     assert merge_warnings(capsys) == []
+
+
+def test_overwrite_replaces_earlier_outputs_but_not_a_file_of_yours(stack, tmp_path: Path, capsys) -> None:
+    """As reconstruct: --overwrite replaces what a run wrote (the folder's ledger), never the user's own file."""
+    files, times = stack
+    out = tmp_path / "out" / "m.exr"
+    args = [*map(str, files), "-o", str(out), "--times", *map(str, times)]
+    assert main(args) == 0
+    assert main([*args, "--overwrite"]) == 0  # its own outputs
+    (out.with_name("m_crf.png")).write_bytes(b"my own response plot")
+    capsys.readouterr()
+    with pytest.raises(FileExistsError, match="m_crf.png: not written by an earlier hdrsyn run"):
+        bracket.merge_files(files, out, np.asarray(times), overwrite=True)
+    assert out.with_name("m_crf.png").read_bytes() == b"my own response plot"

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hdrsyn.inference import LEDGER_NAME, reconstruct_image
+from hdrsyn.inference import reconstruct_image
+from hdrsyn.ledger import LEDGER_NAME
 from hdrsyn.io import read_hdr, read_ldr
 from hdrsyn.model_registry import load_reconstructor
 from hdrsyn.cli.reconstruct import main
@@ -64,7 +65,7 @@ def test_cli_never_overwrites_without_flag(ckpt: Path, photo: np.ndarray, tmp_pa
     assert "refusing to overwrite" in capsys.readouterr().err
     assert (out / "a_preview.png").read_bytes() == b"mine" and not (out / "a.exr").exists()
     assert main([*args, "--overwrite"]) == 1, "--overwrite replaces earlier outputs, not a file of the user's"
-    assert "a_preview.png: not written by an earlier hdrsyn reconstruct run" in capsys.readouterr().err
+    assert "a_preview.png: not written by an earlier hdrsyn run" in capsys.readouterr().err
     assert (out / "a_preview.png").read_bytes() == b"mine" and not (out / "a.exr").exists()
     (out / "a_preview.png").unlink()
     assert main(args) == 0
@@ -84,7 +85,7 @@ def test_overwrite_never_replaces_a_real_bracket_named_like_an_output(ckpt: Path
     cv2.imwrite(str(tmp_path / "scene_ev+1.png"), np.clip(photo.astype(int) * 2, 0, 255).astype(np.uint8))
     bracket = (tmp_path / "scene_ev+1.png").read_bytes()
     assert main([str(tmp_path / "scene.png"), "--ckpt", str(ckpt), "-o", str(tmp_path), "--overwrite"]) == 1
-    assert "scene_ev+1.png: not written by an earlier hdrsyn reconstruct run" in capsys.readouterr().err
+    assert "scene_ev+1.png: not written by an earlier hdrsyn run" in capsys.readouterr().err
     assert (tmp_path / "scene_ev+1.png").read_bytes() == bracket
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.png", "scene_ev+1.png"]
 
