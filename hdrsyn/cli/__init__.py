@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = ArgumentParser(prog="hdrsyn", description=__doc__.splitlines()[0])
         choices = [*LIGHTNING_SUBCOMMANDS, *TOOLS]
         parser.add_argument("command", choices=choices, help="; ".join(f"{k}: {v[1]}" for k, v in TOOLS.items()))
+        if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+            parser.error(f"unknown option {argv[0]}: the first argument is a command ({', '.join(choices)})")
         parser.parse_args(argv[:1])
         return 2
     use_model_packages()

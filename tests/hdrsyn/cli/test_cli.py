@@ -128,3 +128,10 @@ def test_the_cli_gives_the_model_packages_to_the_registry(monkeypatch: pytest.Mo
     monkeypatch.setattr(hdrsyn.cli.merge_brackets, "main", lambda argv: 0)
     assert main(["merge"]) == 0
     assert model_registry._registered_packages == list(MODEL_PACKAGES)
+
+
+def test_an_option_in_place_of_the_command_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--bogus"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("hdrsyn: error: unknown option --bogus: the first argument is a command")
