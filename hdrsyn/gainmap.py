@@ -44,6 +44,8 @@ import numpy as np
 from PIL import Image
 
 from hdrsyn.io import atomic_write
+from hdrsyn.render import luminance
+from ops.tonemap import BT709_WEIGHTS
 
 #: Stops above SDR white that the HDR rendition keeps (brighter luminance is clipped to it).
 HEADROOM = 4.0
@@ -58,7 +60,6 @@ XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\0"
 ISO_NAMESPACE = b"urn:iso:std:iso:ts:21496:-1\0"
 HDRGM = "http://ns.adobe.com/hdr-gain-map/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_BT709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 _EPS = 1e-6
 _LEVELS = np.arange(256) / 255
 _SRGB_LINEAR = np.where(_LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4).astype(np.float32)
@@ -146,11 +147,6 @@ class UltraHDR:
     exposure: float
 
 
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    """Rec.709 luminance ``(H, W)`` of linear RGB ``(H, W, 3)``."""
-    return np.asarray(rgb, dtype=np.float32) @ _BT709
-
-
 def as_levels(image: np.ndarray) -> np.ndarray:
     """8-bit levels of an image: uint8 as it is, float in [0, 1] clipped and rounded (as
     :func:`hdrsyn.io.write_ldr` writes it).
@@ -206,7 +202,7 @@ def encode_ultrahdr(
     if not headroom > 0 or map_scale < 1:
         raise ValueError(f"headroom must be > 0 and map_scale >= 1, got {headroom} and {map_scale}")
     base = _jpeg(sdr, quality)
-    lum = np.nan_to_num(np.maximum(luminance(radiance), 0.0))
+    lum = np.nan_to_num(np.maximum(luminance(np.asarray(radiance, dtype=np.float32)), 0.0))
     exposure = sdr_exposure(lum)
     gain_map, metadata = gain_map_of(lum * np.float32(exposure), _decoded_luminance(base), headroom, map_scale)
     secondary = _with_segments(_jpeg(gain_map, quality), _app(0xE1, XMP_NAMESPACE + metadata.xmp()),
@@ -318,7 +314,7 @@ def _decoded_luminance(jpeg: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(jpeg)) as image:
         levels = np.asarray(image.convert("RGB"))
     lum = np.zeros(levels.shape[:2], np.float32)
-    for channel, weight in enumerate(_BT709):
+    for channel, weight in enumerate(np.float32(BT709_WEIGHTS)):
         lum += weight * srgb_to_linear(levels[..., channel])
     return lum
 

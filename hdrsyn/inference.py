@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from hdrsyn.errors import UsageError
+from hdrsyn.errors import UsageError, find_cause
 from hdrsyn.gainmap import write_ultrahdr
 from hdrsyn.io import LDR_EXTENSIONS, output_group, read_ldr, read_ldr_info, write_hdr, write_ldr
 from hdrsyn.ledger import check_replaceable, record_outputs
@@ -624,11 +624,5 @@ def _reason(error: BaseException) -> str:
 
 def _disk_full(error: BaseException) -> bool:
     """True if ``error`` or one of its causes says the disk is full."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if (isinstance(current, OSError) and current.errno == errno.ENOSPC) or "no space left" in str(current).lower():
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    return find_cause(error, lambda current: (isinstance(current, OSError) and current.errno == errno.ENOSPC)
+                      or "no space left" in str(current).lower()) is not None

@@ -21,12 +21,12 @@ from hdrsyn.gainmap import (
     GainMapMetadata,
     apply_gain_map,
     encode_ultrahdr,
-    luminance,
     read_ultrahdr,
     srgb_to_linear,
     write_ultrahdr,
 )
 from hdrsyn.io import read_hdr, write_hdr
+from hdrsyn.render import luminance
 from ops.tonemap import hdr_preview
 
 #: Round-trip bounds (stops of log2 luminance) over the pixels from 2**-6 to 2**HEADROOM times SDR white.
