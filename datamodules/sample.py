@@ -52,6 +52,8 @@ class SampleOptions:
             ``g`` in 1.8..2.6) instead of an EMoR one (:class:`~hdrsyn.render.ViewSampling`).
         gamma_contrast: range of the strength of the contrast S-curve that follows those gamma curves
             (:func:`~hdrsyn.render.contrast_curve`; ``(0, 0)``: none).
+        highlight_tries: framings drawn per training view, the one with the most clipped highlights kept
+            (:func:`~hdrsyn.render.highlight_content`; 1: any framing). Held-out views keep 1.
     """
 
     views_per_scene: int = 8
@@ -59,8 +61,11 @@ class SampleOptions:
     vary_capture: bool = True
     gamma_responses: float = 0.0
     gamma_contrast: tuple[float, float] = (0.0, 0.0)
+    highlight_tries: int = 1
 
     def __post_init__(self) -> None:
+        if self.highlight_tries < 1:
+            raise ValueError(f"highlight_tries must be >= 1, got {self.highlight_tries}")
         if not 0 <= self.gamma_responses <= 1:
             raise ValueError(f"gamma_responses must be in [0, 1], got {self.gamma_responses}")
         low, high = self.gamma_contrast
@@ -76,7 +81,8 @@ class SampleOptions:
         """The ranges of the random training views these options ask for."""
         low, high = self.gamma_contrast
         return replace(VARIED_CAPTURE if self.vary_capture else ViewSampling(),
-                       gamma_responses=self.gamma_responses, contrast=(float(low), float(high)))
+                       gamma_responses=self.gamma_responses, contrast=(float(low), float(high)),
+                       highlight_tries=self.highlight_tries)
 
 
 def sample_scenes(

@@ -249,8 +249,10 @@ class ViewSampling:
     JPEG). ``gamma_responses`` is the share of views whose camera response is a gamma curve
     ``E^(1/g)``, ``g`` uniform in ``gamma`` (sRGB-like consumer pipelines; the others draw from EMoR),
     followed by a contrast S-curve of strength uniform in ``contrast`` (:func:`contrast_curve`: the
-    tone curve a camera applies to its JPEGs; (0, 0) = none). Degenerate ranges and a zero share draw
-    no random numbers, so the default views stay the same.
+    tone curve a camera applies to its JPEGs; (0, 0) = none). ``highlight_tries`` > 1 draws that many
+    framings and keeps the one with the most :func:`highlight_content` (more suns, lamps and windows to
+    learn the clipped highlights from). Degenerate ranges, a zero share and one try draw no extra random
+    numbers, so the default views stay the same.
     """
 
     fov: tuple[float, float] = (60.0, 90.0)
@@ -266,6 +268,11 @@ class ViewSampling:
     gamma_responses: float = 0.0
     gamma: tuple[float, float] = (1.8, 2.6)
     contrast: tuple[float, float] = (0.0, 0.0)
+    highlight_tries: int = 1
+
+    def __post_init__(self) -> None:
+        if self.highlight_tries < 1:
+            raise ValueError(f"highlight_tries must be >= 1, got {self.highlight_tries}")
 
 
 def gamma_response(emor: EMoR, gamma: float) -> np.ndarray:
@@ -315,15 +322,8 @@ def render_random_view(
         ``(stack, hdr)``: uint8 ``(len(evs), size, size, 3)`` and the float32 ``(size, size, 3)`` view
         scaled by its exposure, so that ``stack[i] = f(clip(hdr * 2**evs[i]))`` (plus noise).
     """
-    if panorama:
-        fov = rng.uniform(*sampling.fov)
-        low, high = sampling.pitch
-        if sampling.above_horizon:  # bottom edge at elevation >= 0 => the whole view is above the horizon
-            low = min(max(low, fov / 2), 90.0)
-            high = min(max(high, low), 90.0)
-        view = equirect_to_perspective(image, size, fov, yaw=rng.uniform(-180, 180), pitch=rng.uniform(low, high))
-    else:
-        view = square_crop(image, size, zoom=rng.uniform(*sampling.zoom), center=tuple(rng.uniform(0, 1, 2)))
+    candidates = [_random_framing(image, rng, size, panorama, sampling) for _ in range(sampling.highlight_tries)]
+    view = max(candidates, key=highlight_content)
     key = sampling.key[0] if sampling.key[0] == sampling.key[1] else _log_uniform(rng, sampling.key)
     view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
     if sampling.gamma_responses > 0 and rng.uniform() < sampling.gamma_responses:
@@ -339,6 +339,33 @@ def render_random_view(
     if sampling.jpeg_quality is not None:
         stack = jpeg_compress(stack, int(rng.integers(sampling.jpeg_quality[0], sampling.jpeg_quality[1] + 1)))
     return stack, view.astype(np.float32)
+
+
+def _random_framing(image: np.ndarray, rng: np.random.Generator, size: int, panorama: bool,
+                    sampling: ViewSampling) -> np.ndarray:
+    """One random perspective view of a panorama (FOV, yaw, pitch) or crop of a flat photo (zoom, position)."""
+    if panorama:
+        fov = rng.uniform(*sampling.fov)
+        low, high = sampling.pitch
+        if sampling.above_horizon:  # bottom edge at elevation >= 0 => the whole view is above the horizon
+            low = min(max(low, fov / 2), 90.0)
+            high = min(max(high, low), 90.0)
+        return equirect_to_perspective(image, size, fov, yaw=rng.uniform(-180, 180), pitch=rng.uniform(low, high))
+    return square_crop(image, size, zoom=rng.uniform(*sampling.zoom), center=tuple(rng.uniform(0, 1, 2)))
+
+
+def highlight_content(view: np.ndarray) -> float:
+    """Mean stops above the clip of ``view``'s luminance at its :func:`auto_exposure` (key 0.18): 0 for a
+    view that does not clip, large for one with a sun, lamps or windows far above the clip.
+
+    Example:
+        >>> flat = np.full((8, 8, 3), 0.5, np.float32)
+        >>> lamp = flat.copy(); lamp[:1, :3] = 500.0
+        >>> highlight_content(flat), round(highlight_content(lamp), 2)
+        (0.0, 0.33)
+    """
+    lum = np.maximum(luminance(view), 0.0) * auto_exposure(view)
+    return float(np.mean(np.log2(np.maximum(lum, 1.0))))
 
 
 def jpeg_compress(images: np.ndarray, quality: int) -> np.ndarray:

@@ -128,6 +128,8 @@ class StackStage(pl.LightningModule):
             :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
         clip_headroom: the stop-down shift takes clipped channels as a learned number of stops above the
             clip (ours, default; needs ``shift_residual``).
+        down_context: a global-context block in the stop-down global and refinement nets' bottleneck
+            (ours, off by default; :class:`~lightning_modules.diffhdrsyn.model.GeneratorConfig`).
         eval_margin: reflected border (px) the generator adds around the image in eval mode and crops off
             again, so that its zero-padding border band falls outside (ours, default 32; 0 = the paper's
             plain run; :class:`~lightning_modules.diffhdrsyn.StackGenerator`).
@@ -149,6 +151,7 @@ class StackStage(pl.LightningModule):
         use_cin: bool = DEFAULT_GENERATOR.use_cin,
         shift_residual: bool = DEFAULT_GENERATOR.shift_residual,
         clip_headroom: bool = DEFAULT_GENERATOR.clip_headroom,
+        down_context: bool = DEFAULT_GENERATOR.down_context,
         eval_margin: int = 32,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 5e-5,

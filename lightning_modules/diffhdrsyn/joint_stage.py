@@ -87,6 +87,8 @@ class JointStage(HDRMethod, StackStage):
             of the ground truth, since a merge from relative exposure times fixes radiance only up to
             a scale; ``"crf_max"`` uses the layer's own scale (``f^-1(1) = 1``, as the authors' code),
             which drifts when a generated stack has no saturated pixel (g(255) is then extrapolated).
+        lambda_clipped: weight of the clipped-region HDR term (:func:`~losses.hdr.clipped_hdr_loss`: stops of
+            error inside the input's clipped pixels; our addition to Eq. 7); 0: off.
         teacher_forcing: add the teacher-forced pass.
         lr: one learning rate for the global and local nets, overriding ``lr_global`` / ``lr_local`` (the
             name the earlier stages use, so that one overlay sets all three stages).
@@ -127,6 +129,7 @@ class JointStage(HDRMethod, StackStage):
         hdr_sampling: str = DEFAULT_SAMPLING,
         hdr_smoothness: float = DEFAULT_SMOOTHNESS,
         hdr_scale: str = "log_mean",
+        lambda_clipped: float = 0.0,
         teacher_forcing: bool = True,
         lr: float | None = None,
         lr_global: float = 1e-4,
@@ -161,7 +164,7 @@ class JointStage(HDRMethod, StackStage):
             self.cobi = CoBiLoss(vgg_weights, spatial_weight=cobi_spatial_weight, bandwidth=cobi_bandwidth)
         self.objective = JointObjective(
             self.synthesize, self.cobi, lambda_l1, lambda_hist, lambda_edge, lambda_refine, lambda_hdr,
-            lambda_cobi, mu, use_refine, use_hdr_layer, hdr_scale,
+            lambda_cobi, mu, use_refine, use_hdr_layer, hdr_scale, lambda_clipped,
         )
         self._stage_weights_loaded = False
         self.configure_evaluation(cvvdp, crf_correction, output_dir)

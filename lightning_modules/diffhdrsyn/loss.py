@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from losses.edge import edge_loss
-from losses.hdr import hdr_loss
+from losses.hdr import clipped_hdr_loss, clipped_mask, hdr_loss
 from losses.histogram import histogram_loss
 
 #: How the synthesised HDR's global scale meets the ground truth's in the HDR loss (:class:`JointObjective`).
@@ -93,6 +93,8 @@ class JointObjective:
         use_hdr_layer: add the HDR term.
         hdr_scale: ``"log_mean"`` multiplies the synthesised HDR by the detached :func:`log_mean_scale`
             factor; ``"crf_max"`` uses the layer's own scale.
+        lambda_clipped: weight of our clipped-region term (:func:`~losses.hdr.clipped_hdr_loss`, in stops,
+            inside the input's :func:`~losses.hdr.clipped_mask`) on the same synthesised HDR; 0: off.
     """
 
     synthesize: Callable[[torch.Tensor, dict], torch.Tensor]
@@ -107,6 +109,7 @@ class JointObjective:
     use_refine: bool = True
     use_hdr_layer: bool = True
     hdr_scale: str = "log_mean"
+    lambda_clipped: float = 0.0
 
     def __post_init__(self) -> None:
         if self.hdr_scale not in HDR_SCALES:
@@ -130,6 +133,10 @@ class JointObjective:
                 self.lambda_refine, self.lambda_hdr, self.lambda_cobi, self.mu,
             ))
             total = total + parts["refine"]
+        if pred_hdr is not None and self.lambda_clipped:
+            ldr = batch["stack"][:, batch["stack"].shape[1] // 2]
+            parts["clipped"] = clipped_hdr_loss(pred_hdr, batch["hdr"], clipped_mask(ldr))
+            total = total + self.lambda_clipped * parts["clipped"]
         parts["total"] = total
         return parts
 

@@ -13,6 +13,7 @@ from hdrsyn.render import (
     auto_exposure,
     square_crop,
     equirect_to_perspective,
+    highlight_content,
     jpeg_compress,
     luminance,
     render_random_view,
@@ -200,3 +201,21 @@ def test_contrast_curve_is_a_monotone_s_curve_and_used_after_gamma(emor: EMoR) -
     assert b[a < 100].mean() < a[a < 100].mean() and b[a > 160].mean() > a[a > 160].mean()
     zero = ViewSampling(noise=False, gamma_responses=1.0, contrast=(0.0, 0.0))
     np.testing.assert_array_equal(a, render_random_view(pano, emor, np.random.default_rng(0), 32, True, zero)[0])
+
+
+def test_highlight_tries_keep_the_framing_with_the_most_clipped_highlights(emor: EMoR) -> None:
+    """A panorama with one bright lamp: 6 framings per view find it far more often than one; 1 try is the default."""
+    pano = np.full((64, 128, 3), 0.2, np.float32)
+    pano[28:36, 60:68] = 400.0  # the lamp, ~11 stops above the walls
+    one = ViewSampling(noise=False)
+    default = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, one) for k in range(12)]
+    same = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, ViewSampling(noise=False, highlight_tries=1))
+            for k in range(12)]
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(default, same))  # one try draws nothing extra
+    tries = ViewSampling(noise=False, highlight_tries=6)
+    chosen = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, tries) for k in range(12)]
+    with_lamp = lambda views: sum(highlight_content(hdr) > 0 for _, hdr in views)  # noqa: E731
+    assert with_lamp(chosen) >= 10 and with_lamp(chosen) > with_lamp(default) + 3
+    assert highlight_content(np.full((4, 4, 3), 0.3, np.float32)) == 0.0
+    with pytest.raises(ValueError, match="highlight_tries"):
+        ViewSampling(highlight_tries=0)

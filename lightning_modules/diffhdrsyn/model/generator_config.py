@@ -32,6 +32,9 @@ class GeneratorConfig:
             above the clip, not at it
             (:class:`~lightning_modules.diffhdrsyn.model.clip_headroom.ClipHeadroom`, ours); needs
             ``shift_residual``.
+        down_context: the stop-down global and refinement nets get a
+            :class:`~lightning_modules.diffhdrsyn.model.blocks.GlobalContext` block in their bottleneck, so a
+            clipped window can borrow from the whole image at any size (ours; #33's highlight research).
 
     Example:
         >>> config = GeneratorConfig(width="tiny")
@@ -49,6 +52,7 @@ class GeneratorConfig:
     use_cin: bool = True
     shift_residual: bool = True
     clip_headroom: bool = True
+    down_context: bool = False
 
     def __post_init__(self) -> None:
         if not (isinstance(self.num_steps, int) and self.num_steps >= 1):

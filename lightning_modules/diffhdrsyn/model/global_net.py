@@ -35,6 +35,7 @@ class GlobalUNet(nn.Module):
         shift_ev: exposure step of the analytic shift the output is a residual on (+1 stop-up, -1
             stop-down); None = the paper's output.
         clip_headroom: the learned headroom of clipped channels in the shift (needs ``shift_ev < 0``).
+        global_context: a :class:`~lightning_modules.diffhdrsyn.model.blocks.GlobalContext` block in the bottleneck.
     """
 
     levels = 5
@@ -47,13 +48,15 @@ class GlobalUNet(nn.Module):
         use_gru: bool = True,
         shift_ev: float | None = None,
         clip_headroom: bool = False,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         if clip_headroom and not (shift_ev is not None and shift_ev < 0):
             raise ValueError("clip_headroom needs a stop-down exposure residual (shift_ev < 0)")
         self.shift_ev = shift_ev
         self.clip_headroom = ClipHeadroom() if clip_headroom else None
-        self.trunk = UNetTrunk(3, base_channels, max_channels, self.levels, num_styles, use_gru, "global net")
+        self.trunk = UNetTrunk(3, base_channels, max_channels, self.levels, num_styles, use_gru, "global net",
+                               global_context)
         self.head = nn.Conv2d(self.trunk.out_channels, 3, 3, padding=1)
         if shift_ev is not None:
             nn.init.zeros_(self.head.weight)

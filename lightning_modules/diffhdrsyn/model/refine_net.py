@@ -23,17 +23,20 @@ class RefineUNet(nn.Module):
         max_channels: channel cap (paper 512).
         use_edges: whether an edge map is part of the input.
         residual: the identity-start residual output instead of the paper's average.
+        global_context: a :class:`~lightning_modules.diffhdrsyn.model.blocks.GlobalContext` block in the bottleneck.
     """
 
     levels = 5
 
     def __init__(
-        self, base_channels: int = 16, max_channels: int = 512, use_edges: bool = True, residual: bool = False
+        self, base_channels: int = 16, max_channels: int = 512, use_edges: bool = True, residual: bool = False,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         self.use_edges, self.residual = use_edges, residual
         in_channels = 7 if use_edges else 6
-        self.trunk = UNetTrunk(in_channels, base_channels, max_channels, self.levels, None, False, "refinement net")
+        self.trunk = UNetTrunk(in_channels, base_channels, max_channels, self.levels, None, False, "refinement net",
+                               global_context)
         self.head = nn.Conv2d(self.trunk.out_channels, 3, 3, padding=1)
         if residual:
             nn.init.zeros_(self.head.weight)

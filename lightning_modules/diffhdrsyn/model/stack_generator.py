@@ -92,12 +92,13 @@ class ExposureNet(nn.Module):
         styles = config.num_steps if config.use_cin else None
         gw, lw, rw = widths.global_net, widths.local_net, widths.refine_net
         shift_ev = float(direction) if config.shift_residual else None
+        context = config.down_context and direction < 0
         self.global_net = GlobalUNet(gw.base_channels, gw.max_channels, styles, config.use_gru, shift_ev,
-                                     config.clip_headroom and direction < 0)
+                                     config.clip_headroom and direction < 0, context)
         self.local_net = (LocalUNet(lw.base_channels, lw.max_channels, styles, config.use_gru)
                           if config.use_local else None)
-        self.refine_net = (RefineUNet(rw.base_channels, rw.max_channels, config.use_local, config.shift_residual)
-                           if config.use_refine else None)
+        self.refine_net = (RefineUNet(rw.base_channels, rw.max_channels, config.use_local, config.shift_residual,
+                                      context) if config.use_refine else None)
 
     def forward(
         self, image: torch.Tensor, step: int, state: ExposureState | None = None, refine: bool = True

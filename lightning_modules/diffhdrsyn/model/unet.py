@@ -24,6 +24,7 @@ from lightning_modules.diffhdrsyn.model.blocks import (
     ConditionalInstanceNorm2d,
     ConvGRUCell,
     DoubleSwishConv,
+    GlobalContext,
     SwishConv,
     instance_norm_silu,
 )
@@ -83,6 +84,7 @@ class UNetTrunk(nn.Module):
         num_styles: conditional-instance-norm styles of the decoder; None = plain instance norm.
         use_gru: put a :class:`ConvGRUCell` in front of the bottleneck convs.
         name: network name used in error messages.
+        global_context: a :class:`GlobalContext` block after the bottleneck convs (image-wide receptive field).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class UNetTrunk(nn.Module):
         num_styles: int | None,
         use_gru: bool,
         name: str,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         if not levels >= 1:
@@ -105,6 +108,7 @@ class UNetTrunk(nn.Module):
         self.down = nn.ModuleList(DoubleSwishConv(ch[k], ch[k + 1]) for k in range(levels))
         self.gru = ConvGRUCell(ch[-1], ch[-1]) if use_gru else None
         self.bottleneck = DoubleSwishConv(ch[-1], ch[-1])
+        self.context = GlobalContext(ch[-1]) if global_context else None
         self.up = nn.ModuleList(UpBlock(ch[k + 1], ch[k + 1], ch[k], num_styles) for k in reversed(range(levels)))
 
     @property
@@ -135,6 +139,8 @@ class UNetTrunk(nn.Module):
             hidden = self.gru(x, hidden)
             x = hidden
         x = self.bottleneck(x.contiguous(memory_format=torch.channels_last))  # the GRU's zero state is NCHW
+        if self.context is not None:
+            x = self.context(x)
         for block, skip in zip(self.up, reversed(skips)):
             x = block(x, skip, style)
         return x, hidden

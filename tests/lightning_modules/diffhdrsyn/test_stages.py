@@ -130,6 +130,29 @@ def test_hdr_loss_gradient_reaches_both_directions(batch: dict) -> None:
             assert sum(g.abs().sum() for g in grads) > 0, (direction, subnet)
 
 
+def test_clipped_term_is_the_clipped_loss_of_the_merged_hdr(batch: dict) -> None:
+    """lambda_clipped adds clipped_hdr_loss of the scaled merge inside the input's clipped pixels, and only then."""
+    from losses.hdr import clipped_hdr_loss, clipped_mask
+
+    batch = dict(batch)
+    batch["stack"] = batch["stack"].clone()
+    batch["stack"][:, 3, :, :, :8] = 1.0  # the input clips in a band: the term has pixels to weigh
+    model = JointStage(width="tiny", lambda_cobi=0.0, lambda_clipped=0.5, teacher_forcing=False)
+    out = model.generator(batch["ldr"])
+    parts = model.losses(out, batch, teacher=False)
+    scaled = model.objective.scaled(model.synthesize(out["stack"], batch), batch["hdr"])
+    expected = clipped_hdr_loss(scaled, batch["hdr"], clipped_mask(batch["stack"][:, 3]))
+    parts = {key: value.detach() for key, value in parts.items()}
+    expected = expected.detach()
+    assert float(parts["clipped"]) == pytest.approx(float(expected), rel=1e-5) and float(expected) > 0
+    without = JointStage(width="tiny", lambda_cobi=0.0, teacher_forcing=False)
+    without.load_state_dict(model.state_dict())
+    plain = {key: value.detach() for key, value in without.losses(out, batch, teacher=False).items()}
+    assert "clipped" not in plain
+    assert float(parts["total"]) == pytest.approx(float(plain["total"]) + 0.5 * float(expected), rel=1e-5)
+    assert "clipped" not in model.losses(out, batch, teacher=True)  # the teacher pass has no HDR terms
+
+
 def test_without_hdr_layer_no_hdr_term(batch: dict) -> None:
     model = JointStage(width="tiny", lambda_cobi=0.0, use_hdr_layer=False)
     assert "hdr" not in model.losses(model.generator(batch["ldr"]), batch, teacher=False)

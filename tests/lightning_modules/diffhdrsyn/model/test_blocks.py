@@ -6,6 +6,7 @@ from lightning_modules.diffhdrsyn.model.blocks import (
     ConditionalInstanceNorm2d,
     ConvGRUCell,
     DoubleSwishConv,
+    GlobalContext,
     SwishConv,
     contiguous_grad,
     fused_conv_applies,
@@ -163,3 +164,18 @@ def test_contiguous_grad_gives_instance_norm_its_true_gradient(batch: int) -> No
 def test_contiguous_grad_is_the_identity_forward() -> None:
     x = torch.randn(1, 3, 4, 4).contiguous(memory_format=torch.channels_last)
     assert torch.equal(contiguous_grad(x), x)
+
+
+def test_global_context_starts_as_identity_and_sees_the_whole_image() -> None:
+    torch.manual_seed(0)
+    block = GlobalContext(8)
+    x = torch.randn(1, 8, 16, 16)
+    assert torch.equal(block(x), x)
+    torch.nn.init.normal_(block.excite.weight)
+    far = x.clone()
+    far[..., 15, 15] += 5.0  # one corner changes...
+    assert not torch.allclose(block(far)[..., 0, 0], block(x)[..., 0, 0])  # ...and the opposite corner sees it
+    assert block(torch.randn(2, 8, 5, 7)).shape == (2, 8, 5, 7)  # any size
+    x = x.double().requires_grad_()
+    block = block.double()
+    assert torch.autograd.gradcheck(block, (x[..., :4, :4].detach().requires_grad_(),))

@@ -44,3 +44,19 @@ def test_bad_configs_are_refused() -> None:
         GeneratorConfig(width="huge")
     with pytest.raises(TypeError):
         GeneratorConfig.from_hparams({}).replace(colour=True)
+
+
+def test_down_context_adds_global_context_to_the_stop_down_nets_only() -> None:
+    from lightning_modules.diffhdrsyn.model import StackGenerator
+
+    plain = StackGenerator(GeneratorConfig(width="tiny"))
+    context = StackGenerator(GeneratorConfig(width="tiny", down_context=True))
+    added = set(dict(context.named_parameters())) - set(dict(plain.named_parameters()))
+    assert added and all(name.startswith(("down.global_net.trunk.context", "down.refine_net.trunk.context"))
+                         for name in added)
+    assert {name.split(".")[1] for name in added} == {"global_net", "refine_net"}
+    x = torch.rand(1, 3, 64, 64)
+    context.load_state_dict({**plain.state_dict(), **{k: v for k, v in context.state_dict().items() if k in added}})
+    plain.eval(), context.eval()
+    with torch.no_grad():  # the blocks start as the identity: the same stack as without them
+        assert torch.allclose(context(x)["stack"], plain(x)["stack"], atol=1e-6)
