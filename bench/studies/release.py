@@ -21,7 +21,7 @@ ships when its mean over the judged families beats the reference's on PU21-PSNR 
 
     python -m bench.studies.release packaged candidate=runs/joint/checkpoints/last.ckpt --reference packaged \\
         --csv reports/release/judge/scores.csv -o reports/release/judge/table.md
-    python -m bench.studies.release --from-csv reports/release/judge/scores.csv --reference packaged
+    python -m bench.studies.release --from-csv reports/release/judge/scores.csv more.csv --reference packaged
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bench.charts import grouped_bars
 from bench.studies.highlights import highlight_mask, highlight_stops
 from bench.studies.maker_curves import MAKER_FAMILIES, maker_responses
 from bench.studies.scoring import held_out, memorial_views, methods_or_exit, reconstruct, views
@@ -127,6 +129,24 @@ def read_scores(path: Path) -> list[dict]:
         return [{"family": r["family"], "view": int(r["view"]), "method": r["method"],
                  **{m: float(r[m]) if r.get(m) not in (None, "") else None for m in METRICS}}
                 for r in csv.DictReader(file)]
+
+
+def merged(tables: list[list[dict]]) -> list[dict]:
+    """The records of several :func:`read_scores` tables, a (family, view, method) in several kept once (the first).
+
+    Example:
+        >>> a = [{"family": "sRGB", "view": 0, "method": "m", "pu21": 1.0}]
+        >>> merged([a, [{"family": "sRGB", "view": 0, "method": "m", "pu21": 2.0}]])[0]["pu21"]
+        1.0
+    """
+    seen, out = set(), []
+    for rows in tables:
+        for row in rows:
+            key = (row["family"], row["view"], row["method"])
+            if key not in seen:
+                seen.add(key)
+                out.append(row)
+    return out
 
 
 def family_scores(rows: list[dict], family: str, method: str, metric: str) -> dict[int, float]:
@@ -245,6 +265,15 @@ def report(rows: list[dict], reference: str) -> str:
     return "\n".join(lines)
 
 
+def chart(rows: list[dict], path: Path) -> None:
+    """Grouped bars: per family (Memorial last), every method's mean PU21-PSNR over the family's views."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    values = {textwrap.fill(family, 16): {m: float(np.mean(list(family_scores(rows, family, m, "pu21").values())))
+                                          for m in methods}
+              for family in FAMILIES if any(r["family"] == family for r in rows)}
+    grouped_bars(values, path, ylabel="PU21-PSNR (dB)", title="The release judge's camera families (Memorial: film)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="label=path, or 'packaged' (the default packaged model)")
@@ -252,22 +281,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=128, help="side of the held-out views")
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     parser.add_argument("--csv", type=Path, help="write every view's scores here")
-    parser.add_argument("--from-csv", type=Path, help="judge the scores of an earlier --csv instead of running models")
+    parser.add_argument("--no-references", action="store_true",
+                        help="score only the models, not x^2.2 and the analytic stack (e.g. to add them to a CSV)")
+    parser.add_argument("--from-csv", type=Path, nargs="+",
+                        help="judge the scores of earlier --csv files instead of running models (a method, family "
+                             "and view scored in several: the first file's)")
     parser.add_argument("-o", "--output", type=Path)
+    parser.add_argument("--chart", type=Path, help="PNG: per family, every method's mean PU21-PSNR as grouped bars")
     args = parser.parse_args(argv)
     if args.from_csv:
         if args.models:
             parser.error("give models or --from-csv, not both")
-        if not args.from_csv.is_file():
-            parser.error(f"--from-csv: no such file: {args.from_csv}")
-        rows = read_scores(args.from_csv)
+        missing = [str(path) for path in args.from_csv if not path.is_file()]
+        if missing:
+            parser.error(f"--from-csv: no such file: {', '.join(missing)}")
+        rows = merged([read_scores(path) for path in args.from_csv])
     else:
-        rows = score_all(methods_or_exit(parser, args.models), args.size, args.families)
+        methods = methods_or_exit(parser, args.models)
+        if args.no_references:
+            methods = {k: v for k, v in methods.items() if v is not None}
+            if not methods:
+                parser.error("--no-references needs at least one model")
+        rows = score_all(methods, args.size, args.families)
         if args.csv:
             write_scores(rows, args.csv)
     if args.reference not in {r["method"] for r in rows}:
         parser.error(f"--reference {args.reference!r} is not among the scored methods")
     write_report(report(rows, args.reference), args.output)
+    if args.chart:
+        chart(rows, args.chart)
 
 
 if __name__ == "__main__":
