@@ -68,10 +68,16 @@ def test_the_table_is_reproduced_from_saved_per_image_scores(tmp_path, capsys) -
     write_scores(rows, tmp_path / "scores.csv")
     assert read_scores(tmp_path / "scores.csv") == rows
     expected = report(rows, "packaged")
-    main(["--from-csv", str(tmp_path / "scores.csv"), "--reference", "packaged", "-o", str(tmp_path / "table.md")])
+    main(["--from-csv", str(tmp_path / "scores.csv"), "--reference", "packaged", "-o", str(tmp_path / "table.md"),
+          "--chart", str(tmp_path / "chart.png")])
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "table.md").read_text() == expected
     assert "| **ships** |  | **yes** |" in expected and "| EMoR (held-out) | PU21-PSNR | 22.50 | 19.50 | 22.90 |" in expected
     assert "x^2.2 |" not in expected.split("Paired against")[1].split("\n")[4]  # references are not judged
+    more = scores({"packaged": {}, "later": {EMOR_FAMILY: 1.0}})  # a second run: its packaged rows are dropped
+    write_scores([r for r in more if r["method"] != "x^2.2"], tmp_path / "more.csv")
+    main(["--from-csv", str(tmp_path / "scores.csv"), str(tmp_path / "more.csv"), "-o", str(tmp_path / "both.md")])
+    assert (tmp_path / "both.md").read_text() == report(rows + [r for r in more if r["method"] == "later"], "packaged")
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main(["--from-csv", str(tmp_path / "scores.csv"), "--reference", "v9"])

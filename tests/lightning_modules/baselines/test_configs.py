@@ -134,10 +134,10 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     overlays += [EXPERIMENTS / "overlays/paper_joint.yaml"] if stage == "joint" else []
     args = print_config(EXPERIMENTS / f"{stage}.yaml", *overlays)["model"]["init_args"]
     assert args["width"] == "paper" and args["shift_residual"] is False and args["clip_headroom"] is False
-    assert args["eval_margin"] == 0
+    assert args["eval_margin"] == 0 and args["down_context"] is False
     assert args["lr"] == 1e-4 and list(args["betas"]) == [0.5, 0.999] and args["lr_schedule"] == "constant"
     if stage == "joint":
-        assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1
+        assert args["lr_refine"] == 1e-4 and args["lambda_cobi"] == 0.1 and args["lambda_clipped"] == 0.0
     with torch.device("meta"):
         generator = StackGenerator(args["width"], shift_residual=args["shift_residual"],
                                    clip_headroom=args["clip_headroom"])
@@ -145,16 +145,19 @@ def test_paper_overlay_restores_the_paper_model_and_optimiser(stage: str) -> Non
     assert generator.up.global_net.shift_ev is None and not generator.up.refine_net.residual
     default = print_config(EXPERIMENTS / f"{stage}.yaml")["model"]["init_args"]
     assert default["shift_residual"] is True and default["clip_headroom"] is True and default["eval_margin"] == 32
-    assert default["lr"] == 1e-3 and default["lr_schedule"] == "cosine"
+    assert default["lr"] == 1e-3 and default["lr_schedule"] == "cosine" and default["down_context"] is True
 
 
 def test_a_baseline_with_the_release_overlay_trains_on_the_release_data() -> None:
     """``bench/runners/compare_release.sh`` trains baselines on ``overlays/release_data.yaml``: the release stages
-    compose the same file, so a baseline and the packaged model see the same views and camera responses."""
+    compose the same file, so a baseline and the release recipe see the same scenes, view counts and camera
+    responses (the release recipe, composing the main job's stages, picks its framings for highlights)."""
     overlay = EXPERIMENTS / "overlays" / "release_data.yaml"
     baseline = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml", overlay)["data"]["init_args"]
     release = print_config(EXPERIMENTS / "release" / "joint.yaml")["data"]["init_args"]
     default = print_config(EXPERIMENTS / "baselines" / "hdrcnn.yaml")["data"]["init_args"]
+    assert release["sample"].pop("highlight_tries") == 4  # the main job's highlight views (overlays/highlights.yaml)
+    assert baseline["sample"].pop("highlight_tries") == 1  # a baseline's own data: any framing
     assert baseline == release
     sample, default = baseline["sample"], default["sample"]
     assert (sample["views_per_scene"], sample["gamma_responses"], sample["gamma_contrast"]) == (32, 0.5, [0.0, 0.6])
@@ -175,3 +178,31 @@ def test_the_cpu_recipe_is_typed_once() -> None:
         joint = model["class_path"].endswith("JointStage")
         expected = {k: cpu[k] for k in recipe if k != "lr_refine" or joint}
         assert {k: model["init_args"][k] for k in expected} == expected, path
+
+
+#: Each ablation row of docs/highlights.md: (highlight_tries, down_context, the joint stage's lambda_clipped).
+HIGHLIGHT_ROWS = {"before": (1, False, 0.0), "views": (4, False, 0.0), "context": (1, True, 0.0),
+                  "all": (4, True, 0.1)}
+
+
+@pytest.mark.parametrize("row", sorted(HIGHLIGHT_ROWS))
+def test_highlight_rows_differ_from_before_by_what_they_name(row: str) -> None:
+    """experiments/highlights/<row>: the row's switches in every stage, its own run folders; "all" is the main job."""
+    tries, context, clipped = HIGHLIGHT_ROWS[row]
+    for stage in ("global", "local", "joint"):
+        config = print_config(EXPERIMENTS / "highlights" / row / f"{stage}.yaml")
+        args = config["model"]["init_args"]
+        assert (config["data"]["init_args"]["sample"]["highlight_tries"], args["down_context"]) == (tries, context)
+        assert config["trainer"]["default_root_dir"] == f"runs/highlights/{row}/{stage}"
+        if stage == "joint":
+            assert args["lambda_clipped"] == clipped
+            assert args["global_ckpt"] == f"runs/highlights/{row}/global/checkpoints/last.ckpt"
+        if row == "all":
+            main = print_config(EXPERIMENTS / f"{stage}.yaml")
+            for section in ("model", "data"):
+                assert {k: v for k, v in config[section]["init_args"].items() if not k.endswith("_ckpt")} == {
+                    k: v for k, v in main[section]["init_args"].items() if not k.endswith("_ckpt")}
+    for weight, name in ((0.1, "clipped_loss"), (1.0, "clipped_loss_1")):  # joint-only rows on "before"'s stages
+        args = print_config(EXPERIMENTS / "highlights" / f"{name}.yaml")["model"]["init_args"]
+        assert (args["lambda_clipped"], args["down_context"]) == (weight, False)
+        assert args["global_ckpt"] == "runs/highlights/before/global/checkpoints/last.ckpt"
