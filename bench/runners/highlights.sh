@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# #33's highlight research on the bundled sample (docs/highlights.md): every ablation row trained with the
-# main job's budget (150 / 150 / 200 steps), then all of them scored by the release judge on the mixed table of
-# camera families (bench/studies/release.py) against the main job. Run from the repository root, after
-# `hdrsyn pipeline` (the main job: runs/{global,local,joint}). One thread per training: two rows run at once
-# on the 2-core CPU (OMP_NUM_THREADS=1; our joint stage does not gain from a second thread).
+# #33's highlight research and release candidates on the bundled sample (docs/highlights.md), then the release
+# judge (bench/studies/release.py) over all of them. Run from the repository root. Every row trains with the
+# main job's budget (150 / 150 / 200 steps) unless named a candidate; one thread per training, two at once on
+# the 2-core CPU (our joint stage does not gain from a second thread). About 2 h on 2 cores.
 set -euo pipefail
 export OMP_NUM_THREADS=1
 start=$(date +%s)
-row() {  # row <name> <lightning fit config>: a joint-stage row on the main job's global and local stages
-  lightning fit --config "$2" && lightning test --config "$2" --ckpt_path last
+seed1=experiments/overlays/seed1.yaml
+rows() {  # rows <row> [seed overlay]: a three-stage row of experiments/highlights, its runs kept per seed
+  local row=$1 name=$1
+  if (( $# > 1 )); then name=$1-seed1; fi
+  hdrsyn pipeline --experiments "experiments/highlights/$row" ${2:+--overlay "$2"} --overwrite --no-test-scenes
+  if [[ $name != "$row" ]]; then rm -rf "runs/highlights/$name"; mv "runs/highlights/$row" "runs/highlights/$name"; fi
 }
-row clipped_loss experiments/highlights/clipped_loss.yaml &
-hdrsyn pipeline --experiments experiments/highlights/views --overwrite --no-test-scenes &
+rows before && rows before "$seed1" && mv runs/highlights/before-seed1 runs/highlights/before-seed1.keep
+rows before  # seed 0 again last, so that the joint-only rows below start from its stages
+mv runs/highlights/before-seed1.keep runs/highlights/before-seed1
+for weight in clipped_loss clipped_loss_1; do
+  lightning fit --config "experiments/highlights/$weight.yaml" --overwrite
+done &
+rows views &
 wait
-hdrsyn pipeline --experiments experiments/highlights/context --overwrite --no-test-scenes
-out=reports/release/highlights
-python -m bench.studies.release main=runs/joint/checkpoints/last.ckpt \
-  clipped_loss=runs/highlights/clipped_loss/checkpoints/last.ckpt \
-  views=runs/highlights/views/joint/checkpoints/last.ckpt \
-  context=runs/highlights/context/joint/checkpoints/last.ckpt \
-  --reference main --csv "$out/scores.csv" -o "$out/table.md"
+rows context && rows context "$seed1" &
+rows all && rows all "$seed1" &
+wait
+hdrsyn pipeline --experiments experiments/candidates/release_highlights --overwrite --no-test-scenes &
+hdrsyn pipeline --experiments experiments/candidates/main_highlights_long --overwrite --no-test-scenes &
+wait
+out=reports/release/judge
+models=(v4=hdrsyn-cpu-sample-v4)
+for row in before before-seed1 views context context-seed1 all all-seed1; do
+  models+=("$row=runs/highlights/$row/joint/checkpoints/last.ckpt")
+done
+models+=(clipped_loss=runs/highlights/clipped_loss/checkpoints/last.ckpt
+         clipped_loss_1=runs/highlights/clipped_loss_1/checkpoints/last.ckpt
+         release_highlights=runs/candidates/release_highlights/joint/checkpoints/last.ckpt
+         main_highlights_long=runs/candidates/main_highlights_long/joint/checkpoints/last.ckpt)
+python -m bench.studies.release "${models[@]}" --reference v4 --csv "$out/scores.csv" -o "$out/table.md" \
+  --chart "$out/pu21.png"
 echo "total: $(( $(date +%s) - start )) s"

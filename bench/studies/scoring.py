@@ -1,8 +1,8 @@
 """Models, inputs and scores shared by the studies (:mod:`bench.studies`).
 
 Methods: x^2.2 and the analytic exposure stack (merged by our HDR layer) as references, and ``label=path``
-models (:func:`load_methods`: a joint-stage or baseline checkpoint, a packaged model, ``packaged`` = the
-default packaged model, ``label=a.ckpt+b.ckpt``: the average of the stacks of several stack models, merged
+models (:func:`load_methods`: a joint-stage or baseline checkpoint, a packaged model's file or name, ``packaged`` =
+the default packaged model, ``label=a.ckpt+b.ckpt``: the average of the stacks of several stack models, merged
 once). Inputs: ``(ldr, hdr, true_stack)`` triples, from the real bracketed photograph of Debevec's Memorial
 Church (:func:`memorial_views`) or the held-out views of ``lightning test`` (:func:`held_out`,
 :func:`views`). Scores (:func:`score`): PU21-PSNR, mu-PSNR and JOD of the HDR (the protocol of ``lightning
@@ -16,6 +16,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from hdrsyn.inference import reconstruct_image
 from hdrsyn.io import read_ldr
 from hdrsyn.metrics import color_video_vdp, cvvdp_available, mu_law_psnr, pu21_psnr, stack_psnr
 from hdrsyn.model_registry import Reconstructor, load_reconstructor
-from hdrsyn.pretrained import pretrained_path
+from hdrsyn.pretrained import pretrained_path, read_manifest
 from hdrsyn.render import EMoR, render_stack
 from ops.exposure import exposure_stack
 from ops.hdr_synthesis import synthesize_hdr
@@ -105,13 +106,23 @@ def average_of(models: list[Reconstructor]) -> Reconstructor:
     return dataclasses.replace(first, network=StackAverage([m.network for m in models]).eval(), size_multiple=multiple)
 
 
+def model_file(spec: str) -> Path:
+    """The file of a model spec: a checkpoint or package path, ``packaged`` or nothing (the default packaged
+    model), or the name of a packaged model (``hdrsyn-cpu-sample-v4``: any listed in ``models.json``)."""
+    if spec in ("", "packaged"):
+        return pretrained_path()
+    if spec in read_manifest()["models"]:
+        return pretrained_path(spec)
+    return Path(spec)
+
+
 def load_methods(specs: list[str]) -> dict[str, Reconstructor | None]:
     """x^2.2 and the analytic stack, then each ``label=path`` model (path ``packaged`` or none: the default
     packaged model; ``path+path...``: the average of those stack models' stacks, :func:`average_of`)."""
     methods: dict[str, Reconstructor | None] = {"x^2.2": None, "analytic stack": None}
     for spec in specs:
         label, _, path = spec.partition("=")
-        models = [load_reconstructor(pretrained_path() if p in ("", "packaged") else p) for p in path.split("+")]
+        models = [load_reconstructor(model_file(p)) for p in path.split("+")]
         methods[label] = models[0] if len(models) == 1 else average_of(models)
     return methods
 

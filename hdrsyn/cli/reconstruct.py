@@ -62,9 +62,12 @@ def parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=PROG, description=__doc__.splitlines()[0], epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", type=Path, help="photos or folders of them")
-    parser.add_argument("--ckpt", type=Path, default=None,
-                        help="checkpoint of the joint stage (or of a registered model, or a packaged model file); "
-                             "default: the packaged model (hdrsyn/assets/models/MODEL.md)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--ckpt", type=Path, default=None,
+                       help="checkpoint of the joint stage (or of a registered model, or a packaged model file); "
+                            "default: the packaged model (hdrsyn/assets/models/MODEL.md)")
+    which.add_argument("--model", default=None, metavar="NAME",
+                       help="a packaged model by name (hdrsyn/assets/models/models.json), e.g. an earlier default")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder (not a folder given as input)")
     parser.add_argument("--hdr-format", choices=("exr", "hdr", "both"), default="exr", help="HDR file type(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
@@ -107,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--device {args.device}: no CUDA device is available")
         ckpt = args.ckpt
         if ckpt is None:
-            ckpt = pretrained_path()
+            ckpt = pretrained_path(args.model)
             print(f"{PROG}: using the packaged model {ckpt}", file=sys.stderr)
         model = load_reconstructor(ckpt, device, args.model_class)
         if args.tile is not None:

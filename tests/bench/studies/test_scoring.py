@@ -52,6 +52,15 @@ def test_load_methods_builds_an_average_from_a_plus_spec() -> None:
         assert torch.allclose(methods["two"].network(ldr), methods["one"].network(ldr), atol=1e-6)
 
 
+def test_a_packaged_model_is_named_by_its_name() -> None:
+    from bench.studies.scoring import model_file
+    from hdrsyn.pretrained import pretrained_path, read_manifest
+
+    default = read_manifest()["default"]
+    assert model_file(default) == model_file("packaged") == pretrained_path()
+    assert model_file("runs/x.ckpt") == Path("runs/x.ckpt")
+
+
 def test_a_bad_model_is_a_short_error() -> None:
     """A missing checkpoint ends the bench with a usage error naming it, no traceback."""
     root = Path(__file__).resolve().parents[3]

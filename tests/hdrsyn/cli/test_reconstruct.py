@@ -418,3 +418,19 @@ def test_overwrite_recognises_its_outputs_in_a_copied_folder(ckpt: Path, photo: 
     assert main([*args, "-o", str(tmp_path / "out")]) == 0
     shutil.copytree(tmp_path / "out", tmp_path / "copy")  # new modification times
     assert main([*args, "-o", str(tmp_path / "copy"), "--overwrite"]) == 0
+
+
+def test_a_packaged_model_is_chosen_by_name(tmp_path: Path, capsys) -> None:
+    """``--model NAME`` runs any packaged model (an earlier default too); an unknown name is one line, exit 2."""
+    from hdrsyn.pretrained import read_manifest
+
+    photo = (np.random.default_rng(0).uniform(0, 255, (32, 32, 3))).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "a.png"), photo)
+    for name in read_manifest()["models"]:
+        out = tmp_path / name
+        assert main([str(tmp_path / "a.png"), "--model", name, "-o", str(out), "--no-uhdr", "--no-viewer"]) == 0
+        assert f"{name}.pt" in capsys.readouterr().err and (out / "a.exr").is_file()
+    assert main([str(tmp_path / "a.png"), "--model", "no-such-model", "-o", str(tmp_path / "x")]) == 2
+    assert "no packaged model 'no-such-model'" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "a.png"), "--model", "m", "--ckpt", "c.ckpt", "-o", str(tmp_path / "y")])
