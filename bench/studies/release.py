@@ -2,7 +2,9 @@
 
 Every model is scored on the same inputs, one row per (family, view, method) in ``--csv``:
 
-- **EMoR (held-out)**: the 24 held-out views of ``lightning test`` (lab, venice, night) as it sees them;
+- **EMoR**: the 24 held-out views of ``lightning test`` (lab, venice, night) as it sees them
+  (``--scenes test``: the 48 views of the sample's 6 test scenes instead, in every family: a check of a
+  decision on scenes nothing was chosen on);
 - **sRGB**, **sRGB + S-curve**, **log (phone HDR)**: those views again, noise-free, through the textbook
   consumer responses of ``bench/studies/unseen_responses.py``;
 - **darktable basecurves**, **RawTherapee DCP tone curves**: those views through real camera makers' tone
@@ -47,7 +49,7 @@ from bench.tables import cell, markdown_table, write_report
 from hdrsyn.metrics import color_video_vdp, cvvdp_available, pu21_psnr
 from hdrsyn.render import EMoR, render_stack
 
-EMOR_FAMILY = "EMoR (held-out)"
+EMOR_FAMILY = "EMoR"
 MEMORIAL_FAMILY = "Memorial (film)"
 HIGHLIGHTS = "highlights"
 #: The families whose views are scored, in table order; all but Memorial are judged.
@@ -84,11 +86,12 @@ def curve_views(data, responses: Sequence[Response]) -> list[tuple[torch.Tensor,
     return out
 
 
-def family_views(family: str, size: int) -> list[tuple[torch.Tensor, ...]]:
-    """The inputs of one of :data:`FAMILIES` at ``size`` px (Memorial at its own size)."""
+def family_views(family: str, size: int, scenes: str = "val") -> list[tuple[torch.Tensor, ...]]:
+    """The inputs of one of :data:`FAMILIES` at ``size`` px (Memorial at its own size), from the held-out
+    scenes (``scenes="val"``) or the sample's test scenes (``"test"``: 48 views nothing was chosen on)."""
     if family == MEMORIAL_FAMILY:
         return memorial_views(list(range(6, 13)))
-    held = held_out(size)
+    held = held_out(size, scenes)
     if family in MAKER_FAMILIES:
         return curve_views(held, list(maker_responses(family).values()))
     return views(held, RESPONSES.get(family))
@@ -101,12 +104,12 @@ def view_scores(radiance: torch.Tensor, hdr: torch.Tensor, ldr: torch.Tensor, jo
             "clipped": highlight_stops(radiance, hdr, mask)["clipped_error"] if bool(mask.any()) else None}
 
 
-def score_all(methods: dict, size: int, families: Sequence[str] = FAMILIES) -> list[dict]:
+def score_all(methods: dict, size: int, families: Sequence[str] = FAMILIES, scenes: str = "val") -> list[dict]:
     """One record ``{family, view, method, pu21, jod, clipped}`` per view of each family and method."""
     jod = cvvdp_available()
     rows = []
     for family in families:
-        data = family_views(family, size)
+        data = family_views(family, size, scenes)
         for method, model in methods.items():
             for k, (ldr, hdr, _) in enumerate(tqdm(data, desc=f"{family}: {method}", leave=False)):
                 radiance = reconstruct(method, model, ldr)[0]
@@ -280,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", default="packaged", help="the method the others are judged against")
     parser.add_argument("--size", type=int, default=128, help="side of the held-out views")
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--scenes", choices=("val", "test"), default="val",
+                        help="the held-out scenes the rule judges on (val), or the sample's 6 test scenes, nothing "
+                             "chosen on them (test: a check of a decision, 48 views per family)")
     parser.add_argument("--csv", type=Path, help="write every view's scores here")
     parser.add_argument("--no-references", action="store_true",
                         help="score only the models, not x^2.2 and the analytic stack (e.g. to add them to a CSV)")
@@ -302,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
             methods = {k: v for k, v in methods.items() if v is not None}
             if not methods:
                 parser.error("--no-references needs at least one model")
-        rows = score_all(methods, args.size, args.families)
+        rows = score_all(methods, args.size, args.families, args.scenes)
         if args.csv:
             write_scores(rows, args.csv)
     if args.reference not in {r["method"] for r in rows}:

@@ -72,7 +72,7 @@ def test_the_table_is_reproduced_from_saved_per_image_scores(tmp_path, capsys) -
           "--chart", str(tmp_path / "chart.png")])
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "table.md").read_text() == expected
-    assert "| **ships** |  | **yes** |" in expected and "| EMoR (held-out) | PU21-PSNR | 22.50 | 19.50 | 22.90 |" in expected
+    assert "| **ships** |  | **yes** |" in expected and "| EMoR | PU21-PSNR | 22.50 | 19.50 | 22.90 |" in expected
     assert "x^2.2 |" not in expected.split("Paired against")[1].split("\n")[4]  # references are not judged
     more = scores({"packaged": {}, "later": {EMOR_FAMILY: 1.0}})  # a second run: its packaged rows are dropped
     write_scores([r for r in more if r["method"] != "x^2.2"], tmp_path / "more.csv")
@@ -101,3 +101,11 @@ def test_maker_curves_are_metered_like_a_camera() -> None:
     for curves in ([np.sqrt], [lambda x: x ** 0.25, lambda x: x ** 0.6]):
         for ldr, _, _ in curve_views(grey, curves):
             assert float(ldr.mean()) == pytest.approx(level, abs=1.5 / 255)
+
+
+def test_the_test_scenes_give_48_views_per_family() -> None:
+    from bench.studies.release import family_views
+
+    views_ = family_views("darktable basecurves", 16, "test")
+    assert len(views_) == 48 and views_[0][0].shape == (3, 16, 16) and views_[0][2].shape == (7, 3, 16, 16)
+    assert len(family_views(EMOR_FAMILY, 16)) == 24
