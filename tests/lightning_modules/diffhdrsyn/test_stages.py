@@ -48,7 +48,7 @@ def test_each_stage_fits_and_saves(trained: Path) -> None:
 
 def test_handoff_loads_exactly_the_saved_weights(trained: Path) -> None:
     model = JointStage(width="tiny", lambda_cobi=0.0, global_ckpt=str(trained / "global/checkpoints/last.ckpt"),
-                       local_ckpt=str(trained / "local/checkpoints/last.ckpt"))
+                       local_ckpt=str(trained / "local/checkpoints/last.ckpt"), down_context=True)  # as the main job
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
     model.configure_model()
     for stage, subnet in (("global", "global_net"), ("local", "local_net")):
