@@ -88,8 +88,10 @@ def clipped_hdr_loss(pred_hdr: torch.Tensor, target_hdr: torch.Tensor, mask: tor
     check_image(pred_hdr, "pred_hdr")
     check_image(target_hdr, "target_hdr")
     check_same_shape(pred_hdr, target_hdr)
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] != pred_hdr.shape[0] or mask.shape[2:] != pred_hdr.shape[2:]:
-        raise ValueError(f"mask must be (B, 1, H, W) matching the images {tuple(pred_hdr.shape)}, got {tuple(mask.shape)}")
+    batch, _, height, width = pred_hdr.shape
+    if tuple(mask.shape) != (batch, 1, height, width):
+        raise ValueError(f"mask must be (B, 1, H, W) = {(batch, 1, height, width)} to match the images, "
+                         f"got {tuple(mask.shape)}")
     error = (torch.log2(pred_hdr.clamp_min(0) + eps) - torch.log2(target_hdr.clamp_min(0) + eps)).abs()
     weight = mask.expand_as(error)
     return (weight * error).sum() / weight.sum().clamp_min(1e-6)

@@ -46,6 +46,7 @@ from bench.studies.maker_curves import MAKER_FAMILIES, maker_responses
 from bench.studies.scoring import held_out, memorial_views, methods_or_exit, reconstruct, views
 from bench.studies.unseen_responses import RESPONSES, srgb
 from bench.tables import cell, markdown_table, write_report
+from hdrsyn.io import atomic_write
 from hdrsyn.metrics import color_video_vdp, cvvdp_available, pu21_psnr
 from hdrsyn.render import EMoR, render_stack
 
@@ -118,12 +119,15 @@ def score_all(methods: dict, size: int, families: Sequence[str] = FAMILIES, scen
 
 
 def write_scores(rows: list[dict], path: Path) -> None:
-    """The records of :func:`score_all` as CSV (empty cells for missing scores)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=["family", "view", "method", *METRICS])
-        writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    """The records of :func:`score_all` as CSV (empty cells for missing scores), all or nothing."""
+
+    def write(target: Path) -> None:
+        with target.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=["family", "view", "method", *METRICS])
+            writer.writeheader()
+            writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+
+    atomic_write(path, write)
 
 
 def read_scores(path: Path) -> list[dict]:

@@ -209,8 +209,8 @@ def test_highlight_tries_keep_the_framing_with_the_most_clipped_highlights(emor:
     pano[28:36, 60:68] = 400.0  # the lamp, ~11 stops above the walls
     one = ViewSampling(noise=False)
     default = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, one) for k in range(12)]
-    same = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, ViewSampling(noise=False, highlight_tries=1))
-            for k in range(12)]
+    once = ViewSampling(noise=False, highlight_tries=1)
+    same = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, once) for k in range(12)]
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(default, same))  # one try draws nothing extra
     tries = ViewSampling(noise=False, highlight_tries=6)
     chosen = [render_random_view(pano, emor, np.random.default_rng(k), 16, True, tries) for k in range(12)]
