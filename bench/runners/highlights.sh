@@ -13,9 +13,7 @@ rows() {  # rows <row> [seed overlay]: a three-stage row of experiments/highligh
   hdrsyn pipeline --experiments "experiments/highlights/$row" ${2:+--overlay "$2"} --overwrite --no-test-scenes
   if [[ $name != "$row" ]]; then rm -rf "runs/highlights/$name"; mv "runs/highlights/$row" "runs/highlights/$name"; fi
 }
-rows before && rows before "$seed1" && mv runs/highlights/before-seed1 runs/highlights/before-seed1.keep
-rows before  # seed 0 again last, so that the joint-only rows below start from its stages
-mv runs/highlights/before-seed1.keep runs/highlights/before-seed1
+rows before "$seed1" && rows before  # seed 0 last: the joint-only rows below start from its stages
 for weight in clipped_loss clipped_loss_1; do
   lightning fit --config "experiments/highlights/$weight.yaml" --overwrite
 done &
