@@ -19,8 +19,8 @@ for weight in clipped_loss clipped_loss_1; do
 done &
 rows views &
 wait
-rows context && rows context "$seed1" &
-rows all && rows all "$seed1" &
+rows context "$seed1" && rows context &
+rows all "$seed1" && rows all &
 wait
 hdrsyn pipeline --experiments experiments/candidates/release_highlights --overwrite --no-test-scenes &
 hdrsyn pipeline --experiments experiments/candidates/main_highlights_long --overwrite --no-test-scenes &
