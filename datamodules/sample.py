@@ -64,13 +64,12 @@ class SampleOptions:
     highlight_tries: int = 1
 
     def __post_init__(self) -> None:
-        if self.highlight_tries < 1:
-            raise ValueError(f"highlight_tries must be >= 1, got {self.highlight_tries}")
         if not 0 <= self.gamma_responses <= 1:
             raise ValueError(f"gamma_responses must be in [0, 1], got {self.gamma_responses}")
         low, high = self.gamma_contrast
         if not 0 <= low <= high <= 1:
             raise ValueError(f"gamma_contrast must be a range within [0, 1], got {tuple(self.gamma_contrast)}")
+        self.training_views()  # ViewSampling checks highlight_tries
 
     @property
     def held_out_views(self) -> int:

@@ -322,8 +322,10 @@ def render_random_view(
         ``(stack, hdr)``: uint8 ``(len(evs), size, size, 3)`` and the float32 ``(size, size, 3)`` view
         scaled by its exposure, so that ``stack[i] = f(clip(hdr * 2**evs[i]))`` (plus noise).
     """
-    candidates = [_random_framing(image, rng, size, panorama, sampling) for _ in range(sampling.highlight_tries)]
-    view = max(candidates, key=highlight_content)
+    view = _random_framing(image, rng, size, panorama, sampling)
+    if sampling.highlight_tries > 1:
+        others = [_random_framing(image, rng, size, panorama, sampling) for _ in range(sampling.highlight_tries - 1)]
+        view = max([view, *others], key=highlight_content)
     key = sampling.key[0] if sampling.key[0] == sampling.key[1] else _log_uniform(rng, sampling.key)
     view = np.maximum(view, 0.0) * np.float32(auto_exposure(view, key=key))
     if sampling.gamma_responses > 0 and rng.uniform() < sampling.gamma_responses:

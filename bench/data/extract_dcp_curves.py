@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hdrsyn.io import atomic_write
+
 JSON_PATH = Path(__file__).with_name("maker_curves.json")
 FAMILY = "RawTherapee DCP tone curves"
 TONE_CURVE, COPYRIGHT = 50940, 50942
@@ -61,7 +63,7 @@ def write_json(data: dict, path: Path = JSON_PATH) -> None:
     """``data`` as indented JSON with each list of numbers or strings on one line."""
     text = json.dumps(data, indent=1, ensure_ascii=False)
     text = re.sub(r"\[\n\s+([^\[\]{}]+?)\n\s+\]", lambda m: "[" + re.sub(r",\n\s+", ", ", m[1]) + "]", text)
-    Path(path).write_text(text + "\n", encoding="utf-8")
+    atomic_write(Path(path), lambda target: target.write_text(text + "\n", encoding="utf-8"))
 
 
 def _subsample(curve: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ from tqdm import tqdm
 from bench.charts import grouped_bars
 from bench.studies.highlights import highlight_mask, highlight_stops
 from bench.studies.maker_curves import MAKER_FAMILIES, maker_responses
-from bench.studies.scoring import held_out, memorial_views, methods_or_exit, reconstruct, views
+from bench.studies.scoring import held_out, memorial_views, methods_or_exit, reconstruct, view_tensors, views
 from bench.studies.unseen_responses import RESPONSES, srgb
 from bench.tables import cell, markdown_table, write_report
 from hdrsyn.io import atomic_write
@@ -78,12 +78,11 @@ def curve_views(data, responses: Sequence[Response]) -> list[tuple[torch.Tensor,
     """``(ldr, hdr, true_stack)`` of each view of ``data`` (a held-out :class:`SampleDataset`) through
     ``responses[k % len(responses)]``, exposed by its :func:`metering` (the reference ``hdr`` as it is)."""
     grid = np.clip(EMoR.load().E, 0.0, 1.0)
+    cameras = [(response(grid), np.float32(metering(response))) for response in responses]  # once per curve
     out = []
     for k, hdr in enumerate(data.hdrs):
-        response = responses[k % len(responses)]
-        stack = render_stack(hdr * np.float32(metering(response)), response(grid))
-        images = torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
-        out.append((images[3], torch.from_numpy(hdr).permute(2, 0, 1)[None], images))
+        curve, exposure = cameras[k % len(cameras)]
+        out.append(view_tensors(render_stack(hdr * exposure, curve), hdr))
     return out
 
 

@@ -156,10 +156,12 @@ def held_out(size: int, split: str = "val") -> SampleDataset:
 def views(data: SampleDataset, response: Callable[[np.ndarray], np.ndarray] | None) -> list[tuple[torch.Tensor, ...]]:
     """``(ldr, hdr, true_stack)`` of each view of ``data`` through ``response`` (None: as rendered)."""
     curve = None if response is None else response(np.clip(EMoR.load().E, 0.0, 1.0))
-    out = []
-    for stack, hdr in zip(data.stacks, data.hdrs):
-        if curve is not None:
-            stack = render_stack(hdr, curve)
-        images = torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
-        out.append((images[3], torch.from_numpy(hdr).permute(2, 0, 1)[None], images))
-    return out
+    return [view_tensors(stack if curve is None else render_stack(hdr, curve), hdr)
+            for stack, hdr in zip(data.stacks, data.hdrs)]
+
+
+def view_tensors(stack: np.ndarray, hdr: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """``(ldr (3, H, W), hdr (1, 3, H, W), true_stack (7, 3, H, W))`` of a uint8 stack ``(7, H, W, 3)`` (EV
+    -3..+3) and its radiance ``(H, W, 3)``; the input is the stack's EV 0 image."""
+    images = torch.from_numpy(stack).permute(0, 3, 1, 2).float() / 255
+    return images[3], torch.from_numpy(hdr).permute(2, 0, 1)[None], images

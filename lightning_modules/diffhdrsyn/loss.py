@@ -134,8 +134,7 @@ class JointObjective:
             ))
             total = total + parts["refine"]
         if pred_hdr is not None and self.lambda_clipped:
-            ldr = batch["stack"][:, batch["stack"].shape[1] // 2]
-            parts["clipped"] = clipped_hdr_loss(pred_hdr, batch["hdr"], clipped_mask(ldr))
+            parts["clipped"] = clipped_hdr_loss(pred_hdr, batch["hdr"], clipped_mask(batch["ldr"]))
             total = total + self.lambda_clipped * parts["clipped"]
         parts["total"] = total
         return parts

@@ -137,11 +137,12 @@ def test_clipped_term_is_the_clipped_loss_of_the_merged_hdr(batch: dict) -> None
     batch = dict(batch)
     batch["stack"] = batch["stack"].clone()
     batch["stack"][:, 3, :, :, :8] = 1.0  # the input clips in a band: the term has pixels to weigh
+    batch["ldr"] = batch["stack"][:, 3].clone()
     model = JointStage(width="tiny", lambda_cobi=0.0, lambda_clipped=0.5, teacher_forcing=False)
     out = model.generator(batch["ldr"])
     parts = model.losses(out, batch, teacher=False)
     scaled = model.objective.scaled(model.synthesize(out["stack"], batch), batch["hdr"])
-    expected = clipped_hdr_loss(scaled, batch["hdr"], clipped_mask(batch["stack"][:, 3]))
+    expected = clipped_hdr_loss(scaled, batch["hdr"], clipped_mask(batch["ldr"]))
     parts = {key: value.detach() for key, value in parts.items()}
     expected = expected.detach()
     assert float(parts["clipped"]) == pytest.approx(float(expected), rel=1e-5) and float(expected) > 0
